@@ -1,0 +1,1006 @@
+/**
+ * The durable log of one partition replica: a directory of segments (see log-segment.ts and
+ * README.md for the file formats), a leader-epoch cache, and the offsets the rest of the broker
+ * drives it by: log start, log end, and the high watermark Raft sets.
+ *
+ * Threading model: every mutation (appends, rolls, truncation, retention, flush, close) runs on one
+ * serial queue, so the active segment has exactly one writer. Consecutive appends waiting in the
+ * queue are written together with one writev and, under flushPolicy 'always', covered by one
+ * fdatasync (group commit). Reads run concurrently with the queue: they only look at whole
+ * batches below the segment sizes published after each write.
+ *
+ * Ownership: append and appendReplicated take ownership of the buffer they are given (it is
+ * stamped in place and may be kept in the tail cache); read returns buffers the caller must not
+ * modify (they may alias the tail cache).
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import {
+  BATCH_HEADER_BYTES,
+  baseOffsetNumberAt,
+  batchSizeAt,
+  checkBatchAt,
+  lastOffsetDeltaAt,
+  maxTimestampAt,
+  partitionLeaderEpochAt,
+  stampLogAppendTime,
+  stampOffsetAndEpoch,
+} from '../../record/batch-header.js';
+import { scanBatches } from './batch-scanner.js';
+import { readCheckpointFile, syncDirectory, writeCheckpointFile } from './checkpoint-file.js';
+import type { FileHandleCache } from './file-handle-cache.js';
+import { nodeFileWriter, type FileWriter } from './file-writer.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
+import { MAX_BATCH_BYTES_LIMIT, validateLogConfig, type LogConfig } from './log-config.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, parseSegmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
+import { OffsetIndex } from './offset-index.js';
+import { loadSealedSegment, loadTailSegment, type SegmentLoadContext } from './segment-loader.js';
+import {
+  BatchTooLargeError,
+  CorruptBatchError,
+  hasErrorCode,
+  LogClosedError,
+  NonContiguousAppendError,
+  OffsetOutOfRangeError,
+  StaleLeaderEpochError,
+  StorageFullError,
+  toStorageError,
+} from './storage-errors.js';
+import { TailCache } from './tail-cache.js';
+import { TimeIndex } from './time-index.js';
+
+export interface Clock {
+  nowMs(): number;
+}
+
+export interface PartitionLogDeps {
+  readonly clock: Clock;
+  /** Read handles, shared by all logs of a broker. */
+  readonly files: FileHandleCache;
+  /** Where segment and index bytes are written; tests wrap it to count syncs or inject ENOSPC. */
+  readonly writer?: FileWriter;
+}
+
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** The broker time stamped into the batches under timestampType 'log-append', else -1. */
+  readonly logAppendTimeMs: number;
+}
+
+/** Files beside the segments. */
+export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
+export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
+export const LOG_START_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+const CLEAN_SHUTDOWN_HEADER = 'brook-clean-shutdown v1';
+const LEADER_EPOCH_HEADER = 'brook-leader-epochs v1';
+const LOG_START_HEADER = 'brook-log-start-offset v1';
+
+/** Appends written together in one writev (and one fdatasync) at most; bounds commit latency. */
+export const APPEND_GROUP_BYTES_MAX = 16 * 1024 * 1024;
+/** The largest maxBytes a read accepts; a read allocates up to this much. */
+export const READ_BYTES_MAX = 64 * 1024 * 1024;
+/** Relative offsets in the index are int32, so a segment covers fewer offsets than this. */
+const SEGMENT_OFFSETS_MAX = 0x7fffffff;
+
+const EMPTY = Buffer.alloc(0);
+
+interface AppendOp {
+  readonly kind: 'append';
+  readonly bytes: Buffer;
+  /** The leader's epoch to stamp, or undefined for replicated batches that keep theirs. */
+  readonly leaderEpoch: number | undefined;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTimeMs: number;
+  /** Epoch changes this append brings, to persist before its bytes are written. */
+  newEpochs: Array<[number, number]>;
+}
+
+interface TaskOp {
+  readonly kind: 'task';
+  readonly run: () => Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type QueuedOp = AppendOp | TaskOp;
+
+export class PartitionLog {
+  /** Sorted by base offset; the last one is active. Replaced, never mutated, so reads can hold one. */
+  private segments: readonly LogSegment[];
+  private startOffset: number;
+  private endOffset: number;
+  private committedOffset: number;
+  private readonly queue: QueuedOp[] = [];
+  private draining = false;
+  private closing = false;
+  private closed = false;
+  private failure: unknown = undefined;
+  /** An index write failed: the index files may be stale, so the next open must recover. */
+  private indexWriteFailed = false;
+  private lastSyncMs: number;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<() => void>();
+  private readonly tailCache: TailCache;
+  private readonly writer: FileWriter;
+
+  private constructor(
+    readonly dir: string,
+    readonly config: LogConfig,
+    private readonly deps: PartitionLogDeps,
+    segments: LogSegment[],
+    private readonly epochCache: LeaderEpochCache,
+    startOffset: number,
+  ) {
+    this.segments = segments;
+    this.endOffset = segments[segments.length - 1].nextOffset;
+    this.startOffset = startOffset;
+    this.committedOffset = startOffset;
+    this.tailCache = new TailCache(config.tailCacheBytes);
+    this.writer = deps.writer ?? nodeFileWriter;
+    this.lastSyncMs = deps.clock.nowMs();
+  }
+
+  /**
+   * Opens (or creates) the log in `dir`, recovering the tail segment when the last shutdown was
+   * not clean. Never throws for torn or garbage bytes at the tail: they are cut away.
+   */
+  static async open(dir: string, config: LogConfig, deps: PartitionLogDeps): Promise<PartitionLog> {
+    validateLogConfig(config);
+    await mkdir(dir, { recursive: true });
+    const writer = deps.writer ?? nodeFileWriter;
+    const context: SegmentLoadContext = { dir, files: deps.files, writer, indexIntervalBytes: config.indexIntervalBytes };
+    const names = await readdir(dir);
+    const clean = names.includes(CLEAN_SHUTDOWN_FILE);
+    const startCheckpoint = await readLogStartCheckpoint(dir);
+    let bases = await removeStrayFiles(dir, names);
+    if (startCheckpoint?.fullTruncationPending === true) {
+      await deleteSegmentFilesByBase(dir, bases, deps.files);
+      bases = [];
+    }
+    if (bases.length === 0) {
+      await createSegment(dir, startCheckpoint?.offset ?? 0, writer).then((segment) => segment.closeWriters());
+      bases = [startCheckpoint?.offset ?? 0];
+    }
+    const segments: LogSegment[] = [];
+    for (let i = 0; i < bases.length - 1; i++) {
+      segments.push((await loadSealedSegment(context, bases[i], bases[i + 1])).segment);
+    }
+    const tail = await loadTailSegment(context, bases[bases.length - 1], clean);
+    segments.push(tail.segment);
+    const endOffset = tail.segment.nextOffset;
+    const startOffset = Math.min(Math.max(startCheckpoint?.offset ?? 0, bases[0]), endOffset);
+    const epochCache = await loadEpochCache(dir, segments, context, tail.scannedEpochs, clean);
+    const epochsCutAtEnd = epochCache.truncateFromEnd(endOffset);
+    const epochsChanged = epochCache.truncateFromStart(startOffset) || epochsCutAtEnd;
+    const log = new PartitionLog(dir, config, deps, segments, epochCache, startOffset);
+    if (epochsChanged || !clean) await log.persistEpochs();
+    if (startCheckpoint?.fullTruncationPending === true) await writeLogStartCheckpoint(dir, startOffset, false);
+    if (clean) {
+      // The marker must be gone for good before anything is appended: a crash from here on must
+      // trigger recovery on the next open.
+      await unlink(join(dir, CLEAN_SHUTDOWN_FILE));
+      await syncDirectory(dir);
+    }
+    return log;
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+
+  /** The offset the next appended record gets; reads see everything below it. */
+  get logEndOffset(): number {
+    return this.endOffset;
+  }
+
+  /** The committed offset (exclusive): consumers read below it. Raft moves it. */
+  get highWatermark(): number {
+    return this.committedOffset;
+  }
+
+  /** The latest leader epoch in the log, or undefined when it holds no batch. */
+  get latestEpoch(): number | undefined {
+    return this.epochCache.latestEpoch;
+  }
+
+  /** Sets the committed offset; it must lie within [logStartOffset, logEndOffset]. */
+  setHighWatermark(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > this.endOffset) {
+      throw new RangeError(`high watermark ${offset} is outside [${this.startOffset}, ${this.endOffset}]`);
+    }
+    if (offset === this.committedOffset) return;
+    this.committedOffset = offset;
+    this.notify();
+  }
+
+  /**
+   * Calls `listener` after the log end offset, log start offset or high watermark changed (an
+   * append was written, Raft committed, a truncation). Returns the function that unsubscribes.
+   * Listeners run synchronously and must not throw.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Leader path: validates the framing and CRC of one or more concatenated batches, assigns
+   * offsets from the log end (stamping baseOffset and partitionLeaderEpoch in place, and
+   * LogAppendTime when configured), and appends them to one segment. Resolves per flush policy:
+   * under 'always' after the fdatasync that covers them.
+   */
+  async append(batches: Buffer, leaderEpoch: number): Promise<AppendResult> {
+    assert.ok(Number.isSafeInteger(leaderEpoch) && leaderEpoch >= 0 && leaderEpoch <= 0x7fffffff, 'leader epoch must be an int32 >= 0');
+    this.checkWritable();
+    this.validateBatches(batches);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.enqueue({ kind: 'append', bytes: batches, leaderEpoch, resolve, reject, baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, newEpochs: [] });
+    });
+  }
+
+  /**
+   * Replica path: batches already carry their offsets and epochs; the first baseOffset must equal
+   * the log end offset when the append is written, and offsets must be contiguous.
+   */
+  async appendReplicated(batches: Buffer): Promise<void> {
+    this.checkWritable();
+    this.validateBatches(batches);
+    await new Promise<AppendResult>((resolve, reject) => {
+      this.enqueue({ kind: 'append', bytes: batches, leaderEpoch: undefined, resolve, reject, baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, newEpochs: [] });
+    });
+  }
+
+  /**
+   * Whole batches from the one containing `offset`, up to `maxBytes`, but at least one whole batch
+   * when any is readable (even if larger than maxBytes). Batches that reach `maxOffsetExclusive`
+   * are left out (consumers pass the high watermark). An empty buffer when nothing is readable.
+   * Throws OffsetOutOfRangeError outside [logStartOffset, logEndOffset].
+   */
+  async read(offset: number, maxBytes: number, maxOffsetExclusive: number = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+    if (this.closed) throw new LogClosedError(this.dir, this.failure);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > READ_BYTES_MAX) {
+      throw new RangeError(`maxBytes must be an integer in [1, ${READ_BYTES_MAX}], got ${maxBytes}`);
+    }
+    if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > this.endOffset) {
+      throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
+    }
+    const limit = Math.min(maxOffsetExclusive, this.endOffset);
+    if (offset >= limit) return EMPTY;
+    const cached = this.tailCache.read(offset, maxBytes, limit);
+    if (cached !== undefined) return cached;
+    const segments = this.segments;
+    for (let i = floorSegment(segments, offset); i < segments.length; i++) {
+      try {
+        const bytes = await this.readSegment(segments[i], offset, maxBytes, limit);
+        if (bytes.length > 0) return bytes;
+      } catch (error) {
+        // Retention may delete the segment between lookup and read.
+        if (hasErrorCode(error, 'ENOENT') && offset < this.startOffset) {
+          throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
+        }
+        throw error;
+      }
+    }
+    return EMPTY;
+  }
+
+  /**
+   * The base offset of the first batch whose maxTimestamp is >= `timestampMs` (batch
+   * granularity: records of that batch may be older), or null when no batch is that recent.
+   */
+  async offsetForTimestamp(timestampMs: number): Promise<number | null> {
+    const segments = this.segments;
+    for (const segment of segments) {
+      if (segment.maxTimestampMs < timestampMs) continue;
+      const found = await this.findTimestampInSegment(segment, timestampMs);
+      if (found !== undefined) return found;
+    }
+    return null;
+  }
+
+  /** The leader epoch (Raft term) of the batch holding `offset`, or undefined outside the log. */
+  epochAt(offset: number): number | undefined {
+    if (offset < this.startOffset || offset >= this.endOffset) return undefined;
+    return this.epochCache.epochAt(offset);
+  }
+
+  /** The epoch cache as [epoch, startOffset] pairs. */
+  epochEntries(): Array<[number, number]> {
+    return this.epochCache.toPairs();
+  }
+
+  /**
+   * Drops every batch at or after `offset`, which must be a batch boundary within the log (Raft
+   * follower truncation). The high watermark is lowered to `offset` if it was above.
+   */
+  truncateTo(offset: number): Promise<void> {
+    return this.enqueueTask(() => this.truncateToNow(offset));
+  }
+
+  /** Deletes the whole log; it now starts (and ends) at `offset` (a Raft snapshot was installed). */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    assert.ok(Number.isSafeInteger(offset) && offset >= 0, 'offset must be a non-negative integer');
+    return this.enqueueTask(() => this.truncateFullyNow(offset));
+  }
+
+  /**
+   * Moves the log start offset up to `offset` (at most the high watermark), e.g. after a Raft
+   * snapshot made the prefix unnecessary. Whole segments below it are deleted by the next
+   * applyRetention; the offset is checkpointed so it survives a restart.
+   */
+  advanceLogStartOffset(offset: number): Promise<void> {
+    return this.enqueueTask(async () => {
+      if (offset <= this.startOffset) return;
+      if (offset > this.committedOffset) throw new OffsetOutOfRangeError(offset, this.startOffset, this.committedOffset);
+      await writeLogStartCheckpoint(this.dir, offset, false);
+      this.startOffset = offset;
+      if (this.epochCache.truncateFromStart(offset)) await this.persistEpochs();
+      this.notify();
+    });
+  }
+
+  /**
+   * Deletes the oldest whole segments that are older than retentionMs (by their largest batch
+   * timestamp) or that the log can lose while staying above retentionBytes, and segments wholly
+   * below the log start offset. Never deletes the active segment.
+   */
+  applyRetention(nowMs: number): Promise<{ deletedSegments: number }> {
+    let deletedSegments = 0;
+    return this.enqueueTask(async () => {
+      deletedSegments = await this.applyRetentionNow(nowMs);
+    }).then(() => ({ deletedSegments }));
+  }
+
+  /** Writes the index tails and fdatasyncs the active segment. */
+  flush(): Promise<void> {
+    return this.enqueueTask(() => this.syncActive());
+  }
+
+  /**
+   * Finishes queued work, syncs everything and writes the clean-shutdown marker (unless an I/O
+   * failure makes the files suspect), so the next open skips recovery.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    try {
+      if (this.failure === undefined) await this.enqueueTask(() => this.closeNow(), true);
+    } finally {
+      this.closed = true;
+      this.tailCache.clear();
+      await Promise.allSettled(this.segments.map((segment) => segment.closeWriters()));
+      for (const segment of this.segments) this.evictReadHandles(segment);
+    }
+  }
+
+  /** Test-only (fault injection): per segment file name, the length known fdatasynced. */
+  fsyncedLengths(): Map<string, number> {
+    const lengths = new Map<string, number>();
+    for (const segment of this.segments) lengths.set(basename(segment.logPath), segment.syncedBytes);
+    return lengths;
+  }
+
+  /** The number of segments, for tests and metrics. */
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Total bytes of all segment .log files. */
+  get sizeBytes(): number {
+    return this.segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
+  }
+
+  // ---- validation and the serial queue ----
+
+  private checkWritable(): void {
+    if (this.closing || this.closed || this.failure !== undefined) throw new LogClosedError(this.dir, this.failure);
+  }
+
+  /** Framing, CRC and size of every batch; throws the typed error for the first bad one. */
+  private validateBatches(batches: Buffer): void {
+    if (batches.length === 0) throw new CorruptBatchError('no batches', 0);
+    if (batches.length > this.config.segmentBytes) throw new BatchTooLargeError(batches.length, this.config.segmentBytes, 'segmentBytes');
+    let position = 0;
+    while (position < batches.length) {
+      const error = checkBatchAt(batches, position, batches.length, true);
+      if (error !== null) throw new CorruptBatchError(error, position);
+      const size = batchSizeAt(batches, position);
+      if (size > this.config.maxBatchBytes) throw new BatchTooLargeError(size, this.config.maxBatchBytes, 'maxBatchBytes');
+      position += size;
+    }
+  }
+
+  private enqueue(op: QueuedOp): void {
+    this.queue.push(op);
+    if (!this.draining) void this.drain();
+  }
+
+  private enqueueTask(run: () => Promise<void>, allowWhileClosing = false): Promise<void> {
+    if (!allowWhileClosing) {
+      try {
+        this.checkWritable();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return new Promise<void>((resolve, reject) => this.enqueue({ kind: 'task', run, resolve, reject }));
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        if (this.failure !== undefined) {
+          for (const op of this.queue.splice(0)) op.reject(new LogClosedError(this.dir, this.failure));
+          return;
+        }
+        const head = this.queue[0];
+        if (head.kind === 'task') {
+          this.queue.shift();
+          await head.run().then(head.resolve, head.reject);
+          continue;
+        }
+        await this.writeGroup(this.takeAppendGroup());
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private takeAppendGroup(): AppendOp[] {
+    const group: AppendOp[] = [];
+    let groupBytes = 0;
+    while (this.queue.length > 0) {
+      const head = this.queue[0];
+      if (head.kind !== 'append' || (group.length > 0 && groupBytes + head.bytes.length > APPEND_GROUP_BYTES_MAX)) break;
+      this.queue.shift();
+      group.push(head);
+      groupBytes += head.bytes.length;
+    }
+    return group;
+  }
+
+  // ---- the write path ----
+
+  /**
+   * Writes a group of appends: offsets assigned in order, rolls and epoch checkpoints between
+   * them where needed, one writev per segment, then the flush policy. Settles every op; never
+   * throws.
+   */
+  private async writeGroup(group: AppendOp[]): Promise<void> {
+    const nowMs = this.deps.clock.nowMs();
+    const written: AppendOp[] = [];
+    let run: AppendOp[] = [];
+    let runBytes = 0;
+    let nextOffset = this.endOffset;
+    let index = 0;
+    try {
+      for (; index < group.length; index++) {
+        const op = group[index];
+        const error = this.prepareAppend(op, nextOffset, nowMs);
+        if (error !== undefined) {
+          op.reject(error);
+          continue;
+        }
+        if (this.needsRoll(this.active, runBytes, op, nowMs) || op.newEpochs.length > 0) {
+          await this.writeRun(run, nowMs);
+          written.push(...run);
+          run = [];
+          runBytes = 0;
+          if (this.needsRoll(this.active, 0, op, nowMs)) await this.roll(nowMs);
+          if (op.newEpochs.length > 0) await this.recordEpochs(op.newEpochs);
+        }
+        run.push(op);
+        runBytes += op.bytes.length;
+        nextOffset = op.lastOffset + 1;
+      }
+      await this.writeRun(run, nowMs);
+      written.push(...run);
+      run = [];
+    } catch (error) {
+      // The op being placed (group[index]) was not in the run yet; it fails with the rest.
+      const failed = [...run, ...group.slice(index)];
+      for (const op of failed) op.reject(error);
+      if (this.epochCache.truncateFromEnd(this.endOffset)) await this.persistEpochs().catch(() => undefined);
+    }
+    await this.completeGroup(written, nowMs);
+  }
+
+  /** Assigns offsets (and stamps, on the leader path); returns the error that rejects the op. */
+  private prepareAppend(op: AppendOp, nextOffset: number, nowMs: number): Error | undefined {
+    const bytes = op.bytes;
+    let latest = this.epochCache.latestEpoch;
+    op.newEpochs = [];
+    let offset = nextOffset;
+    if (op.leaderEpoch !== undefined) {
+      if (latest !== undefined && op.leaderEpoch < latest) return new StaleLeaderEpochError(op.leaderEpoch, latest);
+      if (latest === undefined || op.leaderEpoch > latest) op.newEpochs.push([op.leaderEpoch, nextOffset]);
+      const logAppendTime = this.config.timestampType === 'log-append';
+      for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) {
+        stampOffsetAndEpoch(bytes, position, offset, op.leaderEpoch);
+        if (logAppendTime) stampLogAppendTime(bytes, position, nowMs);
+        offset += lastOffsetDeltaAt(bytes, position) + 1;
+      }
+      op.logAppendTimeMs = logAppendTime ? nowMs : -1;
+    } else {
+      for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) {
+        const baseOffset = baseOffsetNumberAt(bytes, position);
+        if (baseOffset !== offset) return new NonContiguousAppendError(baseOffset, offset);
+        const epoch = partitionLeaderEpochAt(bytes, position);
+        if (latest !== undefined && epoch < latest) return new CorruptBatchError(`leader epoch ${epoch} is below ${latest}`, position);
+        if (latest === undefined || epoch > latest) op.newEpochs.push([epoch, offset]);
+        latest = epoch;
+        offset += lastOffsetDeltaAt(bytes, position) + 1;
+      }
+    }
+    op.baseOffset = nextOffset;
+    op.lastOffset = offset - 1;
+    return undefined;
+  }
+
+  private needsRoll(segment: LogSegment, pendingBytes: number, op: AppendOp, nowMs: number): boolean {
+    const usedBytes = segment.sizeBytes + pendingBytes;
+    if (usedBytes === 0) return false;
+    if (usedBytes + op.bytes.length > this.config.segmentBytes) return true;
+    if (op.lastOffset - segment.baseOffset > SEGMENT_OFFSETS_MAX) return true;
+    return segment.firstAppendMs !== undefined && nowMs - segment.firstAppendMs >= this.config.segmentMs;
+  }
+
+  /** Writes the run's bytes at the end of the active segment, then publishes them to readers. */
+  private async writeRun(run: AppendOp[], nowMs: number): Promise<void> {
+    if (run.length === 0) return;
+    const segment = this.active;
+    const startBytes = segment.sizeBytes;
+    try {
+      await segment.logFile.writeAll(
+        run.map((op) => op.bytes),
+        startBytes,
+      );
+    } catch (error) {
+      // Cut any partial write so no torn batch stays in the file; if even that fails, the file's
+      // tail is unknown and only a reopen (with recovery) can continue.
+      await segment.logFile.truncate(startBytes).catch((truncateError: unknown) => this.fail(truncateError));
+      throw toStorageError(error, segment.logPath);
+    }
+    let position = startBytes;
+    for (const op of run) {
+      for (let at = 0; at < op.bytes.length; ) {
+        const size = batchSizeAt(op.bytes, at);
+        segment.onBatchWritten(op.bytes, at, position + at, size, this.config.indexIntervalBytes);
+        at += size;
+      }
+      position += op.bytes.length;
+      this.tailCache.append(op.baseOffset, op.lastOffset + 1, op.bytes);
+    }
+    segment.sizeBytes = position;
+    segment.lastModifiedMs = nowMs;
+    segment.firstAppendMs ??= nowMs;
+    this.endOffset = segment.nextOffset;
+    await segment.writeIndexTails().catch(() => {
+      this.indexWriteFailed = true;
+    });
+    this.notify();
+  }
+
+  /** Applies the flush policy to a written group, then resolves its ops. */
+  private async completeGroup(written: AppendOp[], nowMs: number): Promise<void> {
+    if (written.length === 0) return;
+    const policy = this.config.flushPolicy;
+    if (policy === 'always' || (policy === 'interval' && nowMs - this.lastSyncMs >= this.config.flushIntervalMs)) {
+      try {
+        await this.active.syncLog();
+        this.lastSyncMs = nowMs;
+      } catch (error) {
+        // After a failed fdatasync the page cache may have dropped the dirty pages: nothing
+        // written since the last good sync can be trusted, so the log stops (fsyncgate).
+        this.fail(error);
+        for (const op of written) op.reject(toStorageError(error, this.active.logPath));
+        return;
+      }
+    } else if (policy === 'interval') {
+      this.scheduleIntervalFlush();
+    }
+    for (const op of written) op.resolve({ baseOffset: op.baseOffset, lastOffset: op.lastOffset, logAppendTimeMs: op.logAppendTimeMs });
+  }
+
+  private scheduleIntervalFlush(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.closing || this.failure !== undefined) return;
+      this.enqueueTask(() => this.syncActive()).catch(() => undefined);
+    }, this.config.flushIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  private async syncActive(): Promise<void> {
+    const segment = this.active;
+    await segment.writeIndexTails().catch(() => {
+      this.indexWriteFailed = true;
+    });
+    try {
+      await segment.syncLog();
+    } catch (error) {
+      this.fail(error);
+      throw toStorageError(error, segment.logPath);
+    }
+    this.lastSyncMs = this.deps.clock.nowMs();
+  }
+
+  /** Seals the active segment and starts a new one at the log end offset. */
+  private async roll(nowMs: number): Promise<void> {
+    const old = this.active;
+    let segment: LogSegment;
+    try {
+      await old.seal();
+      segment = await createSegment(this.dir, this.endOffset, this.writer);
+    } catch (error) {
+      // A full disk leaves the old segment active (over its size) so appends can resume once
+      // space is freed; any other failure (a failed fdatasync) stops the log.
+      const typed = toStorageError(error, this.dir);
+      if (!(typed instanceof StorageFullError)) this.fail(error);
+      await old.openWriters(this.writer).catch((reopenError: unknown) => this.fail(reopenError));
+      throw typed;
+    }
+    segment.lastModifiedMs = nowMs;
+    this.segments = [...this.segments, segment];
+  }
+
+  private async recordEpochs(epochs: Array<[number, number]>): Promise<void> {
+    for (const [epoch, startOffset] of epochs) this.epochCache.assign(epoch, startOffset);
+    await this.persistEpochs();
+  }
+
+  private async persistEpochs(): Promise<void> {
+    await writeCheckpointFile(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE), LEADER_EPOCH_HEADER, this.epochCache.toLines());
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure === undefined) this.failure = error ?? new Error('unknown I/O failure');
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  // ---- reads ----
+
+  private async readSegment(segment: LogSegment, offset: number, maxBytes: number, limit: number): Promise<Buffer> {
+    const endBytes = segment.sizeBytes;
+    let position = segment.index.lookupPosition(offset);
+    for (;;) {
+      if (endBytes - position < BATCH_HEADER_BYTES) return EMPTY;
+      const windowBytes = Math.min(endBytes - position, maxBytes + this.config.indexIntervalBytes);
+      const data = await this.deps.files.readBytes(segment.logPath, position, windowBytes);
+      if (data.length < BATCH_HEADER_BYTES) return EMPTY;
+      let at = 0;
+      let size = batchSizeAt(data, at);
+      while (baseOffsetNumberAt(data, at) + lastOffsetDeltaAt(data, at) < offset) {
+        at += size;
+        if (at + BATCH_HEADER_BYTES > data.length) break;
+        size = batchSizeAt(data, at);
+      }
+      if (at + BATCH_HEADER_BYTES > data.length) {
+        // The window ended before the wanted batch's header: read on from there.
+        position += at;
+        continue;
+      }
+      if (size < BATCH_HEADER_BYTES || size > MAX_BATCH_BYTES_LIMIT) return EMPTY;
+      if (at + size <= data.length) return takeWholeBatches(data, at, maxBytes, limit);
+      if (at > 0) {
+        position += at;
+        continue;
+      }
+      // The first wanted batch is larger than the window (and than maxBytes): it is sent whole.
+      return this.readWholeBatch(segment, position, size, limit);
+    }
+  }
+
+  private async readWholeBatch(segment: LogSegment, position: number, size: number, limit: number): Promise<Buffer> {
+    const data = await this.deps.files.readBytes(segment.logPath, position, size);
+    return data.length === size ? takeWholeBatches(data, 0, size, limit) : EMPTY;
+  }
+
+  private async findTimestampInSegment(segment: LogSegment, timestampMs: number): Promise<number | undefined> {
+    const startOffset = Math.max(segment.timeIndex.lookupStartOffset(timestampMs), this.startOffset);
+    let found: number | undefined;
+    const minimumOffset = this.startOffset;
+    await scanBatches(
+      {
+        path: segment.logPath,
+        files: this.deps.files,
+        fromPosition: segment.index.lookupPosition(startOffset),
+        endPosition: segment.sizeBytes,
+        checkCrc: false,
+        firstOffsetMin: 0,
+        firstOffsetExact: false,
+        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+      },
+      (buffer, at) => {
+        const lastOffset = baseOffsetNumberAt(buffer, at) + lastOffsetDeltaAt(buffer, at);
+        if (lastOffset < minimumOffset || maxTimestampAt(buffer, at) < timestampMs) return true;
+        found = Math.max(baseOffsetNumberAt(buffer, at), minimumOffset);
+        return false;
+      },
+    );
+    return found;
+  }
+
+  // ---- truncation, retention, close ----
+
+  private async truncateToNow(offset: number): Promise<void> {
+    if (offset >= this.endOffset) return;
+    if (offset < this.startOffset) throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
+    const segments = this.segments;
+    const targetIndex = floorSegment(segments, offset);
+    const target = segments[targetIndex];
+    const position = await this.batchBoundary(target, offset);
+    const removed = segments.slice(targetIndex + 1).reverse();
+    for (const segment of removed) await this.deleteSegment(segment);
+    if (removed.length > 0) await syncDirectory(this.dir);
+    this.segments = segments.slice(0, targetIndex + 1);
+    await target.openWriters(this.writer);
+    await target.truncateTo(position, offset);
+    await this.recomputeMaxTimestamp(target);
+    await target.syncLog();
+    this.endOffset = offset;
+    this.committedOffset = Math.min(this.committedOffset, offset);
+    this.tailCache.clear();
+    if (this.epochCache.truncateFromEnd(offset)) await this.persistEpochs();
+    this.notify();
+  }
+
+  /** The file position where the batch with base offset `offset` starts; throws if none does. */
+  private async batchBoundary(segment: LogSegment, offset: number): Promise<number> {
+    let boundary: number | undefined;
+    const result = await scanBatches(
+      {
+        path: segment.logPath,
+        files: this.deps.files,
+        fromPosition: segment.index.lookupPosition(offset),
+        endPosition: segment.sizeBytes,
+        checkCrc: false,
+        firstOffsetMin: 0,
+        firstOffsetExact: false,
+        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+      },
+      (buffer, at, position) => {
+        const baseOffset = baseOffsetNumberAt(buffer, at);
+        if (baseOffset + lastOffsetDeltaAt(buffer, at) < offset) return true;
+        if (baseOffset === offset) boundary = position;
+        return false;
+      },
+    );
+    if (boundary === undefined && result.stop === null && result.nextOffset === offset) boundary = result.endPosition;
+    if (boundary === undefined) throw new RangeError(`offset ${offset} is not at a batch boundary of ${segment.logPath}`);
+    return boundary;
+  }
+
+  /** After truncation the segment's largest timestamp may have been cut: rescan what is left. */
+  private async recomputeMaxTimestamp(segment: LogSegment): Promise<void> {
+    const entries = segment.timeIndex.entries;
+    segment.maxTimestampMs = entries === 0 ? Number.NEGATIVE_INFINITY : segment.timeIndex.timestampAt(entries - 1);
+    segment.offsetOfMaxTimestamp = entries === 0 ? segment.baseOffset : segment.timeIndex.offsetAt(entries - 1);
+    await scanBatches(
+      {
+        path: segment.logPath,
+        files: this.deps.files,
+        fromPosition: segment.index.lookupPosition(segment.offsetOfMaxTimestamp),
+        endPosition: segment.sizeBytes,
+        checkCrc: false,
+        firstOffsetMin: 0,
+        firstOffsetExact: false,
+        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+      },
+      (buffer, at) => {
+        const timestampMs = maxTimestampAt(buffer, at);
+        if (timestampMs > segment.maxTimestampMs) {
+          segment.maxTimestampMs = timestampMs;
+          segment.offsetOfMaxTimestamp = baseOffsetNumberAt(buffer, at);
+        }
+        return true;
+      },
+    );
+  }
+
+  private async truncateFullyNow(offset: number): Promise<void> {
+    // The checkpoint goes first: if we crash part-way, open finishes the job.
+    await writeLogStartCheckpoint(this.dir, offset, true);
+    for (const segment of [...this.segments].reverse()) await this.deleteSegment(segment);
+    this.segments = [await createSegment(this.dir, offset, this.writer)];
+    this.startOffset = offset;
+    this.endOffset = offset;
+    this.committedOffset = offset;
+    this.tailCache.clear();
+    this.epochCache.clear();
+    await this.persistEpochs();
+    await writeLogStartCheckpoint(this.dir, offset, false);
+    this.notify();
+  }
+
+  private async applyRetentionNow(nowMs: number): Promise<number> {
+    const segments = this.segments;
+    const sealed = segments.length - 1;
+    let deleteCount = 0;
+    while (deleteCount < sealed && segments[deleteCount].retentionTimestampMs < nowMs - this.config.retentionMs) deleteCount++;
+    let totalBytes = segments.slice(deleteCount).reduce((sum, segment) => sum + segment.sizeBytes, 0);
+    while (deleteCount < sealed && totalBytes - segments[deleteCount].sizeBytes >= this.config.retentionBytes) {
+      totalBytes -= segments[deleteCount].sizeBytes;
+      deleteCount++;
+    }
+    while (deleteCount < sealed && segments[deleteCount + 1].baseOffset <= this.startOffset) deleteCount++;
+    if (deleteCount === 0) return 0;
+    const remaining = segments.slice(deleteCount);
+    this.segments = remaining;
+    if (remaining[0].baseOffset > this.startOffset) {
+      this.startOffset = remaining[0].baseOffset;
+      this.committedOffset = Math.max(this.committedOffset, this.startOffset);
+      await writeLogStartCheckpoint(this.dir, this.startOffset, false);
+      if (this.epochCache.truncateFromStart(this.startOffset)) await this.persistEpochs();
+    }
+    for (const segment of segments.slice(0, deleteCount)) await this.deleteSegment(segment);
+    this.notify();
+    return deleteCount;
+  }
+
+  private async deleteSegment(segment: LogSegment): Promise<void> {
+    await segment.closeWriters();
+    // The .log goes first: a crash in between leaves index files without a log, which open removes.
+    for (const path of [segment.logPath, segment.indexPath, segment.timeIndexPath]) {
+      await unlink(path).catch((error: unknown) => {
+        if (!hasErrorCode(error, 'ENOENT')) throw error;
+      });
+      this.deps.files.evict(path);
+    }
+  }
+
+  private evictReadHandles(segment: LogSegment): void {
+    for (const path of [segment.logPath, segment.indexPath, segment.timeIndexPath]) this.deps.files.evict(path);
+  }
+
+  private async closeNow(): Promise<void> {
+    const segment = this.active;
+    segment.maybeAppendTimeIndexEntry();
+    await segment.writeIndexTails().catch(() => {
+      this.indexWriteFailed = true;
+    });
+    await Promise.all([segment.syncLog(), segment.syncIndexFiles()]);
+    await segment.closeWriters();
+    if (this.indexWriteFailed) return;
+    await writeCheckpointFile(join(this.dir, CLEAN_SHUTDOWN_FILE), CLEAN_SHUTDOWN_HEADER, []);
+  }
+}
+
+// ---- helpers for the directory as a whole ----
+
+function floorSegment(segments: readonly LogSegment[], offset: number): number {
+  let low = 0;
+  let high = segments.length - 1;
+  let found = 0;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (segments[middle].baseOffset <= offset) {
+      found = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return found;
+}
+
+/** From `at`, whole batches up to `maxBytes` (at least one) that end before `limit`. */
+function takeWholeBatches(data: Buffer, at: number, maxBytes: number, limit: number): Buffer {
+  let end = at;
+  while (end + BATCH_HEADER_BYTES <= data.length) {
+    const size = batchSizeAt(data, end);
+    if (end + size > data.length) break;
+    if (end > at && end - at + size > maxBytes) break;
+    if (baseOffsetNumberAt(data, end) + lastOffsetDeltaAt(data, end) >= limit) break;
+    end += size;
+  }
+  return data.subarray(at, end);
+}
+
+async function createSegment(dir: string, baseOffset: number, writer: FileWriter): Promise<LogSegment> {
+  const segment = new LogSegment(dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset));
+  await segment.openWriters(writer);
+  // Stale files of that name (from an interrupted truncation) must not leak into the new segment.
+  await segment.rewriteIndexFiles();
+  await segment.logFile.truncate(0);
+  await syncDirectory(dir);
+  return segment;
+}
+
+/** Deletes temporary and orphaned files; returns the segment base offsets, sorted. */
+async function removeStrayFiles(dir: string, names: readonly string[]): Promise<number[]> {
+  const bases = new Set<number>();
+  for (const name of names) {
+    const base = parseSegmentFileName(name, LOG_SUFFIX);
+    if (base !== undefined) bases.add(base);
+  }
+  for (const name of names) {
+    const indexBase = parseSegmentFileName(name, INDEX_SUFFIX) ?? parseSegmentFileName(name, TIME_INDEX_SUFFIX);
+    const orphan = indexBase !== undefined && !bases.has(indexBase);
+    if (orphan || name.endsWith('.tmp')) await unlink(join(dir, name)).catch(() => undefined);
+  }
+  return [...bases].sort((a, b) => a - b);
+}
+
+async function deleteSegmentFilesByBase(dir: string, bases: readonly number[], files: FileHandleCache): Promise<void> {
+  for (const base of [...bases].reverse()) {
+    const segment = new LogSegment(dir, base, new OffsetIndex(base), new TimeIndex(base));
+    for (const path of [segment.logPath, segment.indexPath, segment.timeIndexPath]) {
+      await unlink(path).catch(() => undefined);
+      files.evict(path);
+    }
+  }
+  await syncDirectory(dir);
+}
+
+async function readLogStartCheckpoint(dir: string): Promise<{ offset: number; fullTruncationPending: boolean } | undefined> {
+  const lines = await readCheckpointFile(join(dir, LOG_START_CHECKPOINT_FILE), LOG_START_HEADER);
+  if (lines === undefined || lines.length !== 2 || !/^[0-9]+$/.test(lines[0]) || !/^[01]$/.test(lines[1])) return undefined;
+  const offset = Number(lines[0]);
+  return Number.isSafeInteger(offset) ? { offset, fullTruncationPending: lines[1] === '1' } : undefined;
+}
+
+async function writeLogStartCheckpoint(dir: string, offset: number, fullTruncationPending: boolean): Promise<void> {
+  await writeCheckpointFile(join(dir, LOG_START_CHECKPOINT_FILE), LOG_START_HEADER, [String(offset), fullTruncationPending ? '1' : '0']);
+}
+
+/**
+ * The epoch cache from its checkpoint, completed with epochs the tail scan saw; rebuilt from
+ * every batch header when the checkpoint is missing or unreadable.
+ */
+async function loadEpochCache(
+  dir: string,
+  segments: readonly LogSegment[],
+  context: SegmentLoadContext,
+  scannedEpochs: ReadonlyArray<{ epoch: number; startOffset: number }>,
+  clean: boolean,
+): Promise<LeaderEpochCache> {
+  const lines = await readCheckpointFile(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), LEADER_EPOCH_HEADER);
+  const loaded = lines === undefined ? undefined : LeaderEpochCache.fromLines(lines);
+  if (loaded !== undefined) {
+    if (!clean) {
+      for (const { epoch, startOffset } of scannedEpochs) {
+        const latest = loaded.latestEpoch;
+        if (latest === undefined || epoch > latest) loaded.assign(epoch, startOffset);
+      }
+    }
+    return loaded;
+  }
+  const cache = new LeaderEpochCache();
+  for (const segment of segments) {
+    await scanBatches(
+      {
+        path: segment.logPath,
+        files: context.files,
+        fromPosition: 0,
+        endPosition: segment.sizeBytes,
+        checkCrc: false,
+        firstOffsetMin: 0,
+        firstOffsetExact: false,
+        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+      },
+      (buffer, at) => {
+        const epoch = partitionLeaderEpochAt(buffer, at);
+        const latest = cache.latestEpoch;
+        if (latest === undefined || epoch > latest) cache.assign(epoch, baseOffsetNumberAt(buffer, at));
+        return true;
+      },
+    );
+  }
+  return cache;
+}

@@ -1,0 +1,203 @@
+/**
+ * Opens the segments of a log directory at start-up.
+ *
+ * A segment before the tail was sealed (indexes written, every file fdatasynced) before the next
+ * one was created, so its indexes are trusted after a sanity check, and rebuilt by a header scan
+ * only when missing or inconsistent. The tail segment is the only one that can hold a torn write:
+ * after an unclean shutdown it is scanned with CRC checks from its last sound index entry, and
+ * the file is cut at the first invalid batch. After a clean shutdown only the few batches after
+ * the last index entry are walked (headers only) to find the end offset.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { BATCH_HEADER_BYTES, baseOffsetNumberAt, checkBatchAt, maxTimestampAt, partitionLeaderEpochAt } from '../../record/batch-header.js';
+import { scanBatches, type ScanResult } from './batch-scanner.js';
+import type { FileHandleCache } from './file-handle-cache.js';
+import type { FileWriter } from './file-writer.js';
+import { MAX_BATCH_BYTES_LIMIT } from './log-config.js';
+import { LogSegment } from './log-segment.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+
+/** How many index entries recovery steps back over before it rescans the tail from its start. */
+const RECOVERY_ENTRY_RETRIES = 8;
+
+export interface SegmentLoadContext {
+  readonly dir: string;
+  readonly files: FileHandleCache;
+  readonly writer: FileWriter;
+  readonly indexIntervalBytes: number;
+}
+
+/** A leader-epoch change seen while scanning: batches from startOffset on carry epoch. */
+export interface EpochStart {
+  readonly epoch: number;
+  readonly startOffset: number;
+}
+
+export interface TailLoadResult {
+  readonly segment: LogSegment;
+  /** Bytes cut from the end of the .log file (a torn or garbage tail). */
+  readonly truncatedBytes: number;
+  /** Epoch changes among the batches the scan walked. */
+  readonly scannedEpochs: EpochStart[];
+}
+
+async function readIfExists(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return Buffer.alloc(0);
+    throw error;
+  }
+}
+
+async function loadFiles(context: SegmentLoadContext, baseOffset: number, endOffsetExclusive: number) {
+  const probe = new LogSegment(context.dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset));
+  const info = await stat(probe.logPath);
+  const [indexBytes, timeBytes] = await Promise.all([readIfExists(probe.indexPath), readIfExists(probe.timeIndexPath)]);
+  const offsets = OffsetIndex.load(baseOffset, indexBytes, info.size);
+  const times = TimeIndex.load(baseOffset, timeBytes, endOffsetExclusive);
+  const segment = new LogSegment(context.dir, baseOffset, offsets.index, times.index);
+  segment.sizeBytes = info.size;
+  segment.syncedBytes = info.size;
+  segment.lastModifiedMs = info.mtimeMs;
+  return { segment, indexesComplete: offsets.complete && times.complete };
+}
+
+/** Whether the last offset-index entry points at a well-framed batch with the indexed offset. */
+async function lastEntryIsSound(segment: LogSegment, files: FileHandleCache): Promise<boolean> {
+  const last = segment.index.entries - 1;
+  if (last < 0) return true;
+  const header = await files.readBytes(segment.logPath, segment.index.positionAt(last), BATCH_HEADER_BYTES);
+  if (checkBatchAt(header, 0, Number.MAX_SAFE_INTEGER, false) !== null) return false;
+  return header.readBigInt64BE(0) === BigInt(segment.index.offsetAt(last));
+}
+
+function resetIndexes(segment: LogSegment, keepEntries: number): number {
+  segment.index.truncateEntries(keepEntries);
+  const fromPosition = keepEntries === 0 ? 0 : segment.index.positionAt(keepEntries - 1);
+  const fromOffset = keepEntries === 0 ? segment.baseOffset : segment.index.offsetAt(keepEntries - 1);
+  segment.timeIndex.truncateToOffset(fromOffset);
+  const timeEntries = segment.timeIndex.entries;
+  segment.maxTimestampMs = timeEntries === 0 ? Number.NEGATIVE_INFINITY : segment.timeIndex.timestampAt(timeEntries - 1);
+  segment.offsetOfMaxTimestamp = timeEntries === 0 ? segment.baseOffset : segment.timeIndex.offsetAt(timeEntries - 1);
+  segment.bytesSinceIndexEntry = 0;
+  segment.nextOffset = fromOffset;
+  return fromPosition;
+}
+
+/** Scans from index entry `keepEntries - 1` (or the file start), rebuilding the indexes after it. */
+async function scanFromEntry(
+  context: SegmentLoadContext,
+  segment: LogSegment,
+  keepEntries: number,
+  checkCrc: boolean,
+  epochs: EpochStart[],
+): Promise<ScanResult> {
+  const fromPosition = resetIndexes(segment, keepEntries);
+  epochs.length = 0;
+  let lastEpoch: number | undefined;
+  return scanBatches(
+    {
+      path: segment.logPath,
+      files: context.files,
+      fromPosition,
+      endPosition: segment.sizeBytes,
+      checkCrc,
+      firstOffsetMin: segment.nextOffset,
+      firstOffsetExact: keepEntries > 0,
+      batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+    },
+    (buffer, at, position, size) => {
+      segment.onBatchWritten(buffer, at, position, size, context.indexIntervalBytes);
+      const epoch = partitionLeaderEpochAt(buffer, at);
+      if (epoch !== lastEpoch) epochs.push({ epoch, startOffset: baseOffsetNumberAt(buffer, at) });
+      lastEpoch = epoch;
+      return true;
+    },
+  );
+}
+
+/**
+ * Loads a sealed (non-tail) segment. Its indexes are rebuilt by a header scan when a file is
+ * missing, has a torn entry, or its last offset entry does not point at the indexed batch.
+ */
+export async function loadSealedSegment(
+  context: SegmentLoadContext,
+  baseOffset: number,
+  nextSegmentBaseOffset: number,
+): Promise<{ segment: LogSegment; rebuilt: boolean }> {
+  const { segment, indexesComplete } = await loadFiles(context, baseOffset, nextSegmentBaseOffset);
+  segment.firstAppendMs = segment.lastModifiedMs;
+  if (indexesComplete && (await lastEntryIsSound(segment, context.files)) && segment.timeIndex.entries > 0) {
+    const last = segment.timeIndex.entries - 1;
+    segment.maxTimestampMs = segment.timeIndex.timestampAt(last);
+    segment.offsetOfMaxTimestamp = segment.timeIndex.offsetAt(last);
+    segment.nextOffset = nextSegmentBaseOffset;
+    segment.markIndexesWritten();
+    return { segment, rebuilt: false };
+  }
+  // A sealed segment was fdatasynced whole, so its framing is trusted; headers suffice.
+  const result = await scanFromEntry(context, segment, 0, false, []);
+  segment.maybeAppendTimeIndexEntry();
+  await segment.openWriters(context.writer);
+  try {
+    await segment.rewriteIndexFiles();
+    await segment.syncIndexFiles();
+  } finally {
+    await segment.closeWriters();
+  }
+  if (result.stop !== null) segment.sizeBytes = result.endPosition;
+  return { segment, rebuilt: true };
+}
+
+/**
+ * Loads the tail segment and leaves it writable. With `clean` (the log was closed cleanly) only
+ * the batches after the last index entry are walked, headers only; otherwise they are checked
+ * with their CRC, stepping back over index entries that do not lead to a valid batch, and the
+ * file is cut at the first invalid batch.
+ */
+export async function loadTailSegment(context: SegmentLoadContext, baseOffset: number, clean: boolean): Promise<TailLoadResult> {
+  const { segment, indexesComplete } = await loadFiles(context, baseOffset, Number.MAX_SAFE_INTEGER);
+  const epochs: EpochStart[] = [];
+  let result: ScanResult | undefined;
+  if (clean && indexesComplete) {
+    result = await scanFromEntry(context, segment, segment.index.entries, false, epochs);
+    if (result.stop !== null) result = undefined;
+  }
+  if (result === undefined) result = await recoverTail(context, segment, epochs);
+  const fileSizeBytes = segment.sizeBytes;
+  await segment.openWriters(context.writer);
+  if (result.endPosition < fileSizeBytes) await segment.logFile.truncate(result.endPosition);
+  segment.sizeBytes = result.endPosition;
+  segment.syncedBytes = result.endPosition;
+  segment.nextOffset = result.nextOffset;
+  segment.index.truncateToPosition(result.endPosition);
+  segment.timeIndex.truncateToOffset(result.nextOffset);
+  await segment.rewriteIndexFiles();
+  if (result.endPosition < fileSizeBytes) await segment.logFile.datasync();
+  segment.firstAppendMs = await firstBatchTimeMs(segment, context.files);
+  return { segment, truncatedBytes: fileSizeBytes - result.endPosition, scannedEpochs: epochs };
+}
+
+async function recoverTail(context: SegmentLoadContext, segment: LogSegment, epochs: EpochStart[]): Promise<ScanResult> {
+  const entries = segment.index.entries;
+  const lowestTried = Math.max(0, entries - RECOVERY_ENTRY_RETRIES);
+  for (let keep = entries; keep >= lowestTried; keep--) {
+    if (keep > 0 && keep < entries) segment.index.truncateEntries(keep);
+    const result = await scanFromEntry(context, segment, keep, true, epochs);
+    const startedAt = keep === 0 ? 0 : segment.index.positionAt(keep - 1);
+    // A scan that cannot read even the indexed batch means the entry itself may be bad (its
+    // bytes never reached the disk); step back one entry. The result is the same if the tear
+    // happened to start exactly there.
+    if (keep === 0 || result.endPosition > startedAt || startedAt >= segment.sizeBytes) return result;
+  }
+  return scanFromEntry(context, segment, 0, true, epochs);
+}
+
+async function firstBatchTimeMs(segment: LogSegment, files: FileHandleCache): Promise<number | undefined> {
+  if (segment.sizeBytes === 0) return undefined;
+  const header = await files.readBytes(segment.logPath, 0, BATCH_HEADER_BYTES);
+  const timestampMs = header.length === BATCH_HEADER_BYTES ? maxTimestampAt(header, 0) : -1;
+  return timestampMs >= 0 ? timestampMs : segment.lastModifiedMs;
+}

@@ -1,0 +1,85 @@
+/** Shared pieces of the storage tests: a manual clock, a counting/faulty writer, temp dirs. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { nodeFileWriter, type FileWriter, type WritableFile } from '../../broker/storage/file-writer.js';
+import { resolveLogConfig, type LogConfig } from '../../broker/storage/log-config.js';
+import { PartitionLog } from '../../broker/storage/partition-log.js';
+
+export class ManualClock {
+  constructor(public timeMs = 1_700_000_000_000) {}
+  nowMs(): number {
+    return this.timeMs;
+  }
+  advance(ms: number): void {
+    this.timeMs += ms;
+  }
+}
+
+/**
+ * Wraps the real writer: counts fdatasync calls and written bytes, and, once `failAfterBytes` of
+ * .log bytes have been written, writes only the part that fits and then fails with ENOSPC.
+ */
+export class FaultInjectingWriter implements FileWriter {
+  datasyncs = 0;
+  logBytesWritten = 0;
+  failAfterBytes = Number.POSITIVE_INFINITY;
+
+  async open(path: string): Promise<WritableFile> {
+    const inner = await nodeFileWriter.open(path);
+    const isLog = path.endsWith('.log');
+    return {
+      path,
+      writeAll: async (buffers, positionBytes) => {
+        if (!isLog) return inner.writeAll(buffers, positionBytes);
+        const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+        const room = this.failAfterBytes - this.logBytesWritten;
+        if (total <= room) {
+          this.logBytesWritten += total;
+          return inner.writeAll(buffers, positionBytes);
+        }
+        const partial = Buffer.concat(buffers as Buffer[]).subarray(0, Math.max(0, room));
+        await inner.writeAll([partial], positionBytes);
+        this.logBytesWritten += partial.length;
+        throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC', errno: -28 });
+      },
+      datasync: async () => {
+        this.datasyncs += 1;
+        await inner.datasync();
+      },
+      truncate: (lengthBytes) => inner.truncate(lengthBytes),
+      sizeBytes: () => inner.sizeBytes(),
+      close: () => inner.close(),
+    };
+  }
+}
+
+export async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'brook-storage-test-'));
+  try {
+    return await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface TestLogContext {
+  readonly clock: ManualClock;
+  readonly writer: FaultInjectingWriter;
+  readonly files: FileHandleCache;
+  open(overrides?: Partial<LogConfig>): Promise<PartitionLog>;
+}
+
+/** A clock, writer and handle cache for logs in `dir`; `open` opens (or reopens) the log. */
+export function testLogContext(dir: string, baseOverrides: Partial<LogConfig> = {}): TestLogContext {
+  const clock = new ManualClock();
+  const writer = new FaultInjectingWriter();
+  const files = new FileHandleCache(64);
+  return {
+    clock,
+    writer,
+    files,
+    open: (overrides = {}) => PartitionLog.open(dir, resolveLogConfig({ ...baseOverrides, ...overrides }), { clock, files, writer }),
+  };
+}
