@@ -36,6 +36,16 @@ export function topicPartitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/** Settings that all records of one batch share; a record with other settings starts a new batch. */
+export interface BatchOptions {
+  /** The Produce acks the batch is sent with (the ProduceRequest.Acks enum's name). */
+  readonly acks: string;
+  /** Compression codec id (record/batch-header Codec). */
+  readonly codec: number;
+}
+
+export const DEFAULT_BATCH_OPTIONS: BatchOptions = { acks: 'ACKS_ALL', codec: 0 };
+
 /** Records of one partition that will travel as one record batch. */
 export class ProducerBatch {
   readonly records: PendingRecord[] = [];
@@ -47,6 +57,8 @@ export class ProducerBatch {
   retryAtMs = 0;
   /** Set once drained: no more appends. */
   closed = false;
+  /** The encoded record batch, kept across retries so a retry resends the same bytes. */
+  encoded: Buffer | undefined = undefined;
   private done = false;
   readonly result: Promise<number>;
   private resolveResult!: (baseOffset: number) => void;
@@ -56,6 +68,7 @@ export class ProducerBatch {
     readonly topic: string,
     readonly partition: number,
     readonly createdMs: number,
+    readonly options: BatchOptions,
   ) {
     this.result = new Promise<number>((resolve, reject) => {
       this.resolveResult = resolve;
@@ -100,7 +113,10 @@ export interface AppendResult {
 }
 
 export class RecordAccumulator {
+  /** Per partition, batches in append order; the head is the next to send. */
   private readonly queues = new Map<string, ProducerBatch[]>();
+  /** The same queues by topic and partition number: the per-record append path avoids building keys. */
+  private readonly queuesByTopic = new Map<string, Array<ProducerBatch[] | undefined>>();
   private flushesInProgress = 0;
   private incompleteBatches = new Set<ProducerBatch>();
 
@@ -112,28 +128,38 @@ export class RecordAccumulator {
   }
 
   /** Appends if memory allows without waiting; null when the caller must wait for memory. */
-  tryAppend(topic: string, partition: number, record: PendingRecord, recordBytes: number, nowMs: number): AppendResult | null {
+  tryAppend(topic: string, partition: number, record: PendingRecord, recordBytes: number, nowMs: number, options: BatchOptions = DEFAULT_BATCH_OPTIONS): AppendResult | null {
     if (!this.memory.tryReserve(recordBytes)) return null;
-    return this.appendReserved(topic, partition, record, recordBytes, nowMs);
+    return this.appendReserved(topic, partition, record, recordBytes, nowMs, options);
   }
 
   /** Appends a record whose `recordBytes` the caller already reserved from the memory budget. */
-  appendReserved(topic: string, partition: number, record: PendingRecord, recordBytes: number, nowMs: number): AppendResult {
-    const key = topicPartitionKey(topic, partition);
-    let queue = this.queues.get(key);
-    if (queue === undefined) {
-      queue = [];
-      this.queues.set(key, queue);
-    }
+  appendReserved(topic: string, partition: number, record: PendingRecord, recordBytes: number, nowMs: number, options: BatchOptions = DEFAULT_BATCH_OPTIONS): AppendResult {
+    const queue = this.queueFor(topic, partition);
     let batch = queue.length > 0 ? queue[queue.length - 1] : undefined;
-    if (batch === undefined || batch.closed || !this.fits(batch, recordBytes)) {
-      batch = new ProducerBatch(topic, partition, nowMs);
+    if (batch === undefined || batch.closed || !this.fits(batch, recordBytes) || batch.options.acks !== options.acks || batch.options.codec !== options.codec) {
+      batch = new ProducerBatch(topic, partition, nowMs, options);
       queue.push(batch);
       this.incompleteBatches.add(batch);
     }
     batch.records.push(record);
     batch.sizeBytes += recordBytes;
     return { batch, index: batch.records.length - 1 };
+  }
+
+  private queueFor(topic: string, partition: number): ProducerBatch[] {
+    let byPartition = this.queuesByTopic.get(topic);
+    if (byPartition === undefined) {
+      byPartition = [];
+      this.queuesByTopic.set(topic, byPartition);
+    }
+    let queue = byPartition[partition];
+    if (queue === undefined) {
+      queue = [];
+      byPartition[partition] = queue;
+      this.queues.set(topicPartitionKey(topic, partition), queue);
+    }
+    return queue;
   }
 
   private fits(batch: ProducerBatch, recordBytes: number): boolean {
@@ -165,13 +191,18 @@ export class RecordAccumulator {
     return { readyKeys, nextReadyMs };
   }
 
+  /** The head batch of a partition, left in place. */
+  peek(key: string): ProducerBatch | undefined {
+    const queue = this.queues.get(key);
+    return queue === undefined || queue.length === 0 ? undefined : queue[0];
+  }
+
   /** Takes the head batch of a partition for sending; it accepts no more records. */
   drain(key: string): ProducerBatch | undefined {
     const queue = this.queues.get(key);
     if (queue === undefined || queue.length === 0) return undefined;
     const batch = queue.shift()!;
     batch.closed = true;
-    if (queue.length === 0) this.queues.delete(key);
     return batch;
   }
 
@@ -179,13 +210,7 @@ export class RecordAccumulator {
   reenqueue(batch: ProducerBatch, retryAtMs: number): void {
     assert(!batch.isDone, 'reenqueue of a completed batch');
     batch.retryAtMs = retryAtMs;
-    const key = topicPartitionKey(batch.topic, batch.partition);
-    let queue = this.queues.get(key);
-    if (queue === undefined) {
-      queue = [];
-      this.queues.set(key, queue);
-    }
-    queue.unshift(batch);
+    this.queueFor(batch.topic, batch.partition).unshift(batch);
   }
 
   /** Marks a batch finished (sent or failed) and returns its memory to the budget. */
@@ -218,23 +243,21 @@ export class RecordAccumulator {
   /** Fails and removes every queued batch, e.g. when the producer disconnects. */
   abortQueued(error: Error): void {
     for (const queue of this.queues.values()) {
-      for (const batch of queue) {
+      for (const batch of queue.splice(0)) {
         batch.fail(error);
         this.deallocate(batch);
       }
     }
-    this.queues.clear();
   }
 
   /** Fails queued batches created before `createdBeforeMs` (their delivery timeout passed). */
   expireQueued(createdBeforeMs: number, makeError: (batch: ProducerBatch) => Error): void {
-    for (const [key, queue] of this.queues) {
+    for (const queue of this.queues.values()) {
       while (queue.length > 0 && queue[0].createdMs < createdBeforeMs) {
         const batch = queue.shift()!;
         batch.fail(makeError(batch));
         this.deallocate(batch);
       }
-      if (queue.length === 0) this.queues.delete(key);
     }
   }
 }

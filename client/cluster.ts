@@ -1,0 +1,243 @@
+/**
+ * What producer, consumer and admin share: bootstrap from a list of brokers, a metadata cache that
+ * refreshes on demand and by age, routing a partition to its leader's connection, and retries.
+ */
+import assert from 'node:assert';
+import { BrokerConnection } from './broker-connection.js';
+import { BrokerError, BrookError, ConnectionError, InvalidArgumentError, isNoError } from './errors.js';
+import { DEFAULT_RETRY, retry, type RetryConfig } from './retry.js';
+import { loadBrookService, type BrookService } from './service.js';
+
+export interface BrokerInfo {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  /** Broker id of the leader, or -1 when none is known. */
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly errorCode: string;
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly errorCode: string;
+  readonly partitions: readonly PartitionInfo[];
+}
+
+export interface ClusterMetadata {
+  readonly brokers: readonly BrokerInfo[];
+  readonly controllerId: number;
+  readonly topics: readonly TopicInfo[];
+}
+
+export interface ClusterConfig {
+  /** Bootstrap brokers, "host:port". Any one that answers is enough. */
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** Deadline of one request. */
+  readonly requestTimeoutMs: number;
+  /** Cached metadata older than this is refreshed before use. */
+  readonly metadataMaxAgeMs: number;
+  readonly retry: RetryConfig;
+  /** Whether asking for an unknown topic's metadata creates it (when the broker allows). */
+  readonly allowAutoTopicCreation: boolean;
+}
+
+/** ClusterConfig with defaults for everything but the brokers. */
+export type ClusterOptions = Partial<Omit<ClusterConfig, 'brokers'>> & { brokers: readonly string[] | string };
+
+export const DEFAULT_CLUSTER_CONFIG: Omit<ClusterConfig, 'brokers'> = {
+  clientId: 'brook-client',
+  requestTimeoutMs: 30_000,
+  metadataMaxAgeMs: 300_000,
+  retry: DEFAULT_RETRY,
+  allowAutoTopicCreation: true,
+};
+
+/** Topics tracked per metadata request: a bound on what one refresh asks for. */
+export const TRACKED_TOPICS_MAX = 10_000;
+
+export function parseBrokerList(brokers: readonly string[] | string): string[] {
+  const list = (typeof brokers === 'string' ? brokers.split(',') : brokers).map((b) => b.trim()).filter((b) => b.length > 0);
+  if (list.length === 0) throw new InvalidArgumentError('no brokers given');
+  for (const broker of list) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(broker)) {
+      throw new InvalidArgumentError(`broker address "${broker}" is not host:port`);
+    }
+  }
+  return list;
+}
+
+export class Cluster {
+  readonly config: ClusterConfig;
+  private readonly service: BrookService;
+  private readonly connections = new Map<string, BrokerConnection>();
+  private readonly bootstrap: string[];
+  private brokersById = new Map<number, BrokerInfo>();
+  private topics = new Map<string, TopicInfo>();
+  private readonly trackedTopics = new Set<string>();
+  private lastRefreshMs = 0;
+  private refreshInFlight: Promise<void> | null = null;
+  private bootstrapIndex = 0;
+
+  constructor(config: ClusterOptions) {
+    this.bootstrap = parseBrokerList(config.brokers);
+    this.config = { ...DEFAULT_CLUSTER_CONFIG, ...config, brokers: this.bootstrap };
+    this.service = loadBrookService();
+  }
+
+  get wire(): BrookService {
+    return this.service;
+  }
+
+  /** Fetches metadata from the first bootstrap broker that answers. */
+  async connect(): Promise<void> {
+    await this.refreshMetadata();
+  }
+
+  /** Closes every channel. */
+  close(): void {
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+
+  /** A connection to `address` ("host:port"), created on first use and then reused. */
+  connectionTo(address: string): BrokerConnection {
+    let connection = this.connections.get(address);
+    if (connection === undefined) {
+      connection = new BrokerConnection(address, this.service.client);
+      this.connections.set(address, connection);
+    }
+    return connection;
+  }
+
+  /** The connection to broker `id` as the metadata knows it. */
+  connectionToBroker(id: number): BrokerConnection {
+    const broker = this.brokersById.get(id);
+    if (broker === undefined) throw new BrokerError('BROKER_NOT_AVAILABLE', `broker ${id} is not in the metadata`);
+    return this.connectionTo(`${broker.host}:${broker.port}`);
+  }
+
+  /** Some live broker: a known one, else a bootstrap address (round robin over failures). */
+  anyConnection(): BrokerConnection {
+    const known = [...this.brokersById.values()];
+    if (known.length > 0) {
+      const broker = known[this.bootstrapIndex++ % known.length];
+      return this.connectionTo(`${broker.host}:${broker.port}`);
+    }
+    return this.connectionTo(this.bootstrap[this.bootstrapIndex++ % this.bootstrap.length]);
+  }
+
+  /**
+   * Refreshes metadata for the tracked topics plus `topics`. Concurrent callers share one request.
+   * Tries every known broker and bootstrap address before failing with a ConnectionError.
+   */
+  async refreshMetadata(topics: readonly string[] = []): Promise<void> {
+    for (const topic of topics) this.track(topic);
+    if (this.refreshInFlight !== null) {
+      const missing = topics.some((topic) => !this.topics.has(topic));
+      await this.refreshInFlight;
+      if (!missing || topics.every((topic) => this.topics.has(topic))) return;
+    }
+    this.refreshInFlight = this.fetchMetadataFromAnyBroker().finally(() => {
+      this.refreshInFlight = null;
+    });
+    await this.refreshInFlight;
+  }
+
+  private track(topic: string): void {
+    if (this.trackedTopics.has(topic)) return;
+    if (this.trackedTopics.size >= TRACKED_TOPICS_MAX) throw new InvalidArgumentError(`more than ${TRACKED_TOPICS_MAX} topics in use`);
+    this.trackedTopics.add(topic);
+  }
+
+  private async fetchMetadataFromAnyBroker(): Promise<void> {
+    const candidates = [
+      ...[...this.brokersById.values()].map((broker) => `${broker.host}:${broker.port}`),
+      ...this.bootstrap,
+    ];
+    const addresses = [...new Set(candidates)];
+    let lastError: unknown = undefined;
+    for (let i = 0; i < addresses.length; i++) {
+      const address = addresses[(this.bootstrapIndex + i) % addresses.length];
+      try {
+        const metadata = await this.service.metadata(this.connectionTo(address), [...this.trackedTopics], this.config.allowAutoTopicCreation, this.config.requestTimeoutMs);
+        this.applyMetadata(metadata);
+        return;
+      } catch (error) {
+        lastError = error;
+        if (!(error instanceof BrookError) || !error.retriable) throw error;
+      }
+    }
+    this.bootstrapIndex++;
+    throw new ConnectionError(`no broker answered (${addresses.join(', ')})`, lastError);
+  }
+
+  private applyMetadata(metadata: ClusterMetadata): void {
+    this.brokersById = new Map(metadata.brokers.map((broker) => [broker.id, broker]));
+    for (const topic of metadata.topics) {
+      if (isNoError(topic.errorCode)) this.topics.set(topic.name, topic);
+      else this.topics.delete(topic.name);
+    }
+    this.lastRefreshMs = Date.now();
+  }
+
+  /** Cached metadata of `topic`, refreshed when missing or older than metadataMaxAgeMs. */
+  async topicMetadata(topic: string): Promise<TopicInfo> {
+    const cached = this.topics.get(topic);
+    if (cached !== undefined && Date.now() - this.lastRefreshMs < this.config.metadataMaxAgeMs) return cached;
+    return retry(async () => {
+      await this.refreshMetadata([topic]);
+      const info = this.topics.get(topic);
+      if (info === undefined || info.partitions.length === 0) throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic}`);
+      return info;
+    }, this.config.retry);
+  }
+
+  /** The cached topic, without a request; undefined when not known. */
+  cachedTopic(topic: string): TopicInfo | undefined {
+    return this.topics.get(topic);
+  }
+
+  /** Broker id of the partition's leader per the cache; -1 when unknown. */
+  leaderOf(topic: string, partition: number): number {
+    const info = this.topics.get(topic);
+    const partitionInfo = info?.partitions[partition];
+    if (partitionInfo === undefined) return -1;
+    assert.equal(partitionInfo.partition, partition, 'partitions are listed in order');
+    return partitionInfo.leader;
+  }
+
+  /** The partition leader's connection; refreshes metadata first when no leader is known. */
+  async leaderConnection(topic: string, partition: number): Promise<{ brokerId: number; connection: BrokerConnection }> {
+    let leader = this.leaderOf(topic, partition);
+    if (leader < 0 || !this.brokersById.has(leader)) {
+      await this.refreshMetadata([topic]);
+      leader = this.leaderOf(topic, partition);
+      if (leader < 0) {
+        const known = this.topics.get(topic);
+        if (known !== undefined && partition >= known.partitions.length) {
+          throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `${topic} has ${known.partitions.length} partitions, not ${partition + 1}`);
+        }
+        throw new BrokerError('LEADER_NOT_AVAILABLE', `${topic}/${partition}`);
+      }
+    }
+    return { brokerId: leader, connection: this.connectionToBroker(leader) };
+  }
+
+  /** Marks cached metadata stale so the next use refreshes it. */
+  invalidate(): void {
+    this.lastRefreshMs = 0;
+  }
+
+  /** All cached brokers. */
+  brokers(): BrokerInfo[] {
+    return [...this.brokersById.values()];
+  }
+}

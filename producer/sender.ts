@@ -1,0 +1,188 @@
+/**
+ * The producer's sender: drains ready batches from the accumulator and sends them, one Produce
+ * request per broker carrying many partitions, with at most `maxInFlightRequestsPerBroker`
+ * requests outstanding to each broker.
+ *
+ * Ordering: a partition with a batch in flight is "muted" (no second batch of it is sent until the
+ * first completes), and a batch that failed retriably goes back to the head of its partition. So
+ * records of one partition are appended in the order they were sent, retries included.
+ */
+import assert from 'node:assert';
+import type { Cluster } from '../client/cluster.js';
+import { BrookError, BrokerError, isNoError, TimeoutError } from '../client/errors.js';
+import { backoffMs, type RetryConfig } from '../client/retry.js';
+import type { Acks, WirePartitionProduce } from '../client/service.js';
+import { topicPartitionKey, type ProducerBatch, type RecordAccumulator } from './accumulator.js';
+
+/** Turns a batch's records into RecordBatch v2 bytes (compressing per the batch's codec). */
+export type BatchEncoder = (batch: ProducerBatch, nowMs: number) => Promise<Buffer> | Buffer;
+
+export interface SenderConfig {
+  readonly requestTimeoutMs: number;
+  readonly maxInFlightRequestsPerBroker: number;
+  /** Batches are added to one request until it holds this many bytes (the first always fits). */
+  readonly maxRequestBytes: number;
+  /** A record not acknowledged this long after it was appended fails with a TimeoutError. */
+  readonly deliveryTimeoutMs: number;
+  readonly retry: RetryConfig;
+}
+
+export class Sender {
+  private readonly inFlightPerBroker = new Map<number, number>();
+  private readonly mutedPartitions = new Set<string>();
+  private runScheduled = false;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private timerAtMs = Infinity;
+  private metadataRefreshInFlight = false;
+  private nextMetadataRefreshMs = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly accumulator: RecordAccumulator,
+    private readonly config: SenderConfig,
+    private readonly encode: BatchEncoder,
+    private readonly random: () => number = Math.random,
+  ) {
+    assert(config.maxInFlightRequestsPerBroker >= 1);
+  }
+
+  /** Asks for a send pass soon; many calls in one turn of the event loop make one pass. */
+  wakeup(): void {
+    if (this.runScheduled || this.stopped) return;
+    this.runScheduled = true;
+    setImmediate(() => {
+      this.runScheduled = false;
+      this.runOnce(Date.now());
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private runOnce(nowMs: number): void {
+    if (this.stopped) return;
+    this.accumulator.expireQueued(nowMs - this.config.deliveryTimeoutMs, (batch) => new TimeoutError(
+      `${batch.records.length} records for ${batch.topic}/${batch.partition} not delivered within ${this.config.deliveryTimeoutMs} ms`,
+    ));
+    const { readyKeys, nextReadyMs } = this.accumulator.ready(nowMs, (key) => this.mutedPartitions.has(key));
+    const byBroker = new Map<number, string[]>();
+    let leaderMissing = false;
+    for (const key of readyKeys) {
+      const [topic, partitionText] = key.split('\u0000');
+      const leader = this.cluster.leaderOf(topic, Number(partitionText));
+      if (leader < 0) {
+        leaderMissing = true;
+        continue;
+      }
+      let keys = byBroker.get(leader);
+      if (keys === undefined) byBroker.set(leader, (keys = []));
+      keys.push(key);
+    }
+    for (const [brokerId, keys] of byBroker) this.sendToBroker(brokerId, keys, nowMs);
+    if (leaderMissing) this.refreshMetadataThenWakeup();
+    this.scheduleTimer(nextReadyMs, nowMs);
+  }
+
+  private sendToBroker(brokerId: number, keys: string[], nowMs: number): void {
+    let next = 0;
+    while (next < keys.length && (this.inFlightPerBroker.get(brokerId) ?? 0) < this.config.maxInFlightRequestsPerBroker) {
+      const batches: ProducerBatch[] = [];
+      let bytes = 0;
+      let acks: string | undefined = undefined;
+      for (; next < keys.length; next++) {
+        const head = this.accumulator.peek(keys[next]);
+        if (head === undefined) continue;
+        // One request carries one acks setting; a batch with another waits for the next request.
+        if (acks !== undefined && (head.options.acks !== acks || bytes + head.sizeBytes > this.config.maxRequestBytes)) break;
+        const batch = this.accumulator.drain(keys[next])!;
+        acks = batch.options.acks;
+        bytes += batch.sizeBytes;
+        batches.push(batch);
+      }
+      if (batches.length === 0) return;
+      void this.sendRequest(brokerId, acks as Acks, batches, nowMs);
+    }
+  }
+
+  private async sendRequest(brokerId: number, acks: Acks, batches: ProducerBatch[], nowMs: number): Promise<void> {
+    this.inFlightPerBroker.set(brokerId, (this.inFlightPerBroker.get(brokerId) ?? 0) + 1);
+    for (const batch of batches) this.mutedPartitions.add(topicPartitionKey(batch.topic, batch.partition));
+    try {
+      const data = new Map<string, WirePartitionProduce[]>();
+      for (const batch of batches) {
+        batch.attempts++;
+        batch.encoded ??= await this.encode(batch, nowMs);
+        let partitions = data.get(batch.topic);
+        if (partitions === undefined) data.set(batch.topic, (partitions = []));
+        partitions.push({ partition: batch.partition, recordBatch: batch.encoded });
+      }
+      const connection = this.cluster.connectionToBroker(brokerId);
+      const results = await this.cluster.wire.produce(connection, acks, this.config.requestTimeoutMs, data);
+      const byKey = new Map(results.map((result) => [topicPartitionKey(result.topic, result.partition), result]));
+      for (const batch of batches) {
+        const result = byKey.get(topicPartitionKey(batch.topic, batch.partition));
+        if (result === undefined) this.handleFailure(batch, new BrokerError('UNKNOWN_SERVER_ERROR', 'no result for the partition'));
+        else if (isNoError(result.errorCode)) this.complete(batch, result.baseOffset);
+        else this.handleFailure(batch, new BrokerError(result.errorCode, result.errorMessage));
+      }
+    } catch (error) {
+      for (const batch of batches) if (!batch.isDone) this.handleFailure(batch, error);
+    } finally {
+      this.inFlightPerBroker.set(brokerId, this.inFlightPerBroker.get(brokerId)! - 1);
+      for (const batch of batches) this.mutedPartitions.delete(topicPartitionKey(batch.topic, batch.partition));
+      this.wakeup();
+    }
+  }
+
+  private complete(batch: ProducerBatch, baseOffset: number): void {
+    batch.complete(baseOffset);
+    this.accumulator.deallocate(batch);
+  }
+
+  private handleFailure(batch: ProducerBatch, error: unknown): void {
+    const nowMs = Date.now();
+    const retriable = error instanceof BrookError && error.retriable;
+    const timeLeft = batch.createdMs + this.config.deliveryTimeoutMs > nowMs;
+    if (retriable && batch.attempts <= this.config.retry.retries && timeLeft && !this.stopped) {
+      if (error.refreshMetadata) {
+        this.cluster.invalidate();
+        this.refreshMetadataThenWakeup();
+      }
+      this.accumulator.reenqueue(batch, nowMs + backoffMs(this.config.retry, batch.attempts, this.random()));
+      return;
+    }
+    batch.fail(error instanceof Error ? error : new Error(String(error)));
+    this.accumulator.deallocate(batch);
+  }
+
+  /**
+   * Refreshes metadata in the background, at most once per initialRetryMs so that a partition
+   * without a leader does not turn the send loop into a stream of metadata requests.
+   */
+  private refreshMetadataThenWakeup(): void {
+    if (this.metadataRefreshInFlight) return;
+    this.metadataRefreshInFlight = true;
+    const waitMs = Math.max(0, this.nextMetadataRefreshMs - Date.now());
+    setTimeout(() => {
+      const topics = [...new Set(this.accumulator.pendingBatches().map((batch) => batch.topic))];
+      this.cluster.refreshMetadata(topics).catch(() => undefined).finally(() => {
+        this.metadataRefreshInFlight = false;
+        this.nextMetadataRefreshMs = Date.now() + this.config.retry.initialRetryMs;
+        this.wakeup();
+      });
+    }, waitMs);
+  }
+
+  private scheduleTimer(atMs: number, nowMs: number): void {
+    if (atMs === Infinity || atMs >= this.timerAtMs) return;
+    clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(() => {
+      this.timerAtMs = Infinity;
+      this.wakeup();
+    }, Math.max(0, atMs - nowMs));
+  }
+}
