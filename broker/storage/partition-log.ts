@@ -174,11 +174,11 @@ export class PartitionLog {
     segments.push(tail.segment);
     const endOffset = tail.segment.nextOffset;
     const startOffset = Math.min(Math.max(startCheckpoint?.offset ?? 0, bases[0]), endOffset);
-    const epochCache = await loadEpochCache(dir, segments, context, tail.scannedEpochs, clean);
+    const { cache: epochCache, changed: epochsLoadedChanged } = await loadEpochCache(dir, segments, context, tail.scannedEpochs, clean);
     const epochsCutAtEnd = epochCache.truncateFromEnd(endOffset);
-    const epochsChanged = epochCache.truncateFromStart(startOffset) || epochsCutAtEnd;
+    const epochsCutAtStart = epochCache.truncateFromStart(startOffset);
     const log = new PartitionLog(dir, config, deps, segments, epochCache, startOffset);
-    if (epochsChanged || !clean) await log.persistEpochs();
+    if (epochsLoadedChanged || epochsCutAtEnd || epochsCutAtStart) await log.persistEpochs();
     if (startCheckpoint?.fullTruncationPending === true) await writeLogStartCheckpoint(dir, startOffset, false);
     if (clean) {
       // The marker must be gone for good before anything is appended: a crash from here on must
@@ -273,11 +273,20 @@ export class PartitionLog {
     if (offset >= limit) return EMPTY;
     const cached = this.tailCache.read(offset, maxBytes, limit);
     if (cached !== undefined) return cached;
+    return this.readFromSegments(offset, maxBytes, limit);
+  }
+
+  /** Reads on into the following segments while maxBytes leaves room, so reads match the cache's. */
+  private async readFromSegments(offset: number, maxBytes: number, limit: number): Promise<Buffer> {
     const segments = this.segments;
-    for (let i = floorSegment(segments, offset); i < segments.length; i++) {
+    const parts: Buffer[] = [];
+    let totalBytes = 0;
+    let nextOffset = offset;
+    for (let i = floorSegment(segments, offset); i < segments.length && totalBytes < maxBytes; i++) {
+      const segment = segments[i];
+      let bytes: Buffer;
       try {
-        const bytes = await this.readSegment(segments[i], offset, maxBytes, limit);
-        if (bytes.length > 0) return bytes;
+        bytes = await this.readSegment(segment, nextOffset, maxBytes - totalBytes, limit, totalBytes === 0);
       } catch (error) {
         // Retention may delete the segment between lookup and read.
         if (hasErrorCode(error, 'ENOENT') && offset < this.startOffset) {
@@ -285,8 +294,16 @@ export class PartitionLog {
         }
         throw error;
       }
+      if (bytes.length === 0) {
+        if (totalBytes > 0) break;
+        continue;
+      }
+      parts.push(bytes);
+      totalBytes += bytes.length;
+      nextOffset = lastOffsetIn(bytes) + 1;
+      if (nextOffset < segment.nextOffset) break;
     }
-    return EMPTY;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, totalBytes);
   }
 
   /**
@@ -675,7 +692,8 @@ export class PartitionLog {
 
   // ---- reads ----
 
-  private async readSegment(segment: LogSegment, offset: number, maxBytes: number, limit: number): Promise<Buffer> {
+  /** Whole batches of one segment; with `atLeastOne`, the first even when larger than maxBytes. */
+  private async readSegment(segment: LogSegment, offset: number, maxBytes: number, limit: number, atLeastOne: boolean): Promise<Buffer> {
     const endBytes = segment.sizeBytes;
     let position = segment.index.lookupPosition(offset);
     for (;;) {
@@ -696,7 +714,8 @@ export class PartitionLog {
         continue;
       }
       if (size < BATCH_HEADER_BYTES || size > MAX_BATCH_BYTES_LIMIT) return EMPTY;
-      if (at + size <= data.length) return takeWholeBatches(data, at, maxBytes, limit);
+      if (at + size <= data.length) return takeWholeBatches(data, at, maxBytes, limit, atLeastOne);
+      if (!atLeastOne) return EMPTY;
       if (at > 0) {
         position += at;
         continue;
@@ -708,7 +727,7 @@ export class PartitionLog {
 
   private async readWholeBatch(segment: LogSegment, position: number, size: number, limit: number): Promise<Buffer> {
     const data = await this.deps.files.readBytes(segment.logPath, position, size);
-    return data.length === size ? takeWholeBatches(data, 0, size, limit) : EMPTY;
+    return data.length === size ? takeWholeBatches(data, 0, size, limit, true) : EMPTY;
   }
 
   private async findTimestampInSegment(segment: LogSegment, timestampMs: number): Promise<number | undefined> {
@@ -899,17 +918,27 @@ function floorSegment(segments: readonly LogSegment[], offset: number): number {
   return found;
 }
 
-/** From `at`, whole batches up to `maxBytes` (at least one) that end before `limit`. */
-function takeWholeBatches(data: Buffer, at: number, maxBytes: number, limit: number): Buffer {
+/** From `at`, whole batches up to `maxBytes` (or at least one) that end before `limit`. */
+function takeWholeBatches(data: Buffer, at: number, maxBytes: number, limit: number, atLeastOne: boolean): Buffer {
   let end = at;
   while (end + BATCH_HEADER_BYTES <= data.length) {
     const size = batchSizeAt(data, end);
     if (end + size > data.length) break;
-    if (end > at && end - at + size > maxBytes) break;
+    if ((end > at || !atLeastOne) && end - at + size > maxBytes) break;
     if (baseOffsetNumberAt(data, end) + lastOffsetDeltaAt(data, end) >= limit) break;
     end += size;
   }
   return data.subarray(at, end);
+}
+
+function lastOffsetIn(batches: Buffer): number {
+  let at = 0;
+  let lastOffset = -1;
+  while (at < batches.length) {
+    lastOffset = baseOffsetNumberAt(batches, at) + lastOffsetDeltaAt(batches, at);
+    at += batchSizeAt(batches, at);
+  }
+  return lastOffset;
 }
 
 async function createSegment(dir: string, baseOffset: number, writer: FileWriter): Promise<LogSegment> {
@@ -969,17 +998,18 @@ async function loadEpochCache(
   context: SegmentLoadContext,
   scannedEpochs: ReadonlyArray<{ epoch: number; startOffset: number }>,
   clean: boolean,
-): Promise<LeaderEpochCache> {
+): Promise<{ cache: LeaderEpochCache; changed: boolean }> {
   const lines = await readCheckpointFile(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), LEADER_EPOCH_HEADER);
   const loaded = lines === undefined ? undefined : LeaderEpochCache.fromLines(lines);
   if (loaded !== undefined) {
+    let changed = false;
     if (!clean) {
       for (const { epoch, startOffset } of scannedEpochs) {
         const latest = loaded.latestEpoch;
-        if (latest === undefined || epoch > latest) loaded.assign(epoch, startOffset);
+        if (latest === undefined || epoch > latest) changed = loaded.assign(epoch, startOffset) || changed;
       }
     }
-    return loaded;
+    return { cache: loaded, changed };
   }
   const cache = new LeaderEpochCache();
   for (const segment of segments) {
@@ -1002,5 +1032,5 @@ async function loadEpochCache(
       },
     );
   }
-  return cache;
+  return { cache, changed: true };
 }

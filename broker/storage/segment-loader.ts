@@ -42,11 +42,11 @@ export interface TailLoadResult {
   readonly scannedEpochs: EpochStart[];
 }
 
-async function readIfExists(path: string): Promise<Buffer> {
+async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return Buffer.alloc(0);
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
     throw error;
   }
 }
@@ -55,13 +55,15 @@ async function loadFiles(context: SegmentLoadContext, baseOffset: number, endOff
   const probe = new LogSegment(context.dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset));
   const info = await stat(probe.logPath);
   const [indexBytes, timeBytes] = await Promise.all([readIfExists(probe.indexPath), readIfExists(probe.timeIndexPath)]);
-  const offsets = OffsetIndex.load(baseOffset, indexBytes, info.size);
-  const times = TimeIndex.load(baseOffset, timeBytes, endOffsetExclusive);
+  const offsets = OffsetIndex.load(baseOffset, indexBytes ?? Buffer.alloc(0), info.size);
+  const times = TimeIndex.load(baseOffset, timeBytes ?? Buffer.alloc(0), endOffsetExclusive);
   const segment = new LogSegment(context.dir, baseOffset, offsets.index, times.index);
   segment.sizeBytes = info.size;
   segment.syncedBytes = info.size;
   segment.lastModifiedMs = info.mtimeMs;
-  return { segment, indexesComplete: offsets.complete && times.complete };
+  const offsetIndexComplete = indexBytes !== undefined && offsets.complete;
+  const timeIndexComplete = timeBytes !== undefined && times.complete;
+  return { segment, offsetIndexComplete, timeIndexComplete, indexesComplete: offsetIndexComplete && timeIndexComplete };
 }
 
 /** Whether the last offset-index entry points at a well-framed batch with the indexed offset. */
@@ -158,13 +160,16 @@ export async function loadSealedSegment(
  * file is cut at the first invalid batch.
  */
 export async function loadTailSegment(context: SegmentLoadContext, baseOffset: number, clean: boolean): Promise<TailLoadResult> {
-  const { segment, indexesComplete } = await loadFiles(context, baseOffset, Number.MAX_SAFE_INTEGER);
+  const { segment, indexesComplete, timeIndexComplete } = await loadFiles(context, baseOffset, Number.MAX_SAFE_INTEGER);
   const epochs: EpochStart[] = [];
   let result: ScanResult | undefined;
   if (clean && indexesComplete) {
     result = await scanFromEntry(context, segment, segment.index.entries, false, epochs);
     if (result.stop !== null) result = undefined;
   }
+  // A damaged time index cannot be completed from a partial scan (its entries depend on every
+  // batch before them), so the whole segment is rescanned.
+  if (result === undefined && !timeIndexComplete) result = await scanFromEntry(context, segment, 0, true, epochs);
   if (result === undefined) result = await recoverTail(context, segment, epochs);
   const fileSizeBytes = segment.sizeBytes;
   await segment.openWriters(context.writer);

@@ -31,7 +31,7 @@ export class TimeIndex {
     for (let entry = 0; entry < available; entry++) {
       const timestamp = Number(fileBytes.readBigInt64BE(entry * TIME_INDEX_ENTRY_BYTES));
       const relative = fileBytes.readInt32BE(entry * TIME_INDEX_ENTRY_BYTES + 8);
-      if (timestamp <= lastTimestamp || relative < lastRelative || baseOffset + relative >= endOffsetExclusive) break;
+      if (timestamp < 0 || timestamp <= lastTimestamp || relative < Math.max(0, lastRelative) || baseOffset + relative >= endOffsetExclusive) break;
       index.append(timestamp, baseOffset + relative);
       lastTimestamp = timestamp;
       lastRelative = relative;

@@ -25,6 +25,8 @@ export class FaultInjectingWriter implements FileWriter {
   datasyncs = 0;
   logBytesWritten = 0;
   failAfterBytes = Number.POSITIVE_INFINITY;
+  /** Makes truncate fail with EIO, so a failed write cannot be cleaned up. */
+  failTruncate = false;
 
   async open(path: string): Promise<WritableFile> {
     const inner = await nodeFileWriter.open(path);
@@ -48,7 +50,10 @@ export class FaultInjectingWriter implements FileWriter {
         this.datasyncs += 1;
         await inner.datasync();
       },
-      truncate: (lengthBytes) => inner.truncate(lengthBytes),
+      truncate: async (lengthBytes) => {
+        if (this.failTruncate && isLog) throw Object.assign(new Error(`EIO: i/o error, ftruncate '${path}'`), { code: 'EIO' });
+        await inner.truncate(lengthBytes);
+      },
       sizeBytes: () => inner.sizeBytes(),
       close: () => inner.close(),
     };
