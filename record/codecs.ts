@@ -203,13 +203,19 @@ const LZ4_FLAG_RESERVED = 0x02;
 const LZ4_FLAG_DICTIONARY_ID = 0x01;
 const LZ4_BLOCK_UNCOMPRESSED = 0x80000000;
 
+interface Lz4Frame {
+  /** Bound on the output: exact for uncompressed blocks, the block maximum for compressed ones. */
+  outputBound: number;
+  blockBytesMax: number;
+  blocksStart: number;
+  blockChecksumBytes: number;
+}
+
 /**
- * Walks the frame's block headers (no decompression) to bound its output: an uncompressed block
- * contributes its size, a compressed one at most the frame's block maximum. Checks the whole frame
- * is present and nothing follows it. A frame whose bound passes the limit is refused, so the limit
- * is exact to within one block (64 KiB to 4 MiB).
+ * Walks the frame's block headers (no decompression): checks the whole frame is present, that no
+ * block passes the frame's block maximum and that nothing follows the frame, and bounds the output.
  */
-function lz4FrameOutputBound(input: Buffer): number {
+function readLz4Frame(input: Buffer): Lz4Frame {
   const fail = (detail: string): never => {
     throw new CorruptRecordError('bad-compression', `lz4: ${detail}`);
   };
@@ -222,9 +228,10 @@ function lz4FrameOutputBound(input: Buffer): number {
   const blockSizeId = (blockDescriptor >> 4) & 0x07;
   if ((blockDescriptor & 0x8f) !== 0 || blockSizeId < 4) fail('bad block descriptor');
   const blockBytesMax = 1 << (8 + 2 * blockSizeId);
-  let pos = 6 + ((flags & LZ4_FLAG_CONTENT_SIZE) !== 0 ? 8 : 0) + 1;
+  const blocksStart = 6 + ((flags & LZ4_FLAG_CONTENT_SIZE) !== 0 ? 8 : 0) + 1;
   const blockChecksumBytes = (flags & LZ4_FLAG_BLOCK_CHECKSUM) !== 0 ? 4 : 0;
-  let bound = 0;
+  let pos = blocksStart;
+  let outputBound = 0;
   for (;;) {
     if (input.length - pos < 4) fail('truncated block header');
     const word = input.readUInt32LE(pos);
@@ -234,19 +241,65 @@ function lz4FrameOutputBound(input: Buffer): number {
     if (blockBytes > blockBytesMax) fail(`block of ${blockBytes} bytes exceeds the frame maximum`);
     if (input.length - pos < blockBytes + blockChecksumBytes) fail('truncated block');
     pos += blockBytes + blockChecksumBytes;
-    bound += (word & LZ4_BLOCK_UNCOMPRESSED) !== 0 ? blockBytes : blockBytesMax;
+    outputBound += (word & LZ4_BLOCK_UNCOMPRESSED) !== 0 ? blockBytes : blockBytesMax;
   }
   if ((flags & LZ4_FLAG_CONTENT_CHECKSUM) !== 0) pos += 4;
   if (pos !== input.length) fail(pos > input.length ? 'truncated content checksum' : 'bytes after the frame');
-  return bound;
+  return { outputBound, blockBytesMax, blocksStart, blockChecksumBytes };
 }
 
+/** LZ4 looks back at most this far, so a linked block needs only this much of earlier output. */
+const LZ4_WINDOW_BYTES = 64 * 1024;
+
+/**
+ * Whole-frame decompression in native code when the frame's bound is within the limit (the usual
+ * case). Otherwise — a compressor may use 4 MiB blocks for 1 MiB of data — block by block, each
+ * allowed only the output the limit has left, so the limit holds exactly.
+ */
 function lz4DecompressBounded(input: Buffer, maxOutputBytes: number): Buffer {
-  const bound = lz4FrameOutputBound(input);
-  if (bound > maxOutputBytes) throw tooLarge(bound, maxOutputBytes);
-  const output = nativeCall('lz4', () => lz4.decompressFrameSync(input));
-  if (output.length > maxOutputBytes) throw tooLarge(output.length, maxOutputBytes);
-  return output;
+  const frame = readLz4Frame(input);
+  if (frame.outputBound <= maxOutputBytes) {
+    const output = nativeCall('lz4', () => lz4.decompressFrameSync(input));
+    if (output.length > maxOutputBytes) throw tooLarge(output.length, maxOutputBytes);
+    return output;
+  }
+  const parts: Buffer[] = [];
+  let produced = 0;
+  let previous: Buffer | null = null;
+  for (let pos = frame.blocksStart; ; ) {
+    const word = input.readUInt32LE(pos);
+    pos += 4;
+    if (word === 0) break;
+    const blockBytes = word & ~LZ4_BLOCK_UNCOMPRESSED;
+    const block = input.subarray(pos, pos + blockBytes);
+    pos += blockBytes + frame.blockChecksumBytes;
+    const allowed = Math.min(frame.blockBytesMax, maxOutputBytes - produced);
+    let part: Buffer;
+    if ((word & LZ4_BLOCK_UNCOMPRESSED) !== 0) {
+      if (blockBytes > allowed) throw tooLarge(produced + blockBytes, maxOutputBytes);
+      part = block;
+    } else {
+      part = lz4Block(block, allowed, previous, allowed < frame.blockBytesMax ? maxOutputBytes : -1);
+    }
+    parts.push(part);
+    produced += part.length;
+    previous = part.length >= LZ4_WINDOW_BYTES || previous === null ? part : Buffer.concat([previous, part]).subarray(-LZ4_WINDOW_BYTES);
+  }
+  return Buffer.concat(parts, produced);
+}
+
+/** One compressed block, producing at most `allowed` bytes; earlier output serves as dictionary. */
+function lz4Block(block: Buffer, allowed: number, previous: Buffer | null, limitForError: number): Buffer {
+  // The native block decoder takes its output size as a 4-byte little-endian prefix.
+  const prefixed = Buffer.allocUnsafe(4 + block.length);
+  prefixed.writeUInt32LE(allowed, 0);
+  block.copy(prefixed, 4);
+  try {
+    return previous === null ? lz4.uncompressSync(prefixed) : lz4.uncompressSync(prefixed, previous.subarray(-LZ4_WINDOW_BYTES));
+  } catch (error) {
+    if (limitForError >= 0) throw tooLarge(limitForError + 1, limitForError);
+    throw new CorruptRecordError('bad-compression', `lz4: ${(error as Error)?.message ?? String(error)}`);
+  }
 }
 
 // ---- zstd ------------------------------------------------------------------------------------
