@@ -115,8 +115,12 @@ function nativeCall<T>(codecLabel: string, call: () => T): T {
 function gunzipBounded(input: Buffer, maxOutputBytes: number): Buffer {
   try {
     // zlib stops and throws ERR_BUFFER_TOO_LARGE once the output would pass maxOutputLength.
-    return gunzipSync(input, { maxOutputLength: Math.max(1, maxOutputBytes) });
+    // zlib needs a limit of at least 1, hence the second check for a limit of 0.
+    const output = gunzipSync(input, { maxOutputLength: Math.max(1, maxOutputBytes) });
+    if (output.length > maxOutputBytes) throw tooLarge(output.length, maxOutputBytes);
+    return output;
   } catch (error) {
+    if (isRecordFormatError(error)) throw error;
     if ((error as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE') {
       throw new CorruptRecordError('decompressed-too-large', `gzip output exceeds the limit of ${maxOutputBytes}`);
     }
