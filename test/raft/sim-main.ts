@@ -1,0 +1,137 @@
+/**
+ * `npm run sim`: runs the Raft cluster simulator over many seeds, or replays one.
+ *
+ *   npm run sim                            # seeds 1..1000, 3 and 5 nodes alternating
+ *   npm run sim -- --seeds 100000          # a long run
+ *   SEED=42 npm run sim                    # replay one seed (also: --seed 42)
+ *   npm run sim -- --nodes 5 --steps 20000 # fixed cluster size, longer fault phase
+ *   npm run sim -- --bug forget-vote       # show that a known bug is caught
+ */
+import { BUG_NAMES, bugOptions, nodesForSeed, replayCommand, runSimulation, type BugName, type SimOptions, type SimResult } from './sim/cluster-sim.js';
+
+export const DEFAULT_STEPS = 6000;
+const DEFAULT_SEEDS = 1000;
+const DEFAULT_TRACE_LINES = 60;
+
+interface Arguments {
+  seeds: number;
+  firstSeed: number;
+  seed: number | undefined;
+  nodes: number | undefined;
+  steps: number;
+  bug: BugName | undefined;
+  traceLines: number;
+}
+
+function parseArguments(argv: string[]): Arguments {
+  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES };
+  if (process.env.SEED !== undefined && process.env.SEED !== '') args.seed = integer('SEED', process.env.SEED);
+  for (let k = 0; k < argv.length; k++) {
+    const flag = argv[k];
+    const value = (): string => {
+      const next = argv[++k];
+      if (next === undefined) usage(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '--seeds':
+        args.seeds = integer(flag, value());
+        break;
+      case '--first-seed':
+        args.firstSeed = integer(flag, value());
+        break;
+      case '--seed':
+        args.seed = integer(flag, value());
+        break;
+      case '--nodes': {
+        const nodes = integer(flag, value());
+        if (nodes !== 3 && nodes !== 5) usage('--nodes must be 3 or 5');
+        args.nodes = nodes;
+        break;
+      }
+      case '--steps':
+        args.steps = integer(flag, value());
+        break;
+      case '--bug': {
+        const bug = value();
+        if (!(BUG_NAMES as readonly string[]).includes(bug)) usage(`--bug must be one of ${BUG_NAMES.join(', ')}`);
+        args.bug = bug as BugName;
+        break;
+      }
+      case '--trace':
+        args.traceLines = integer(flag, value());
+        break;
+      case '--help':
+      case '-h':
+        usage();
+        break;
+      default:
+        usage(`unknown argument ${flag}`);
+    }
+  }
+  return args;
+}
+
+function integer(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) usage(`${name} must be a non-negative integer, got ${text}`);
+  return n;
+}
+
+function usage(problem?: string): never {
+  if (problem !== undefined) console.error(problem);
+  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--trace LINES]');
+  process.exit(2);
+}
+
+function optionsFor(args: Arguments, seed: number): SimOptions {
+  return { seed, nodes: args.nodes ?? nodesForSeed(seed), steps: args.steps, ...(args.bug === undefined ? {} : bugOptions(args.bug)), traceCapacity: Math.max(args.traceLines, 1) };
+}
+
+function printFailure(result: SimResult, traceLines: number): void {
+  const failure = result.failure!;
+  console.log(`\nFAILED seed ${result.options.seed} (${result.options.nodes} nodes) at step ${failure.step}, t=${failure.atMs} ms`);
+  console.log(failure.message);
+  console.log(`\nlast ${Math.min(traceLines, failure.trace.length)} events:`);
+  for (const line of failure.trace.slice(-traceLines)) console.log(`  ${line}`);
+  console.log(`\nreplay: ${replayCommand(result.options, { steps: DEFAULT_STEPS })}`);
+}
+
+function main(): void {
+  const args = parseArguments(process.argv.slice(2));
+  if (args.seed !== undefined) {
+    const result = runSimulation(optionsFor(args, args.seed));
+    if (!result.ok) {
+      printFailure(result, args.traceLines);
+      process.exit(1);
+    }
+    console.log(`seed ${args.seed} (${result.options.nodes} nodes) ok: ${JSON.stringify(result.stats)}`);
+    return;
+  }
+  const started = performance.now();
+  const totals = { proposed: 0, committed: 0, crashes: 0, snapshots: 0, confChanges: 0, steps: 0, maxHealLeaderMs: 0, maxHealConvergeMs: 0 };
+  for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
+    const result = runSimulation(optionsFor(args, seed));
+    if (!result.ok) {
+      printFailure(result, args.traceLines);
+      console.log(`(${seed - args.firstSeed} seeds passed before this one)`);
+      process.exit(1);
+    }
+    const s = result.stats;
+    totals.proposed += s.proposed;
+    totals.committed += s.committed;
+    totals.crashes += s.crashes;
+    totals.snapshots += s.snapshotsInstalled;
+    totals.confChanges += s.confChanges;
+    totals.steps += s.steps;
+    totals.maxHealLeaderMs = Math.max(totals.maxHealLeaderMs, s.healLeaderMs);
+    totals.maxHealConvergeMs = Math.max(totals.maxHealConvergeMs, s.healConvergeMs);
+    const done = seed - args.firstSeed + 1;
+    if (done % 100 === 0 && process.stdout.isTTY) process.stdout.write(`\r${done}/${args.seeds} seeds ok`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (process.stdout.isTTY) process.stdout.write('\r');
+  console.log(`${args.seeds} seeds ok (seeds ${args.firstSeed}..${args.firstSeed + args.seeds - 1}) in ${seconds.toFixed(1)} s: ${JSON.stringify(totals)}`);
+}
+
+main();

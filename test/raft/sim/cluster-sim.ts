@@ -1,0 +1,610 @@
+import { decodeConfChange } from '../../../raft/conf-change-codec.js';
+import { ConfChangeType, Role, type ConfChange, type ConfState, type RaftConfig, type Snapshot } from '../../../raft/types.js';
+import { createRaftCore } from './create-raft-core.js';
+import { EventKind, EventQueue, type SimEvent } from './event-queue.js';
+import { InvariantChecker, InvariantViolation } from './invariant-checker.js';
+import { Prng } from './prng.js';
+import { SimDisk } from './sim-disk.js';
+import { CALM_NETWORK, NODE_ID_LIMIT, SimNetwork } from './sim-network.js';
+import { ProposalOutcome, SimNode, encodeMachineState, type DriverBugs, type Proposal, type SimContext } from './sim-node.js';
+import { TraceKind, TraceRing } from './trace-ring.js';
+
+export interface SimOptions {
+  seed: number;
+  /** Voters the cluster starts with (3 or 5); membership changes move it between n and n + 1. */
+  nodes: number;
+  /** Events (steps) run with faults on; then the faults heal and liveness is checked. */
+  steps: number;
+  raftBugs?: RaftConfig['testOnlyBugs'];
+  driverBugs?: DriverBugs;
+  /** Check that nothing is applied before some node reported it committed (on by default). */
+  checkAppliedIsCommitted?: boolean;
+  traceCapacity?: number;
+}
+
+export interface SimStats {
+  steps: number;
+  virtualMs: number;
+  proposed: number;
+  rejected: number;
+  committed: number;
+  failed: number;
+  unknown: number;
+  crashes: number;
+  partitions: number;
+  leaderChanges: number;
+  maxTerm: number;
+  snapshotsInstalled: number;
+  confChanges: number;
+  transfers: number;
+  messages: number;
+  /** Virtual ms from the heal until a leader was known to every member. */
+  healLeaderMs: number;
+  /** Virtual ms from the heal until everything pending resolved and all members converged. */
+  healConvergeMs: number;
+}
+
+export interface SimFailure {
+  invariant: string;
+  message: string;
+  atMs: number;
+  step: number;
+  trace: string[];
+}
+
+export interface SimResult {
+  options: SimOptions;
+  ok: boolean;
+  failure?: SimFailure;
+  stats: SimStats;
+}
+
+export const TICK_MS = 10;
+export const ELECTION_TICKS = 10;
+const ELECTION_TIMEOUT_MS = ELECTION_TICKS * TICK_MS;
+/** Liveness bounds, in virtual time after the faults heal (all nodes up, no loss, no partition). */
+export const LEADER_BOUND_MS = 40 * ELECTION_TIMEOUT_MS;
+export const PENDING_BOUND_MS = 60 * ELECTION_TIMEOUT_MS;
+export const CONVERGE_BOUND_MS = 80 * ELECTION_TIMEOUT_MS;
+const CHAOS_INTERVAL_MS = TICK_MS;
+const ADMIN_TIMEOUT_MS = 30 * ELECTION_TIMEOUT_MS;
+/** A removed node keeps running this long (it may still be needed to tell others), then stops for good. */
+const RETIRE_GRACE_MS = 10 * ELECTION_TIMEOUT_MS;
+const EXTRA_NODES_MAX = 3;
+const BOOTSTRAP: Snapshot = { index: 1, term: 1, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 1) };
+const EMPTY_DISK: Snapshot = { index: 0, term: 0, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 0) };
+
+enum Phase {
+  Faults,
+  Heal,
+  Done,
+}
+
+/**
+ * A whole Raft cluster in one process, driven by one seeded PRNG through a virtual clock: nodes,
+ * network, disks, clients, an administrator changing membership, and a fault scheduler. The
+ * invariant checker runs inside every step; a thrown error (an invariant, or an assertion inside the
+ * core) stops the run and is reported with the trace ring.
+ */
+export class ClusterSim implements SimContext {
+  readonly queue = new EventQueue();
+  readonly prng: Prng;
+  readonly network: SimNetwork;
+  readonly checker: InvariantChecker;
+  readonly trace: TraceRing;
+  readonly driverBugs: DriverBugs;
+  readonly diskLatencyMaxMs: number;
+  readonly compactEveryEntries: number;
+  nowMs = 0;
+
+  private readonly nodes = new Map<number, SimNode>();
+  private readonly tickPeriodMs = new Map<number, number>();
+  private nextNodeId: number;
+  /** Nodes that were in some committed configuration (a node still joining is not "removed"). */
+  private readonly everMember = new Set<number>();
+  private phase = Phase.Faults;
+  private step = 0;
+  private nextValue = 1;
+  private leaderHint = 0;
+  private committedConf: ConfState;
+  private committedConfIndex = 0;
+  private adminChange: { change: ConfChange; startedMs: number } | null = null;
+  private healStartMs = 0;
+  private leaderSeenMs = -1;
+  private probe: Proposal | null = null;
+  private probeAcked = false;
+  private lastLeaderSeen = 0;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly heartbeatTicks: number;
+  private readonly maxInflightMessages: number;
+  readonly stats: SimStats = {
+    steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0,
+    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, transfers: 0, messages: 0, healLeaderMs: -1, healConvergeMs: -1,
+  };
+
+  constructor(readonly options: SimOptions) {
+    this.prng = new Prng(options.seed);
+    this.checker = new InvariantChecker(options.checkAppliedIsCommitted ?? true);
+    this.network = new SimNetwork(this.queue, this.prng.fork());
+    this.trace = new TraceRing(options.traceCapacity ?? 400);
+    this.driverBugs = options.driverBugs ?? {};
+    this.diskLatencyMaxMs = this.prng.pick([0, 2, 5, 10]);
+    this.compactEveryEntries = this.prng.pick([4, 16, 64, 1_000_000]);
+    this.preVote = this.prng.chance(0.75);
+    this.checkQuorum = this.prng.chance(0.75);
+    this.heartbeatTicks = this.prng.range(1, 3);
+    this.maxInflightMessages = this.prng.pick([1, 4, 64]);
+    const voters = Array.from({ length: options.nodes }, (_, k) => k + 1);
+    this.committedConf = { voters, learners: [] };
+    this.nextNodeId = options.nodes + 1;
+    for (const id of voters) this.everMember.add(id);
+    const bootstrap: Snapshot = { ...BOOTSTRAP, conf: { voters: voters.slice(), learners: [] } };
+    this.checker.bootstrap(bootstrap, 0);
+    for (const id of voters) this.addNode(id, bootstrap);
+    this.queue.push(CHAOS_INTERVAL_MS, EventKind.Chaos, 0, 0);
+  }
+
+  /** Runs to the end: the fault phase, the heal, and the liveness checks. */
+  run(): SimResult {
+    try {
+      while (this.phase !== Phase.Done) {
+        const event = this.queue.pop();
+        if (event === undefined) throw new InvariantViolation('Simulator', 'event queue ran dry');
+        this.nowMs = event.timeMs;
+        this.handle(event);
+        this.queue.release(event);
+        this.step++;
+        if (this.phase === Phase.Faults && this.step >= this.options.steps) this.startHeal();
+      }
+    } catch (error) {
+      return this.result(error);
+    }
+    return this.result(undefined);
+  }
+
+  private result(error: unknown): SimResult {
+    this.stats.steps = this.step;
+    this.stats.virtualMs = this.nowMs;
+    this.stats.messages = this.network.sent;
+    if (error === undefined) return { options: this.options, ok: true, stats: this.stats };
+    const invariant = error instanceof InvariantViolation ? error.invariant : 'Exception';
+    const message = error instanceof Error ? (error instanceof InvariantViolation ? error.message : (error.stack ?? error.message)) : String(error);
+    return { options: this.options, ok: false, stats: this.stats, failure: { invariant, message, atMs: this.nowMs, step: this.step, trace: this.trace.format() } };
+  }
+
+  private handle(event: SimEvent): void {
+    const node = this.nodes.get(event.node);
+    switch (event.kind) {
+      case EventKind.Tick:
+        if (node === undefined || node.raft === null || node.incarnation !== event.incarnation) return;
+        node.raft.tick();
+        node.pump();
+        this.queue.push(this.nowMs + this.tickPeriodMs.get(node.id)!, EventKind.Tick, node.id, node.incarnation);
+        return;
+      case EventKind.Deliver: {
+        const message = event.message!;
+        if (node === undefined || node.raft === null) return;
+        this.trace.add(this.nowMs, TraceKind.Deliver, node.id, message.type, message.from, message.term, message.index);
+        node.raft.step(message);
+        node.pump();
+        return;
+      }
+      case EventKind.DiskSync:
+        if (node === undefined || node.raft === null || node.incarnation !== event.incarnation) return;
+        node.synced();
+        return;
+      case EventKind.SnapshotStatus:
+        if (node === undefined || node.raft === null || node.incarnation !== event.incarnation) return;
+        node.raft.reportSnapshot(event.peer, event.ok);
+        node.pump();
+        return;
+      case EventKind.Restart:
+        if (node !== undefined && node.raft === null && !node.retired) this.restart(node);
+        return;
+      case EventKind.Chaos:
+        this.observeLeaders();
+        if (this.phase === Phase.Faults) this.chaos();
+        else this.checkHeal();
+        this.retireRemoved();
+        this.queue.push(this.nowMs + CHAOS_INTERVAL_MS, EventKind.Chaos, 0, 0);
+        return;
+    }
+  }
+
+  // ---- Nodes ----
+
+  private addNode(id: number, bootstrap: Snapshot): SimNode {
+    const node = new SimNode(id, new SimDisk(bootstrap), this);
+    this.nodes.set(id, node);
+    this.tickPeriodMs.set(id, TICK_MS + this.prng.range(-1, 1));
+    this.restart(node);
+    return node;
+  }
+
+  private restart(node: SimNode): void {
+    const random = this.prng.fork();
+    const config: RaftConfig = {
+      id: node.id,
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: this.heartbeatTicks,
+      preVote: this.preVote,
+      checkQuorum: this.checkQuorum,
+      maxMessageBytes: 256,
+      maxEntriesPerMessage: 8,
+      maxInflightMessages: this.maxInflightMessages,
+      maxInflightBytes: 4096,
+      maxUncommittedBytes: 64 * 1024,
+      random: () => random.float(),
+      testOnlyBugs: this.options.raftBugs,
+    };
+    node.start(createRaftCore(config, node.disk));
+    const hs = node.disk.durableHardState;
+    this.trace.add(this.nowMs, TraceKind.Restart, node.id, hs.term, hs.vote, hs.commit, node.disk.lastIndex());
+    this.queue.push(this.nowMs + this.prng.range(1, TICK_MS), EventKind.Tick, node.id, node.incarnation);
+    node.pump();
+  }
+
+  private crash(node: SimNode, restartAfterMs: number): void {
+    const { survivedWrites, torn } = node.crash();
+    this.stats.crashes++;
+    this.trace.add(this.nowMs, TraceKind.Crash, node.id, 0, 0, 0, 0, `unsynced writes kept: ${survivedWrites}${torn ? ' + a torn one' : ''}`);
+    if (restartAfterMs >= 0) this.queue.push(this.nowMs + restartAfterMs, EventKind.Restart, node.id, 0);
+  }
+
+  private runningNodes(): SimNode[] {
+    const out: SimNode[] = [];
+    for (const node of this.nodes.values()) if (node.running) out.push(node);
+    return out;
+  }
+
+  private isMember(id: number): boolean {
+    return this.committedConf.voters.includes(id) || this.committedConf.learners.includes(id);
+  }
+
+  /** The leader of the highest term among running nodes, if any. */
+  private currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const node of this.nodes.values()) {
+      if (node.running && node.role === Role.Leader && (best === undefined || node.term > best.term)) best = node;
+    }
+    return best;
+  }
+
+  private observeLeaders(): void {
+    const leader = this.currentLeader();
+    if (leader !== undefined && leader.term > this.stats.maxTerm) this.stats.maxTerm = leader.term;
+    const id = leader?.id ?? 0;
+    if (id !== 0 && id !== this.lastLeaderSeen) this.stats.leaderChanges++;
+    this.lastLeaderSeen = id;
+  }
+
+  // ---- The fault phase ----
+
+  private chaos(): void {
+    const prng = this.prng;
+    if (prng.chance(0.01)) this.changeNetworkFaults();
+    if (prng.chance(0.012)) this.changePartitions();
+    if (prng.chance(0.01)) this.crashSomeNode();
+    if (prng.chance(0.006)) this.transferLeadership();
+    if (prng.chance(0.015)) this.changeMembership();
+    if (prng.chance(0.5)) {
+      const proposals = prng.range(1, 3);
+      for (let k = 0; k < proposals; k++) this.clientPropose();
+    }
+  }
+
+  private changeNetworkFaults(): void {
+    const prng = this.prng;
+    const faults = prng.chance(0.2)
+      ? { ...CALM_NETWORK }
+      : {
+          dropRate: prng.float() * 0.3,
+          duplicateRate: prng.float() * 0.1,
+          detourRate: prng.float() * 0.2,
+          delayMinMs: prng.range(0, 2),
+          delayMaxMs: prng.range(3, 30),
+          detourMaxMs: prng.range(30, 300),
+        };
+    this.network.faults = faults;
+    this.trace.add(this.nowMs, TraceKind.Fault, 0, 0, 0, 0, 0, `drop=${faults.dropRate.toFixed(2)} dup=${faults.duplicateRate.toFixed(2)} detour=${faults.detourRate.toFixed(2)} delay=${faults.delayMinMs}..${faults.delayMaxMs}/${faults.detourMaxMs}ms`);
+  }
+
+  private changePartitions(): void {
+    const prng = this.prng;
+    const network = this.network;
+    const ids = [...this.nodes.keys()].filter((id) => !this.nodes.get(id)!.retired);
+    network.healPartitions();
+    this.stats.partitions++;
+    const kind = prng.int(5);
+    const shuffled = ids.slice();
+    for (let k = shuffled.length - 1; k > 0; k--) {
+      const j = prng.int(k + 1);
+      [shuffled[k], shuffled[j]] = [shuffled[j], shuffled[k]];
+    }
+    const cut = (from: number, to: number): void => network.setLink(from, to, false);
+    let description: string;
+    if (kind === 0) {
+      const lone = shuffled[0];
+      for (const other of ids) if (other !== lone) (cut(lone, other), cut(other, lone));
+      description = `isolate n${lone}`;
+    } else if (kind === 1) {
+      const size = prng.range(1, Math.max(1, Math.floor(ids.length / 2)));
+      const side = new Set(shuffled.slice(0, size));
+      for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) cut(a, b);
+      description = `split [${[...side].join(',')}] | rest`;
+    } else if (kind === 2) {
+      const pairs: string[] = [];
+      const links = prng.range(1, ids.length);
+      for (let k = 0; k < links; k++) {
+        const from = prng.pick(ids);
+        const to = prng.pick(ids);
+        if (from !== to) (cut(from, to), pairs.push(`${from}->${to}`));
+      }
+      description = `asymmetric cut ${pairs.join(' ')}`;
+    } else if (kind === 3 && ids.length >= 3) {
+      const bridge = shuffled[0];
+      const half = 1 + prng.int(shuffled.length - 2);
+      const left = new Set(shuffled.slice(1, 1 + half));
+      for (const a of ids) for (const b of ids) if (a !== bridge && b !== bridge && left.has(a) !== left.has(b)) cut(a, b);
+      description = `bridge n${bridge} between [${[...left].join(',')}] and the rest`;
+    } else {
+      description = 'heal partitions';
+    }
+    this.trace.add(this.nowMs, TraceKind.Fault, 0, 0, 0, 0, 0, description);
+  }
+
+  private crashSomeNode(): void {
+    const running = this.runningNodes();
+    if (running.length === 0) return;
+    const node = this.prng.chance(0.3) ? (this.currentLeader() ?? this.prng.pick(running)) : this.prng.pick(running);
+    this.crash(node, this.prng.range(0, 1500));
+  }
+
+  private transferLeadership(): void {
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    const targets = this.committedConf.voters.filter((id) => id !== leader.id && this.nodes.get(id)?.running === true);
+    if (targets.length === 0) return;
+    const target = this.prng.pick(targets);
+    this.stats.transfers++;
+    this.trace.add(this.nowMs, TraceKind.Transfer, leader.id, target);
+    leader.raft!.transferLeadership(target);
+    leader.pump();
+  }
+
+  private changeMembership(): void {
+    if (this.adminChange !== null) {
+      if (this.nowMs - this.adminChange.startedMs < ADMIN_TIMEOUT_MS) return;
+      this.adminChange = null;
+    }
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    const conf = this.committedConf;
+    let change: ConfChange;
+    const runningLearners = conf.learners.filter((id) => this.nodes.get(id)?.running === true);
+    if (runningLearners.length > 0) {
+      change = { type: ConfChangeType.AddVoter, nodeId: this.prng.pick(runningLearners) };
+    } else if (conf.voters.length > this.options.nodes) {
+      const victim = this.prng.chance(0.35) && conf.voters.includes(leader.id) ? leader.id : this.prng.pick(conf.voters);
+      change = { type: ConfChangeType.RemoveNode, nodeId: victim };
+    } else if (this.nextNodeId <= this.options.nodes + EXTRA_NODES_MAX * 4 && this.nextNodeId < NODE_ID_LIMIT && this.liveNonMembers() < EXTRA_NODES_MAX) {
+      change = { type: ConfChangeType.AddLearner, nodeId: this.nextNodeId };
+    } else {
+      return;
+    }
+    const outcome = leader.raft!.proposeConfChange(change);
+    this.trace.add(this.nowMs, TraceKind.ConfChange, leader.id, 0, 0, 0, 0, ` ${ConfChangeType[change.type]} n${change.nodeId}: ${outcome.ok ? `proposed at ${outcome.index}` : `refused (${outcome.reason})`}`);
+    if (!outcome.ok) return;
+    if (change.type === ConfChangeType.AddLearner) this.addNode(this.nextNodeId++, EMPTY_DISK);
+    this.adminChange = { change, startedMs: this.nowMs };
+    leader.pump();
+  }
+
+  private liveNonMembers(): number {
+    let count = 0;
+    for (const node of this.nodes.values()) if (!node.retired && !this.isMember(node.id)) count++;
+    return count;
+  }
+
+  private clientPropose(): void {
+    let target = this.nodes.get(this.leaderHint);
+    if (target === undefined || !target.running || this.prng.chance(0.1)) {
+      const running = this.runningNodes();
+      if (running.length === 0) return;
+      target = this.prng.pick(running);
+    }
+    this.proposeOn(target);
+  }
+
+  private proposeOn(node: SimNode): Proposal | null {
+    const value = this.nextValue++;
+    const count = this.prng.range(1, 5);
+    const data = new Uint8Array(4 + this.prng.int(60));
+    data[0] = value >>> 24;
+    data[1] = (value >>> 16) & 0xff;
+    data[2] = (value >>> 8) & 0xff;
+    data[3] = value & 0xff;
+    const outcome = node.raft!.propose(data, count);
+    if (!outcome.ok) {
+      this.stats.rejected++;
+      if (outcome.leader !== 0) this.leaderHint = outcome.leader;
+      return null;
+    }
+    this.stats.proposed++;
+    this.leaderHint = node.id;
+    const proposal: Proposal = { value, count, index: outcome.index, term: outcome.term, node: node.id, proposedAtMs: this.nowMs };
+    node.pending.push(proposal);
+    this.trace.add(this.nowMs, TraceKind.Propose, node.id, value, count, outcome.index, outcome.term);
+    node.pump();
+    return proposal;
+  }
+
+  // ---- SimContext callbacks ----
+
+  decodeConfChange(data: Uint8Array): ConfChange {
+    return decodeConfChange(data);
+  }
+
+  proposalResolved(proposal: Proposal, outcome: ProposalOutcome): void {
+    if (outcome === ProposalOutcome.Committed) {
+      this.stats.committed++;
+      this.trace.add(this.nowMs, TraceKind.Ack, proposal.node, proposal.value, proposal.index, proposal.term);
+    } else if (outcome === ProposalOutcome.Failed) {
+      this.stats.failed++;
+    } else {
+      this.stats.unknown++;
+    }
+    if (proposal === this.probe) {
+      if (outcome === ProposalOutcome.Committed) this.probeAcked = true;
+      else this.probe = null;
+    }
+  }
+
+  confApplied(_node: number, index: number, conf: ConfState): void {
+    if (index <= this.committedConfIndex) return;
+    this.committedConfIndex = index;
+    this.committedConf = conf;
+    this.stats.confChanges++;
+    for (const id of conf.voters) this.everMember.add(id);
+    for (const id of conf.learners) this.everMember.add(id);
+    for (const node of this.nodes.values()) {
+      if (node.removedAtMs < 0 && !this.isMember(node.id) && this.everMember.has(node.id)) node.removedAtMs = this.nowMs;
+    }
+    const pending = this.adminChange?.change;
+    if (pending !== undefined) {
+      const done =
+        (pending.type === ConfChangeType.RemoveNode && !this.isMember(pending.nodeId)) ||
+        (pending.type === ConfChangeType.AddLearner && this.isMember(pending.nodeId)) ||
+        (pending.type === ConfChangeType.AddVoter && conf.voters.includes(pending.nodeId));
+      if (done) this.adminChange = null;
+    }
+  }
+
+
+  snapshotInstalled(_node: number): void {
+    this.stats.snapshotsInstalled++;
+  }
+
+  private retireRemoved(): void {
+    for (const node of this.nodes.values()) {
+      if (node.retired || node.removedAtMs < 0 || this.isMember(node.id)) continue;
+      if (this.nowMs - node.removedAtMs < RETIRE_GRACE_MS) continue;
+      node.retired = true;
+      if (node.running) this.crash(node, -1);
+    }
+  }
+
+  // ---- Heal and liveness ----
+
+  private startHeal(): void {
+    this.phase = Phase.Heal;
+    this.healStartMs = this.nowMs;
+    this.network.faults = { ...CALM_NETWORK };
+    this.network.healPartitions();
+    this.trace.add(this.nowMs, TraceKind.Fault, 0, 0, 0, 0, 0, 'all faults healed; checking liveness');
+    for (const node of this.nodes.values()) if (!node.running && !node.retired) this.restart(node);
+  }
+
+  private checkHeal(): void {
+    const sinceHealMs = this.nowMs - this.healStartMs;
+    const leader = this.agreedLeader();
+    if (leader !== undefined && this.leaderSeenMs < 0) {
+      this.leaderSeenMs = this.nowMs;
+      this.stats.healLeaderMs = sinceHealMs;
+    }
+    if (this.leaderSeenMs < 0 && sinceHealMs > LEADER_BOUND_MS) {
+      throw new InvariantViolation('Liveness', `no leader known to every member ${LEADER_BOUND_MS} ms after the faults healed`);
+    }
+    if (leader !== undefined && this.probe === null) this.probe = this.proposeOn(leader);
+    // Clients keep writing, so entries stranded beyond the new leader's log are overwritten in time.
+    if (this.prng.chance(0.2)) this.clientPropose();
+    let pendingFromFaults = 0;
+    for (const node of this.nodes.values()) {
+      for (const proposal of node.pending) {
+        if (proposal.proposedAtMs <= this.healStartMs) pendingFromFaults++;
+        if (this.nowMs - Math.max(proposal.proposedAtMs, this.healStartMs) > PENDING_BOUND_MS) {
+          throw new InvariantViolation('Liveness', `value ${proposal.value} (n${proposal.node}, index ${proposal.index}, term ${proposal.term}) neither committed nor failed ${PENDING_BOUND_MS} ms after the faults healed`);
+        }
+      }
+    }
+    if (this.probeAcked && pendingFromFaults === 0 && this.membersConverged()) {
+      this.stats.healConvergeMs = sinceHealMs;
+      this.phase = Phase.Done;
+      return;
+    }
+    if (sinceHealMs > CONVERGE_BOUND_MS) {
+      const lagging = this.committedConf.voters.concat(this.committedConf.learners).map((id) => `n${id}@${this.nodes.get(id)?.applied}`);
+      throw new InvariantViolation('Liveness', `no convergence ${CONVERGE_BOUND_MS} ms after the faults healed (probe ${this.probeAcked ? 'acknowledged' : 'not acknowledged'}, ${pendingFromFaults} pending from the fault phase, applied ${lagging.join(' ')})`);
+    }
+  }
+
+  /** A leader whose term every running voter has reached and whom every running voter follows. */
+  private agreedLeader(): SimNode | undefined {
+    const leader = this.currentLeader();
+    if (leader === undefined || !this.committedConf.voters.includes(leader.id)) return undefined;
+    for (const id of this.committedConf.voters) {
+      const node = this.nodes.get(id);
+      if (node === undefined || !node.running) return undefined;
+      if (node.term !== leader.term || node.leader !== leader.id) return undefined;
+    }
+    return leader;
+  }
+
+  private membersConverged(): boolean {
+    const probeIndex = this.probe!.index;
+    for (const id of this.committedConf.voters.concat(this.committedConf.learners)) {
+      const node = this.nodes.get(id);
+      if (node === undefined || !node.running || node.applied < probeIndex) return false;
+    }
+    return true;
+  }
+}
+
+/** Runs one seed. */
+export function runSimulation(options: SimOptions): SimResult {
+  return new ClusterSim(options).run();
+}
+
+/** The command that replays a run exactly. */
+export function replayCommand(options: SimOptions, defaults: { steps: number }): string {
+  const flags: string[] = [];
+  if (options.nodes !== nodesForSeed(options.seed)) flags.push(`--nodes ${options.nodes}`);
+  if (options.steps !== defaults.steps) flags.push(`--steps ${options.steps}`);
+  const bug = bugName(options);
+  if (bug !== undefined) flags.push(`--bug ${bug}`);
+  return `SEED=${options.seed} npm run sim${flags.length > 0 ? ` -- ${flags.join(' ')}` : ''}`;
+}
+
+/** Without --nodes, even seeds run 3 nodes and odd seeds 5, so a seed alone names its run. */
+export function nodesForSeed(seed: number): number {
+  return seed % 2 === 0 ? 3 : 5;
+}
+
+export const BUG_NAMES = ['commit-previous-term', 'vote-without-log-check', 'forget-vote', 'send-before-persist', 'apply-before-commit'] as const;
+export type BugName = (typeof BUG_NAMES)[number];
+
+/** The options that switch one known bug on. */
+export function bugOptions(bug: BugName): Pick<SimOptions, 'raftBugs' | 'driverBugs'> {
+  switch (bug) {
+    case 'commit-previous-term':
+      return { raftBugs: { commitPreviousTermByCounting: true } };
+    case 'vote-without-log-check':
+      return { raftBugs: { voteWithoutLogCheck: true } };
+    case 'forget-vote':
+      return { driverBugs: { forgetVote: true } };
+    case 'send-before-persist':
+      return { driverBugs: { sendBeforePersist: true } };
+    case 'apply-before-commit':
+      return { driverBugs: { applyBeforeCommit: true } };
+  }
+}
+
+function bugName(options: SimOptions): BugName | undefined {
+  if (options.raftBugs?.commitPreviousTermByCounting) return 'commit-previous-term';
+  if (options.raftBugs?.voteWithoutLogCheck) return 'vote-without-log-check';
+  if (options.driverBugs?.forgetVote) return 'forget-vote';
+  if (options.driverBugs?.sendBeforePersist) return 'send-before-persist';
+  if (options.driverBugs?.applyBeforeCommit) return 'apply-before-commit';
+  return undefined;
+}
