@@ -193,3 +193,48 @@ export interface RaftConfig {
     voteWithoutLogCheck?: boolean;
   };
 }
+
+/** Why a proposal was refused. Every refusal is an operating condition, never a crash. */
+export type ProposeRefusal =
+  /** This node is not the leader; `leader` is the leader it knows of (NO_NODE when none). */
+  | 'not-leader'
+  /** The leader holds maxUncommittedBytes of uncommitted entry data; retry after commits. */
+  | 'uncommitted-bytes-limit'
+  /** A leadership transfer is under way; proposals resume on the new leader. */
+  | 'transferring'
+  /** A configuration change is still unapplied, or the leader has not yet committed an entry of its term. */
+  | 'conf-change-pending'
+  /** The change makes no sense against the current configuration (e.g. removing the last voter). */
+  | 'conf-change-invalid'
+  /** A learner may be promoted only once it has caught up with the leader's commit index. */
+  | 'learner-behind';
+
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; reason: ProposeRefusal; leader: NodeId };
+
+export type ProgressStateName = 'probe' | 'replicate' | 'snapshot';
+
+/** What the leader knows of one peer's log (reported by status()). */
+export interface PeerProgress {
+  /** Highest index known to be replicated on the peer (an entry's last index). */
+  match: number;
+  /** Index of the next entry to send (an entry's first index). */
+  next: number;
+  state: ProgressStateName;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  commit: number;
+  applied: number;
+  role: Role;
+  leader: NodeId;
+  conf: ConfState;
+  /** Present on the leader only. */
+  progress?: Map<NodeId, PeerProgress>;
+  /** Present on the leader while a leadership transfer is under way. */
+  transferee?: NodeId;
+}

@@ -1,0 +1,973 @@
+import assert from 'node:assert/strict';
+import { decodeConfChange, encodeConfChange } from './conf-change-codec.js';
+import { Progress } from './progress.js';
+import { RaftLog, entryEnd } from './raft-log.js';
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  NO_NODE,
+  Role,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type LogStorage,
+  type Message,
+  type NodeId,
+  type PeerProgress,
+  type ProposeResult,
+  type RaftConfig,
+  type RaftStatus,
+  type ReadState,
+  type Ready,
+  type SoftState,
+} from './types.js';
+
+/** Marks a Vote that a leadership transfer asked for, so that voters ignore their leader lease. */
+const TRANSFER_CONTEXT = Uint8Array.of(0x74, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65, 0x72);
+/** Bytes of committed entry data handed out in one Ready, so one Ready cannot hold a whole log. */
+export const COMMITTED_BYTES_PER_READY_MAX = 64 * 1024 * 1024;
+/** Read requests a leader queues (waiting for its first commit or for a quorum); more are dropped. */
+export const PENDING_READS_MAX = 4096;
+
+/** Each role reacts to time and to messages in its own way. */
+interface RoleBehavior {
+  role: Role;
+  tick(): void;
+  step(m: Message): void;
+}
+
+/** The only role changes Raft allows; anything else is a bug and throws. */
+const ALLOWED_TRANSITIONS: Record<Role, readonly Role[]> = {
+  [Role.Follower]: [Role.Follower, Role.PreCandidate, Role.Candidate],
+  [Role.PreCandidate]: [Role.Follower, Role.PreCandidate, Role.Candidate],
+  [Role.Candidate]: [Role.Follower, Role.PreCandidate, Role.Candidate, Role.Leader],
+  [Role.Leader]: [Role.Follower],
+};
+
+interface ReadRequest {
+  /** Commit index when the leader received the request; the read may be served once applied. */
+  index: number;
+  from: NodeId;
+  context: Uint8Array;
+  key: string;
+  acks: Set<NodeId>;
+}
+
+/**
+ * One member of a Raft group, as a pure state machine: no I/O, no timers, no clock, no global
+ * randomness. See raft/README.md for the driver's obligations.
+ */
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly config: RaftConfig;
+  private readonly log: RaftLog;
+
+  private term = 0;
+  private vote: NodeId = NO_NODE;
+  private lead: NodeId = NO_NODE;
+  private voters = new Set<NodeId>();
+  private learners = new Set<NodeId>();
+
+  private behavior: RoleBehavior;
+  private readonly behaviors: Record<Role, RoleBehavior>;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+
+  /** Leader only: one Progress per voter and learner, including this node. */
+  private progress = new Map<NodeId, Progress>();
+  /** Candidates: granted (true) or refused (false) votes of this campaign. */
+  private votes = new Map<NodeId, boolean>();
+  private leadTransferee: NodeId = NO_NODE;
+  /** Leader: no new configuration change until entries through this index are applied. */
+  private pendingConfIndex = 0;
+  private uncommittedBytes = 0;
+  private readRequests: ReadRequest[] = [];
+  /** Leader: read requests that arrived before it committed an entry of its term. */
+  private readsAwaitingCommit: { from: NodeId; context: Uint8Array }[] = [];
+
+  private messages: Message[] = [];
+  private readStates: ReadState[] = [];
+  private previousHardState: HardState;
+  private previousSoftState: SoftState;
+  private readyOutstanding = false;
+
+  constructor(config: RaftConfig, storage: LogStorage) {
+    validateConfig(config);
+    this.id = config.id;
+    this.config = config;
+    const { hardState, conf } = storage.initialState();
+    this.log = new RaftLog(storage, hardState.commit);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.setConf(conf);
+    this.previousHardState = { ...hardState };
+    this.previousSoftState = { leader: NO_NODE, role: Role.Follower };
+    this.behaviors = {
+      [Role.Follower]: { role: Role.Follower, tick: () => this.tickElection(), step: (m) => this.stepFollower(m) },
+      [Role.PreCandidate]: { role: Role.PreCandidate, tick: () => this.tickElection(), step: (m) => this.stepCandidate(m) },
+      [Role.Candidate]: { role: Role.Candidate, tick: () => this.tickElection(), step: (m) => this.stepCandidate(m) },
+      [Role.Leader]: { role: Role.Leader, tick: () => this.tickLeader(), step: (m) => this.stepLeader(m) },
+    };
+    this.behavior = this.behaviors[Role.Follower];
+    this.becomeFollower(this.term, NO_NODE);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** One unit of logical time. Elections and heartbeats are counted in ticks. */
+  tick(): void {
+    this.behavior.tick();
+  }
+
+  /** A message from a peer. Stale, duplicated and reordered messages are safe. */
+  step(m: Message): void {
+    assert.equal(m.to, this.id, `message for ${m.to} stepped into ${this.id}`);
+    if (m.type === MessageType.Hup) {
+      this.hup(false);
+      return;
+    }
+    if (m.term > this.term) {
+      if (!this.acceptHigherTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.answerLowerTerm(m);
+      return;
+    }
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    this.behavior.step(m);
+  }
+
+  /**
+   * Appends one Normal entry covering `count` indices (a record batch of `count` records).
+   * Leader only. The entry's first index is returned; it is committed when Ready says so.
+   */
+  propose(data: Uint8Array, count: number): ProposeResult {
+    assert.ok(Number.isInteger(count) && count >= 1, `entry count ${count}`);
+    const refusal = this.refuseProposal(data.length);
+    if (refusal !== undefined) return refusal;
+    return this.appendOwn(EntryType.Normal, data, count);
+  }
+
+  /** Proposes one membership change; at most one may be unapplied at a time. */
+  proposeConfChange(change: ConfChange): ProposeResult {
+    const data = encodeConfChange(change);
+    const refusal = this.refuseProposal(data.length) ?? this.refuseConfChange(change);
+    if (refusal !== undefined) return refusal;
+    const result = this.appendOwn(EntryType.ConfChange, data, 1);
+    assert.ok(result.ok);
+    this.pendingConfIndex = result.index;
+    return result;
+  }
+
+  /** Leader only: hand leadership to voter `to` once its log has caught up (within one election timeout). */
+  transferLeadership(to: NodeId): void {
+    if (this.behavior.role !== Role.Leader || to === this.id || !this.voters.has(to)) return;
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    // The transfer must finish within an election timeout or it is abandoned.
+    this.electionElapsed = 0;
+    const peer = this.peer(to);
+    if (peer.match === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to });
+    else this.sendAppend(to, true);
+  }
+
+  /**
+   * Asks for a linearizable read point. The answer arrives as a ReadState carrying the same
+   * context (which must be unique per request); it is dropped when no leader is known, so callers
+   * retry on their own timeout.
+   */
+  readIndex(requestContext: Uint8Array): void {
+    if (this.behavior.role === Role.Leader) this.handleReadIndexRequest(this.id, requestContext);
+    else if (this.lead !== NO_NODE) this.send({ type: MessageType.ReadIndex, to: this.lead, context: requestContext });
+  }
+
+  /** The transport could not reach `id`: stop streaming to it and probe instead. */
+  reportUnreachable(id: NodeId): void {
+    const peer = this.behavior.role === Role.Leader ? this.progress.get(id) : undefined;
+    if (peer !== undefined && peer.state === 'replicate' && id !== this.id) peer.becomeProbe();
+  }
+
+  /** The driver finished (ok) or gave up on (!ok) sending a snapshot to `id`. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    const peer = this.behavior.role === Role.Leader ? this.progress.get(id) : undefined;
+    if (peer === undefined || peer.state !== 'snapshot') return;
+    if (!ok) peer.pendingSnapshot = 0;
+    peer.becomeProbe();
+    // Wait for the peer's answer (or a heartbeat response) before probing again.
+    peer.probeSent = true;
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  hasReady(): boolean {
+    if (this.readyOutstanding) return false;
+    return (
+      this.messages.length > 0 ||
+      this.readStates.length > 0 ||
+      this.log.unstableEntries().length > 0 ||
+      this.log.pendingSnapshot() !== undefined ||
+      this.log.committed > this.log.applying ||
+      this.hardStateChanged() ||
+      this.softStateChanged()
+    );
+  }
+
+  /**
+   * Everything the driver must do next. Configuration changes among the committed entries take
+   * effect here, as they are handed out. Call advance(ready) before the next ready().
+   */
+  ready(): Ready {
+    assert.ok(!this.readyOutstanding, 'ready() called again before advance()');
+    const committedEntries = this.takeCommittedEntries();
+    const snapshot = this.log.pendingSnapshot();
+    const entries = this.log.unstableEntries();
+    const hardState = this.hardStateChanged() ? this.currentHardState() : undefined;
+    const softState = this.softStateChanged() ? this.currentSoftState() : undefined;
+    const mustSync =
+      entries.length > 0 ||
+      snapshot !== undefined ||
+      (hardState !== undefined && (hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote));
+    if (hardState !== undefined) this.previousHardState = hardState;
+    if (softState !== undefined) this.previousSoftState = softState;
+    const ready: Ready = { entries, committedEntries, messages: this.messages, readStates: this.readStates, mustSync };
+    if (hardState !== undefined) ready.hardState = hardState;
+    if (softState !== undefined) ready.softState = softState;
+    if (snapshot !== undefined) ready.snapshot = snapshot;
+    this.messages = [];
+    this.readStates = [];
+    this.readyOutstanding = true;
+    return ready;
+  }
+
+  /** The driver persisted, sent and applied `ready`. Its entries are now durable. */
+  advance(ready: Ready): void {
+    assert.ok(this.readyOutstanding, 'advance() without ready()');
+    this.readyOutstanding = false;
+    if (ready.snapshot !== undefined) {
+      this.log.stableSnapshotTo(ready.snapshot.index);
+      this.log.appliedTo(ready.snapshot.index);
+    }
+    if (ready.entries.length > 0) this.log.stableTo(ready.entries[ready.entries.length - 1]);
+    if (ready.committedEntries.length > 0) this.log.appliedTo(entryEnd(ready.committedEntries[ready.committedEntries.length - 1]));
+    if (this.behavior.role === Role.Leader) {
+      // The leader counts itself toward a quorum only for entries it knows are on its disk.
+      const self = this.peer(this.id);
+      self.match = Math.max(self.match, this.log.stableLastIndex());
+      self.next = this.log.lastIndex() + 1;
+      if (this.maybeCommit()) this.broadcastAppend();
+    }
+  }
+
+  status(): RaftStatus {
+    const status: RaftStatus = {
+      id: this.id,
+      term: this.term,
+      vote: this.vote,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      role: this.behavior.role,
+      leader: this.lead,
+      conf: this.confState(),
+    };
+    if (this.behavior.role === Role.Leader) {
+      const progress = new Map<NodeId, PeerProgress>();
+      for (const [id, peer] of this.progress) progress.set(id, { match: peer.match, next: peer.next, state: peer.state });
+      status.progress = progress;
+      if (this.leadTransferee !== NO_NODE) status.transferee = this.leadTransferee;
+    }
+    return status;
+  }
+
+  /** Read-only access to the log's bounds, for drivers and tests. */
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private transition(to: Role): void {
+    const from = this.behavior.role;
+    if (!ALLOWED_TRANSITIONS[from].includes(to)) throw new Error(`raft ${this.id}: impossible transition ${from} -> ${to}`);
+    this.behavior = this.behaviors[to];
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      assert.ok(term > this.term, `term ${this.term} -> ${term} goes backwards`);
+      this.term = term;
+      this.vote = NO_NODE;
+    }
+    this.lead = NO_NODE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.config.electionTicks + Math.floor(this.config.random() * this.config.electionTicks);
+    this.leadTransferee = NO_NODE;
+    this.votes = new Map();
+    this.progress = new Map();
+    this.uncommittedBytes = 0;
+    this.pendingConfIndex = 0;
+    this.readRequests = [];
+    this.readsAwaitingCommit = [];
+  }
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    this.transition(Role.Follower);
+    this.reset(term);
+    this.lead = lead;
+  }
+
+  private becomePreCandidate(): void {
+    // A pre-candidate neither bumps its term nor votes: a campaign that cannot win disturbs nobody.
+    this.transition(Role.PreCandidate);
+    this.votes = new Map();
+    this.lead = NO_NODE;
+  }
+
+  private becomeCandidate(): void {
+    this.transition(Role.Candidate);
+    this.reset(this.term + 1);
+    this.vote = this.id;
+  }
+
+  private becomeLeader(): void {
+    this.transition(Role.Leader);
+    this.reset(this.term);
+    this.lead = this.id;
+    const next = this.log.lastIndex() + 1;
+    for (const id of [...this.voters, ...this.learners]) {
+      this.progress.set(id, new Progress(next, this.learners.has(id), this.config.maxInflightMessages, this.config.maxInflightBytes));
+    }
+    const self = this.peer(this.id);
+    self.match = this.log.stableLastIndex();
+    self.becomeReplicate();
+    self.recentActive = true;
+    // The no-op commits this term; until it is applied, no configuration change may be proposed
+    // (a new leader must not append a change before committing an entry of its own term).
+    const noOp = this.appendOwn(EntryType.NoOp, new Uint8Array(0), 1);
+    assert.ok(noOp.ok);
+    this.pendingConfIndex = noOp.index;
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum && !this.quorumRecentlyActive()) {
+        this.becomeFollower(this.term, NO_NODE);
+        return;
+      }
+      this.leadTransferee = NO_NODE;
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat(undefined);
+    }
+  }
+
+  /** Starts a campaign: a pre-vote first unless a leadership transfer asked for this one. */
+  private hup(transfer: boolean): void {
+    if (this.behavior.role === Role.Leader || !this.promotable()) return;
+    // With a committed configuration change not yet in effect here, this node might count votes
+    // against the wrong membership.
+    if (this.hasUnappliedConfChange()) return;
+    this.campaign(this.config.preVote && !transfer ? Role.PreCandidate : Role.Candidate, transfer);
+  }
+
+  private campaign(role: Role.PreCandidate | Role.Candidate, transfer: boolean): void {
+    let voteTerm: number;
+    if (role === Role.PreCandidate) {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    if (this.poll(this.id, true) === 'won') {
+      if (role === Role.PreCandidate) this.campaign(Role.Candidate, transfer);
+      else this.becomeLeader();
+      return;
+    }
+    const type = role === Role.PreCandidate ? MessageType.PreVote : MessageType.Vote;
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const id of this.sortedVoters()) {
+      if (id === this.id) continue;
+      const m: Partial<Message> & { type: MessageType; to: NodeId } = { type, to: id, term: voteTerm, index: lastIndex, logTerm: lastTerm };
+      if (transfer) m.context = TRANSFER_CONTEXT;
+      this.send(m);
+    }
+  }
+
+  private poll(from: NodeId, granted: boolean): 'won' | 'lost' | 'pending' {
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    let yes = 0;
+    let no = 0;
+    for (const id of this.voters) {
+      const vote = this.votes.get(id);
+      if (vote === true) yes++;
+      else if (vote === false) no++;
+    }
+    const quorum = this.quorum();
+    if (yes >= quorum) return 'won';
+    if (no > this.voters.size - quorum) return 'lost';
+    return 'pending';
+  }
+
+  // ---------------------------------------------------------------- terms and votes
+
+  /** Returns false when the message must be dropped. */
+  private acceptHigherTerm(m: Message): boolean {
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      const forced = m.context !== undefined && sameBytes(m.context, TRANSFER_CONTEXT);
+      // Leader lease: while we hear from a leader, a candidate that cannot reach it must not
+      // depose it (check-quorum guarantees that a leader we heard from recently is alive).
+      const inLease = this.config.checkQuorum && this.lead !== NO_NODE && this.electionElapsed < this.config.electionTicks;
+      if (inLease && !forced) return false;
+    }
+    if (m.type === MessageType.PreVote) return true;
+    if (m.type === MessageType.PreVoteResponse && !m.reject) return true;
+    const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+    this.becomeFollower(m.term, fromLeader ? m.from : NO_NODE);
+    return true;
+  }
+
+  private answerLowerTerm(m: Message): void {
+    if ((this.config.checkQuorum || this.config.preVote) && (m.type === MessageType.Append || m.type === MessageType.Heartbeat)) {
+      // A leader of an older term (from the far side of a healed partition) learns our term and steps down.
+      this.send({ type: MessageType.AppendResponse, to: m.from });
+    } else if (m.type === MessageType.PreVote) {
+      this.send({ type: MessageType.PreVoteResponse, to: m.from, reject: true });
+    }
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const isPreVote = m.type === MessageType.PreVote;
+    const responseType = isPreVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
+    const canVote = this.vote === m.from || (this.vote === NO_NODE && this.lead === NO_NODE) || (isPreVote && m.term > this.term);
+    const upToDate = this.config.testOnlyBugs?.voteWithoutLogCheck === true || this.log.isUpToDate(m.index, m.logTerm);
+    if (canVote && upToDate) {
+      // A pre-vote answer carries the term it grants, so the pre-candidate can match it up.
+      this.send({ type: responseType, to: m.from, term: m.term });
+      if (!isPreVote) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: responseType, to: m.from, reject: true });
+    }
+  }
+
+  // ---------------------------------------------------------------- follower and candidates
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        return;
+      case MessageType.Heartbeat:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case MessageType.Snapshot:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        return;
+      case MessageType.TimeoutNow:
+        this.hup(true);
+        return;
+      case MessageType.ReadIndexResponse:
+        this.readStates.push({ index: m.index, requestContext: m.context ?? new Uint8Array(0) });
+        return;
+      default:
+        // Responses addressed to an earlier role of this node, and requests only a leader serves.
+        return;
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+      case MessageType.Heartbeat:
+      case MessageType.Snapshot:
+        // A leader of our term exists: we lost the election.
+        this.becomeFollower(this.term, m.from);
+        this.stepFollower(m);
+        return;
+      case MessageType.PreVoteResponse:
+      case MessageType.VoteResponse: {
+        const expected = this.behavior.role === Role.PreCandidate ? MessageType.PreVoteResponse : MessageType.VoteResponse;
+        if (m.type !== expected) return;
+        const result = this.poll(m.from, !m.reject);
+        if (result === 'won') {
+          if (this.behavior.role === Role.PreCandidate) this.campaign(Role.Candidate, false);
+          else this.becomeLeader();
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, NO_NODE);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      this.send({ type: MessageType.AppendResponse, to: m.from, index: this.log.committed });
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send({ type: MessageType.AppendResponse, to: m.from, index: lastNew });
+      return;
+    }
+    const hint = this.rejectHint(m.index, m.logTerm);
+    const hintTerm = this.log.term(hint);
+    assert.ok(hintTerm !== undefined);
+    this.send({ type: MessageType.AppendResponse, to: m.from, index: m.index, reject: true, rejectHint: hint, rejectHintTerm: hintTerm });
+  }
+
+  /**
+   * Where the leader should probe next after our log did not hold (prevIndex, prevTerm): an entry
+   * end in our log, below prevIndex, whose term is at most prevTerm (the leader's log cannot match
+   * ours anywhere our term is higher than its). Never below our commit index, which matches.
+   */
+  private rejectHint(prevIndex: number, prevTerm: number): number {
+    const last = this.log.lastIndex();
+    if (prevIndex > last) return last;
+    const ourTerm = this.log.term(prevIndex);
+    assert.ok(ourTerm !== undefined && ourTerm !== prevTerm);
+    return this.log.lastIndexWithTermBelow(this.log.committed + 1, prevIndex, Math.min(ourTerm, prevTerm + 1));
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    const response: Partial<Message> & { type: MessageType; to: NodeId } = { type: MessageType.HeartbeatResponse, to: m.from };
+    if (m.context !== undefined) response.context = m.context;
+    this.send(response);
+  }
+
+  private handleSnapshot(m: Message): void {
+    const snapshot = m.snapshot;
+    assert.ok(snapshot !== undefined, 'Snapshot message without a snapshot');
+    if (snapshot.index > this.log.committed) {
+      if (this.log.matchTerm(snapshot.index, snapshot.term)) {
+        // Our log already holds the snapshot's last entry: just learn that it is committed.
+        this.log.commitTo(snapshot.index);
+      } else {
+        this.log.restore(snapshot);
+        this.setConf(snapshot.conf);
+      }
+    }
+    this.send({ type: MessageType.AppendResponse, to: m.from, index: this.log.committed });
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+      case MessageType.Heartbeat:
+      case MessageType.Snapshot:
+        assert.fail(`raft ${this.id}: two leaders in term ${this.term} (${this.id} and ${m.from})`);
+        return;
+      case MessageType.AppendResponse:
+        this.handleAppendResponse(m);
+        return;
+      case MessageType.HeartbeatResponse:
+        this.handleHeartbeatResponse(m);
+        return;
+      case MessageType.ReadIndex:
+        this.handleReadIndexRequest(m.from, m.context ?? new Uint8Array(0));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppendResponse(m: Message): void {
+    const peer = this.progress.get(m.from);
+    if (peer === undefined) return;
+    peer.recentActive = true;
+    if (m.reject) {
+      if (peer.maybeDecrease(m.index, this.backOff(m.rejectHint, m.rejectHintTerm))) this.sendAppend(m.from, true);
+      return;
+    }
+    const wasPaused = peer.isPaused();
+    if (peer.maybeUpdate(m.index)) {
+      if (peer.state === 'probe') {
+        peer.becomeReplicate();
+      } else if (peer.state === 'snapshot' && peer.match >= peer.pendingSnapshot) {
+        peer.becomeProbe();
+        peer.becomeReplicate();
+      }
+      if (this.maybeCommit()) this.broadcastAppend();
+      else if (wasPaused) this.sendAppend(m.from, true);
+      while (this.sendAppend(m.from, false)) {
+        // Fill the in-flight window.
+      }
+      if (m.from === this.leadTransferee && peer.match === this.log.lastIndex()) {
+        this.send({ type: MessageType.TimeoutNow, to: m.from });
+      }
+    }
+  }
+
+  /**
+   * The leader's half of the fast back-off: given that the follower's log has term `hintTerm` at
+   * `hint` (an entry end there), return an index of our log, below the rejected one, where the
+   * two logs may match and which is an entry end in ours.
+   */
+  private backOff(hint: number, hintTerm: number): number {
+    const h = Math.min(hint, this.log.lastIndex());
+    const ourTerm = this.log.term(h);
+    // Compacted here: the probe below the first index turns into a snapshot.
+    if (ourTerm === undefined) return h;
+    if (ourTerm === hintTerm) return h;
+    return this.log.lastIndexWithTermBelow(this.log.firstIndex() - 1, h, Math.min(ourTerm, hintTerm + 1));
+  }
+
+  private handleHeartbeatResponse(m: Message): void {
+    const peer = this.progress.get(m.from);
+    if (peer === undefined) return;
+    peer.recentActive = true;
+    peer.probeSent = false;
+    // Appends may have been lost; free one slot so replication cannot stall on a full window.
+    if (peer.state === 'replicate' && peer.inflightFull()) peer.freeOldestInflight();
+    if (peer.match < this.log.lastIndex()) this.sendAppend(m.from, false);
+    if (m.context !== undefined && m.context.length > 0) this.ackRead(m.from, m.context);
+  }
+
+  /** Sends `to` the entries it lacks (or a snapshot); returns whether a message left. */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const peer = this.peer(to);
+    if (peer.isPaused()) return false;
+    const prevIndex = peer.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return this.sendSnapshot(to, peer);
+    const last = this.log.lastIndex();
+    const entries = peer.next <= last ? this.log.slice(peer.next, last + 1, this.config.maxMessageBytes, this.config.maxEntriesPerMessage) : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: MessageType.Append, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    if (entries.length > 0) {
+      let bytes = 0;
+      for (const entry of entries) bytes += entry.data.length;
+      peer.sentEntries(entryEnd(entries[entries.length - 1]), bytes);
+    } else if (peer.state === 'probe') {
+      peer.probeSent = true;
+    }
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, peer: Progress): boolean {
+    // Snapshots are expensive: send one only to a peer that has answered recently.
+    if (!peer.recentActive) return false;
+    const snapshot = this.storageSnapshot();
+    this.send({ type: MessageType.Snapshot, to, snapshot, commit: this.log.committed });
+    peer.becomeSnapshot(snapshot.index);
+    return true;
+  }
+
+  private storageSnapshot() {
+    const snapshot = this.log.storageSnapshot();
+    assert.ok(snapshot.index >= this.log.firstIndex() - 1, `storage snapshot ${snapshot.index} older than first index ${this.log.firstIndex()}`);
+    return snapshot;
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
+  }
+
+  private broadcastHeartbeat(context: Uint8Array | undefined): void {
+    for (const [id, peer] of this.progress) {
+      if (id === this.id) continue;
+      const m: Partial<Message> & { type: MessageType; to: NodeId } = {
+        type: MessageType.Heartbeat,
+        to: id,
+        // Never tell a peer a commit index beyond what it is known to hold.
+        commit: Math.min(peer.match, this.log.committed),
+      };
+      if (context !== undefined) m.context = context;
+      this.send(m);
+    }
+  }
+
+  /** Advances the commit index to what a quorum of voters holds, if that entry is of this term. */
+  private maybeCommit(): boolean {
+    const matches: number[] = [];
+    for (const id of this.voters) matches.push(this.progress.get(id)?.match ?? 0);
+    matches.sort((a, b) => b - a);
+    const quorumIndex = matches[this.quorum() - 1];
+    if (quorumIndex <= this.log.committed) return false;
+    const byCounting = this.config.testOnlyBugs?.commitPreviousTermByCounting === true;
+    // Figure 8 of the Raft paper: counting replicas of an older term's entry does not make it safe.
+    if (this.log.term(quorumIndex) !== this.term && !byCounting) return false;
+    this.log.commitTo(quorumIndex);
+    this.releaseReadsAwaitingCommit();
+    return true;
+  }
+
+  private quorumRecentlyActive(): boolean {
+    let active = 0;
+    for (const id of this.voters) {
+      const peer = this.progress.get(id);
+      if (peer === undefined) continue;
+      if (id === this.id || peer.recentActive) active++;
+    }
+    for (const [id, peer] of this.progress) if (id !== this.id) peer.recentActive = false;
+    return active >= this.quorum();
+  }
+
+  private refuseProposal(bytes: number): ProposeResult | undefined {
+    if (this.behavior.role !== Role.Leader) return { ok: false, reason: 'not-leader', leader: this.lead };
+    if (this.leadTransferee !== NO_NODE) return { ok: false, reason: 'transferring', leader: this.lead };
+    // One entry is always accepted when nothing is pending, so an entry larger than the limit
+    // cannot wedge the group.
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
+      return { ok: false, reason: 'uncommitted-bytes-limit', leader: this.lead };
+    }
+    return undefined;
+  }
+
+  private refuseConfChange(change: ConfChange): ProposeResult | undefined {
+    const refuse = (reason: 'conf-change-pending' | 'conf-change-invalid' | 'learner-behind'): ProposeResult => ({ ok: false, reason, leader: this.lead });
+    if (this.pendingConfIndex > this.log.applying) return refuse('conf-change-pending');
+    const id = change.nodeId;
+    switch (change.type) {
+      case ConfChangeType.AddLearner:
+        return this.voters.has(id) || this.learners.has(id) || id === NO_NODE ? refuse('conf-change-invalid') : undefined;
+      case ConfChangeType.AddVoter:
+        if (this.voters.has(id) || id === NO_NODE) return refuse('conf-change-invalid');
+        if (this.learners.has(id) && this.peer(id).match < this.log.committed) return refuse('learner-behind');
+        return undefined;
+      case ConfChangeType.RemoveNode:
+        if (!this.voters.has(id) && !this.learners.has(id)) return refuse('conf-change-invalid');
+        return this.voters.has(id) && this.voters.size === 1 ? refuse('conf-change-invalid') : undefined;
+    }
+  }
+
+  private appendOwn(type: EntryType, data: Uint8Array, count: number): ProposeResult {
+    const entry: Entry = { index: this.log.lastIndex() + 1, count, term: this.term, type, data };
+    this.log.append([entry]);
+    this.uncommittedBytes += data.length;
+    this.broadcastAppend();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private handleReadIndexRequest(from: NodeId, context: Uint8Array): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Our commit index may lag the true one until an entry of our term commits.
+      if (this.readsAwaitingCommit.length < PENDING_READS_MAX) this.readsAwaitingCommit.push({ from, context });
+      return;
+    }
+    if (this.voters.size === 1 && this.voters.has(this.id)) {
+      this.answerRead(from, this.log.committed, context);
+      return;
+    }
+    if (this.readRequests.length >= PENDING_READS_MAX) return;
+    const key = bytesKey(context);
+    this.readRequests.push({ index: this.log.committed, from, context, key, acks: new Set([this.id]) });
+    this.broadcastHeartbeat(context);
+  }
+
+  private releaseReadsAwaitingCommit(): void {
+    if (this.readsAwaitingCommit.length === 0 || this.log.term(this.log.committed) !== this.term) return;
+    const waiting = this.readsAwaitingCommit;
+    this.readsAwaitingCommit = [];
+    for (const read of waiting) this.handleReadIndexRequest(read.from, read.context);
+  }
+
+  /** A heartbeat answer confirms we were still leader when every earlier read request arrived. */
+  private ackRead(from: NodeId, context: Uint8Array): void {
+    const key = bytesKey(context);
+    const position = this.readRequests.findIndex((request) => request.key === key);
+    if (position < 0) return;
+    const request = this.readRequests[position];
+    if (this.voters.has(from)) request.acks.add(from);
+    let acked = 0;
+    for (const id of request.acks) if (this.voters.has(id)) acked++;
+    if (acked < this.quorum()) return;
+    const released = this.readRequests.splice(0, position + 1);
+    for (const read of released) this.answerRead(read.from, read.index, read.context);
+  }
+
+  private answerRead(from: NodeId, index: number, context: Uint8Array): void {
+    if (from === this.id) this.readStates.push({ index, requestContext: context });
+    else this.send({ type: MessageType.ReadIndexResponse, to: from, index, context });
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  private takeCommittedEntries(): Entry[] {
+    if (this.log.committed <= this.log.applying) return [];
+    const entries = this.log.slice(this.log.applying + 1, this.log.committed + 1, COMMITTED_BYTES_PER_READY_MAX, Number.MAX_SAFE_INTEGER);
+    this.log.applying = entryEnd(entries[entries.length - 1]);
+    for (const entry of entries) {
+      if (this.behavior.role === Role.Leader) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.length);
+      if (entry.type === EntryType.ConfChange) this.applyConfChange(decodeConfChange(entry.data));
+    }
+    return entries;
+  }
+
+  private applyConfChange(change: ConfChange): void {
+    const id = change.nodeId;
+    if (change.type === ConfChangeType.AddLearner) {
+      this.voters.delete(id);
+      this.learners.add(id);
+    } else if (change.type === ConfChangeType.AddVoter) {
+      this.learners.delete(id);
+      this.voters.add(id);
+    } else {
+      this.voters.delete(id);
+      this.learners.delete(id);
+    }
+    if (this.behavior.role !== Role.Leader) return;
+    this.syncProgress();
+    if (!this.voters.has(this.id)) {
+      this.stepDownAfterRemoval();
+      return;
+    }
+    if (this.maybeCommit()) this.broadcastAppend();
+    if (this.progress.has(id) && id !== this.id) this.sendAppend(id, true);
+  }
+
+  private syncProgress(): void {
+    const next = this.log.lastIndex() + 1;
+    for (const id of [...this.voters, ...this.learners]) {
+      const existing = this.progress.get(id);
+      if (existing !== undefined) existing.isLearner = this.learners.has(id);
+      else this.progress.set(id, new Progress(next, this.learners.has(id), this.config.maxInflightMessages, this.config.maxInflightBytes));
+    }
+    for (const id of [...this.progress.keys()]) if (!this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
+    if (!this.progress.has(this.leadTransferee)) this.leadTransferee = NO_NODE;
+  }
+
+  /** A leader removed from the voters hands over to its most caught-up voter and steps down. */
+  private stepDownAfterRemoval(): void {
+    let best: NodeId = NO_NODE;
+    let bestMatch = -1;
+    for (const id of this.sortedVoters()) {
+      const match = this.progress.get(id)?.match ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    if (best !== NO_NODE && bestMatch === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to: best });
+    this.becomeFollower(this.term, NO_NODE);
+  }
+
+  private hasUnappliedConfChange(): boolean {
+    let lo = this.log.applying + 1;
+    const hi = this.log.committed + 1;
+    while (lo < hi) {
+      const entries = this.log.slice(lo, hi, COMMITTED_BYTES_PER_READY_MAX, Number.MAX_SAFE_INTEGER);
+      if (entries.some((entry) => entry.type === EntryType.ConfChange)) return true;
+      lo = entryEnd(entries[entries.length - 1]) + 1;
+    }
+    return false;
+  }
+
+  private setConf(conf: ConfState): void {
+    this.voters = new Set(conf.voters);
+    this.learners = new Set(conf.learners);
+    for (const id of this.learners) assert.ok(!this.voters.has(id), `node ${id} is both voter and learner`);
+  }
+
+  private confState(): ConfState {
+    return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
+  }
+
+  // ---------------------------------------------------------------- small helpers
+
+  private promotable(): boolean {
+    return this.voters.has(this.id);
+  }
+
+  private quorum(): number {
+    return Math.floor(this.voters.size / 2) + 1;
+  }
+
+  private sortedVoters(): NodeId[] {
+    return [...this.voters].sort((a, b) => a - b);
+  }
+
+  private peer(id: NodeId): Progress {
+    const peer = this.progress.get(id);
+    assert.ok(peer !== undefined, `no progress for ${id}`);
+    return peer;
+  }
+
+  private currentHardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private currentSoftState(): SoftState {
+    return { leader: this.lead, role: this.behavior.role };
+  }
+
+  private hardStateChanged(): boolean {
+    const previous = this.previousHardState;
+    return previous.term !== this.term || previous.vote !== this.vote || previous.commit !== this.log.committed;
+  }
+
+  private softStateChanged(): boolean {
+    return this.previousSoftState.leader !== this.lead || this.previousSoftState.role !== this.behavior.role;
+  }
+
+  private send(fields: Partial<Message> & { type: MessageType; to: NodeId }): void {
+    assert.ok(fields.to !== this.id, `raft ${this.id} sending to itself`);
+    this.messages.push({
+      from: this.id,
+      term: this.term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      rejectHintTerm: 0,
+      ...fields,
+    });
+  }
+}
+
+function validateConfig(config: RaftConfig): void {
+  assert.ok(config.id >= 1, 'node id must be >= 1');
+  assert.ok(config.heartbeatTicks >= 1 && config.electionTicks > config.heartbeatTicks, 'need 1 <= heartbeatTicks < electionTicks');
+  for (const name of ['maxMessageBytes', 'maxEntriesPerMessage', 'maxInflightMessages', 'maxInflightBytes', 'maxUncommittedBytes'] as const) {
+    assert.ok(Number.isFinite(config[name]) && config[name] >= 1, `${name} must be a positive limit`);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function bytesKey(bytes: Uint8Array): string {
+  let key = '';
+  for (const byte of bytes) key += byte.toString(16).padStart(2, '0');
+  return key;
+}
