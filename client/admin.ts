@@ -1,0 +1,146 @@
+/**
+ * Topic administration and offset look-ups. Requests go to any live broker (every broker serves
+ * every admin RPC) and are retried by the retry module on retriable errors.
+ */
+import { Cluster, type ClusterOptions } from './cluster.js';
+import { BrokerError, InvalidArgumentError, isNoError, StateError } from './errors.js';
+import { retry } from './retry.js';
+import type { OffsetSpec, TopicDescription, TopicResult } from './service.js';
+
+export type { TopicDescription } from './service.js';
+
+export interface NewTopicSpec {
+  topic: string;
+  /** Default: the broker's num.partitions. */
+  numPartitions?: number;
+  /** Default: the broker's default replication factor. */
+  replicationFactor?: number;
+  /** Topic configuration overrides, e.g. { 'retention.ms': '3600000' }. */
+  configs?: Record<string, string>;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The offset found for the spec asked (-1 when a timestamp has no record at or after it). */
+  offset: number;
+}
+
+export type AdminOptions = ClusterOptions;
+
+/** Throws one BrokerError naming every topic that failed, when any did. */
+function checkResults(operation: string, results: readonly TopicResult[], tolerate: readonly string[] = []): void {
+  const failed = results.filter((r) => !isNoError(r.errorCode) && !tolerate.includes(r.errorCode));
+  if (failed.length === 0) return;
+  const detail = failed.map((r) => `${r.name}: ${r.errorCode}${r.errorMessage ? ` (${r.errorMessage})` : ''}`).join('; ');
+  throw new BrokerError(failed[0].errorCode, `${operation} failed for ${detail}`);
+}
+
+export class Admin {
+  readonly cluster: Cluster;
+  private connected = false;
+
+  constructor(options: AdminOptions) {
+    this.cluster = new Cluster({ allowAutoTopicCreation: false, ...options });
+  }
+
+  async connect(): Promise<void> {
+    await this.cluster.connect();
+    this.connected = true;
+  }
+
+  async disconnect(): Promise<void> {
+    this.cluster.close();
+    this.connected = false;
+  }
+
+  private requireConnected(): void {
+    if (!this.connected) throw new StateError('admin is not connected');
+  }
+
+  private timeoutMs(): number {
+    return this.cluster.config.requestTimeoutMs;
+  }
+
+  /** Creates topics. Resolves to false when every topic already existed (as KafkaJS does). */
+  async createTopics(request: { topics: NewTopicSpec[]; validateOnly?: boolean }): Promise<boolean> {
+    this.requireConnected();
+    const topics = request.topics.map((t) => {
+      if (typeof t.topic !== 'string' || t.topic.length === 0) throw new InvalidArgumentError('topic name must be a non-empty string');
+      return { name: t.topic, numPartitions: t.numPartitions ?? 0, replicationFactor: t.replicationFactor ?? 0, configs: t.configs ?? {} };
+    });
+    const results = await retry(() => this.cluster.wire.createTopics(this.cluster.anyConnection(), topics, request.validateOnly ?? false, this.timeoutMs()), this.cluster.config.retry);
+    checkResults('createTopics', results, ['TOPIC_ALREADY_EXISTS']);
+    return results.some((r) => isNoError(r.errorCode));
+  }
+
+  async deleteTopics(request: { topics: string[] }): Promise<void> {
+    this.requireConnected();
+    const results = await retry(() => this.cluster.wire.deleteTopics(this.cluster.anyConnection(), request.topics, this.timeoutMs()), this.cluster.config.retry);
+    checkResults('deleteTopics', results);
+  }
+
+  /** Names of all topics, sorted. */
+  async listTopics(): Promise<string[]> {
+    this.requireConnected();
+    const topics = await retry(() => this.cluster.wire.describeTopics(this.cluster.anyConnection(), [], this.timeoutMs()), this.cluster.config.retry);
+    return topics.map((t) => t.name).sort();
+  }
+
+  /** Partitions, leaders and effective configs; all topics when `topics` is empty or absent. */
+  async describeTopics(request: { topics?: string[] } = {}): Promise<TopicDescription[]> {
+    this.requireConnected();
+    const topics = await retry(() => this.cluster.wire.describeTopics(this.cluster.anyConnection(), request.topics ?? [], this.timeoutMs()), this.cluster.config.retry);
+    checkResults('describeTopics', topics);
+    return topics;
+  }
+
+  /** Sets and removes topic config entries; entries not named keep their value. */
+  async alterTopicConfigs(request: { topics: Array<{ topic: string; set?: Record<string, string>; remove?: string[] }>; validateOnly?: boolean }): Promise<void> {
+    this.requireConnected();
+    const topics = request.topics.map((t) => ({ name: t.topic, set: t.set ?? {}, remove: t.remove ?? [] }));
+    const results = await retry(() => this.cluster.wire.alterTopicConfigs(this.cluster.anyConnection(), topics, request.validateOnly ?? false, this.timeoutMs()), this.cluster.config.retry);
+    checkResults('alterTopicConfigs', results);
+  }
+
+  /** Grows topics to `count` partitions in total. */
+  async createPartitions(request: { topicPartitions: Array<{ topic: string; count: number }>; validateOnly?: boolean }): Promise<void> {
+    this.requireConnected();
+    const topics = request.topicPartitions.map((t) => ({ name: t.topic, totalCount: t.count }));
+    const results = await retry(() => this.cluster.wire.createPartitions(this.cluster.anyConnection(), topics, request.validateOnly ?? false, this.timeoutMs()), this.cluster.config.retry);
+    checkResults('createPartitions', results);
+  }
+
+  /**
+   * The earliest, latest (high watermark) or first-at-timestamp offset of every partition of a
+   * topic, asking each partition's leader.
+   */
+  async listOffsets(topic: string, spec: 'earliest' | 'latest' | { timestamp: number } = 'latest'): Promise<PartitionOffsets[]> {
+    this.requireConnected();
+    const wireSpec: OffsetSpec = spec === 'earliest' ? 'OFFSET_SPEC_EARLIEST' : spec === 'latest' ? 'OFFSET_SPEC_LATEST' : 'OFFSET_SPEC_TIMESTAMP';
+    const timestampMs = typeof spec === 'object' ? spec.timestamp : 0;
+    return retry(async () => {
+      const info = await this.cluster.topicMetadata(topic);
+      const byLeader = new Map<number, number[]>();
+      for (const partition of info.partitions) {
+        const { brokerId } = await this.cluster.leaderConnection(topic, partition.partition);
+        let list = byLeader.get(brokerId);
+        if (list === undefined) byLeader.set(brokerId, (list = []));
+        list.push(partition.partition);
+      }
+      const offsets: PartitionOffsets[] = [];
+      for (const [brokerId, partitions] of byLeader) {
+        const request = new Map([[topic, partitions.map((partition) => ({ partition, spec: wireSpec, timestampMs }))]]);
+        const results = await this.cluster.wire.listOffsets(this.cluster.connectionToBroker(brokerId), request, this.timeoutMs());
+        for (const result of results) {
+          if (!isNoError(result.errorCode)) {
+            const error = new BrokerError(result.errorCode, `${topic}/${result.partition}: ${result.errorMessage}`);
+            if (error.refreshMetadata) this.cluster.invalidate();
+            throw error;
+          }
+          offsets.push({ partition: result.partition, offset: result.offset });
+        }
+      }
+      return offsets.sort((a, b) => a.partition - b.partition);
+    }, this.cluster.config.retry);
+  }
+}
