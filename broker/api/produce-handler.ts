@@ -1,0 +1,231 @@
+/**
+ * Produce: validate each partition's data, route it to the partition, append, and answer per the
+ * requested acks. record_batch bytes are checked by their headers (framing, codec, control bit;
+ * the log checks CRCs) and appended as they are; plain records are encoded into one batch first.
+ */
+import { status } from '@grpc/grpc-js';
+import type {
+  Acks,
+  ErrorCode,
+  PartitionProduceData,
+  PartitionProduceResponse,
+  ProduceRequest,
+  ProduceResponse,
+  TopicProduceResponse,
+} from '../../proto/brook-types.js';
+import { COMPRESSION_CODEC_IDS } from '../../proto/brook-types.js';
+import { ATTR_COMPRESSION_MASK, ATTR_CONTROL, attributesAt, batchSizeAt, checkBatchAt, Codec } from '../../record/batch-header.js';
+import type { ProduceRecord } from '../../record/record.js';
+import type { AppendResult } from '../storage/partition-log.js';
+import type { Partition } from '../partition/partition.js';
+import type { Topic } from '../topics/topic-registry.js';
+import type { ApiContext } from './api-context.js';
+import { ByteBudget } from './byte-budget.js';
+import { mapError } from './error-codes.js';
+import { StatusError } from './status-error.js';
+
+const ACKS: ReadonlySet<string> = new Set<Acks>(['ACKS_ALL', 'ACKS_LEADER', 'ACKS_NONE']);
+/** Rough protobuf overhead counted per plain record against the in-flight byte budget. */
+const PLAIN_RECORD_OVERHEAD_BYTES = 16;
+
+/** A partition's outcome before the append: either an error or the bytes to append. */
+type Prepared = { partition: Partition; bytes: Buffer } | { errorCode: ErrorCode; errorMessage: string };
+
+export class ProduceHandler {
+  private readonly inFlight: ByteBudget;
+
+  constructor(private readonly context: ApiContext) {
+    this.inFlight = new ByteBudget(context.config.inFlightProduceBytesMax);
+  }
+
+  async produce(request: ProduceRequest): Promise<ProduceResponse> {
+    const acks = (request.acks ?? 'ACKS_ALL') as string;
+    if (!ACKS.has(acks)) return rejectAll(request, 'INVALID_REQUIRED_ACKS', `acks must be one of ${[...ACKS].join(', ')}, got ${String(acks)}`);
+    const payloadBytes = requestPayloadBytes(request);
+    if (!this.inFlight.tryAcquire(payloadBytes)) {
+      throw new StatusError(status.RESOURCE_EXHAUSTED, `the broker is appending ${this.inFlight.inUseBytes} bytes already (in.flight.produce.bytes.max)`);
+    }
+    const appends: Array<Promise<unknown>> = [];
+    try {
+      const response = await this.produceTopics(request, acks as Acks, appends);
+      return response;
+    } finally {
+      void Promise.allSettled(appends).then(() => this.inFlight.release(payloadBytes));
+    }
+  }
+
+  private async produceTopics(request: ProduceRequest, acks: Acks, appends: Array<Promise<unknown>>): Promise<ProduceResponse> {
+    const { config } = this.context;
+    const requested = request.timeoutMs ?? 0;
+    const timeoutMs = requested <= 0 ? config.produceTimeoutMsDefault : Math.min(requested, config.produceTimeoutMsMax);
+    const answers: Array<Promise<TopicProduceResponse>> = [];
+    for (const topicData of request.topics ?? []) {
+      answers.push(this.produceTopic(topicData.name, topicData.partitions ?? [], acks, timeoutMs, appends));
+    }
+    return { topics: await Promise.all(answers) };
+  }
+
+  private async produceTopic(
+    name: string,
+    partitionsData: readonly PartitionProduceData[],
+    acks: Acks,
+    timeoutMs: number,
+    appends: Array<Promise<unknown>>,
+  ): Promise<TopicProduceResponse> {
+    let topic: Topic;
+    try {
+      topic = await this.context.topics.getOrAutoCreate(name);
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return { name, partitions: partitionsData.map((data) => failed(data.partition, mapped.errorCode, mapped.errorMessage)) };
+    }
+    const seen = new Set<number>();
+    const prepared: Prepared[] = [];
+    for (const data of partitionsData) {
+      if (seen.has(data.partition)) {
+        prepared.push({ errorCode: 'INVALID_REQUEST', errorMessage: `partition ${data.partition} appears twice in the request` });
+        continue;
+      }
+      seen.add(data.partition);
+      prepared.push(await this.prepare(topic, data));
+    }
+    const partitions = await Promise.all(
+      prepared.map((item, index) => {
+        const partitionIndex = partitionsData[index].partition;
+        if (!('bytes' in item)) return failed(partitionIndex, item.errorCode, item.errorMessage);
+        return this.append(item.partition, item.bytes, acks, timeoutMs, appends);
+      }),
+    );
+    return { name, partitions };
+  }
+
+  /** Checks one partition's data and produces the bytes to append, or the error to report. */
+  private async prepare(topic: Topic, data: PartitionProduceData): Promise<Prepared> {
+    const partition = Number.isInteger(data.partition) ? topic.partitions[data.partition] : undefined;
+    if (partition === undefined) {
+      return { errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic.name} has no partition ${data.partition} (it has ${topic.partitions.length})` };
+    }
+    const batch = data.recordBatch;
+    const hasBatch = batch !== undefined && batch.length > 0;
+    const hasRecords = data.records !== undefined && data.records.length > 0;
+    if (hasBatch === hasRecords) {
+      return { errorCode: 'INVALID_REQUEST', errorMessage: 'exactly one of record_batch and records must be set' };
+    }
+    if (hasBatch) {
+      const bytes = Buffer.isBuffer(batch) ? batch : Buffer.from(batch.buffer, batch.byteOffset, batch.length);
+      const problem = checkClientBatches(bytes);
+      return problem === null ? { partition, bytes } : problem;
+    }
+    try {
+      const compression = data.compression ?? 'COMPRESSION_NONE';
+      const codec = COMPRESSION_CODEC_IDS[compression as keyof typeof COMPRESSION_CODEC_IDS] as Codec | undefined;
+      if (codec === undefined) return { errorCode: 'UNSUPPORTED_COMPRESSION_TYPE', errorMessage: `unknown compression ${String(compression)}` };
+      const records: ProduceRecord[] = data.records!.map((record) => ({
+        key: record.key === undefined ? null : toBuffer(record.key),
+        value: record.value === undefined ? null : toBuffer(record.value),
+        headers: (record.headers ?? []).map((header) => ({ key: header.key, value: header.value === undefined ? null : toBuffer(header.value) })),
+        timestamp: record.timestampMs,
+      }));
+      const bytes = await this.context.pool.encodeBatch(records, { codec, nowMs: this.context.clock.nowMs() });
+      return { partition, bytes };
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return { errorCode: mapped.errorCode, errorMessage: mapped.errorMessage };
+    }
+  }
+
+  private async append(partition: Partition, bytes: Buffer, acks: Acks, timeoutMs: number, appends: Array<Promise<unknown>>): Promise<PartitionProduceResponse> {
+    let appended: Promise<AppendResult>;
+    try {
+      appended = partition.append(bytes);
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return failed(partition.index, mapped.errorCode, mapped.errorMessage);
+    }
+    appends.push(appended.catch(() => undefined));
+    if (acks === 'ACKS_NONE') {
+      appended.catch((error: unknown) => this.context.logger.warn({ err: error, topic: partition.topic, partition: partition.index }, 'acks=none append failed'));
+      return { partition: partition.index, errorCode: 'NONE', errorMessage: '', baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const result = await Promise.race([appended, timedOut]);
+      if (result === 'timeout') {
+        return failed(partition.index, 'REQUEST_TIMED_OUT', `the append was not acknowledged within ${timeoutMs} ms; it may still complete`);
+      }
+      return {
+        partition: partition.index,
+        errorCode: 'NONE',
+        errorMessage: '',
+        baseOffset: result.baseOffset,
+        logAppendTimeMs: result.logAppendTimeMs,
+        logStartOffset: partition.logStartOffset,
+      };
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return failed(partition.index, mapped.errorCode, mapped.errorMessage);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private mapped(error: unknown): ReturnType<typeof mapError> {
+    const mapped = mapError(error);
+    if (!mapped.expected) this.context.logger.error({ err: error }, 'unexpected produce error');
+    return mapped;
+  }
+}
+
+/**
+ * Checks what the log does not: every frame's header is sane, its codec is known, and it is not
+ * a control batch (only the broker writes those). CRCs are checked by the log on append.
+ */
+function checkClientBatches(bytes: Buffer): { errorCode: ErrorCode; errorMessage: string } | null {
+  for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) {
+    const problem = checkBatchAt(bytes, position, bytes.length, false);
+    if (problem !== null) return { errorCode: 'CORRUPT_MESSAGE', errorMessage: `record batch at byte ${position}: ${problem}` };
+    const attributes = attributesAt(bytes, position);
+    if ((attributes & ATTR_COMPRESSION_MASK) > Codec.Zstd) {
+      return { errorCode: 'UNSUPPORTED_COMPRESSION_TYPE', errorMessage: `record batch at byte ${position}: unknown codec ${attributes & ATTR_COMPRESSION_MASK}` };
+    }
+    if ((attributes & ATTR_CONTROL) !== 0) {
+      return { errorCode: 'INVALID_RECORD', errorMessage: `record batch at byte ${position} is a control batch; clients may not produce those` };
+    }
+  }
+  return null;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function failed(partition: number, errorCode: ErrorCode, errorMessage: string): PartitionProduceResponse {
+  return { partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+}
+
+function rejectAll(request: ProduceRequest, errorCode: ErrorCode, errorMessage: string): ProduceResponse {
+  return {
+    topics: (request.topics ?? []).map((topic) => ({
+      name: topic.name,
+      partitions: (topic.partitions ?? []).map((data) => failed(data.partition, errorCode, errorMessage)),
+    })),
+  };
+}
+
+/** Bytes a request holds while it is appended: its batches, or its plain records' fields. */
+function requestPayloadBytes(request: ProduceRequest): number {
+  let total = 0;
+  for (const topic of request.topics ?? []) {
+    for (const data of topic.partitions ?? []) {
+      total += data.recordBatch?.length ?? 0;
+      for (const record of data.records ?? []) {
+        total += (record.key?.length ?? 0) + (record.value?.length ?? 0) + PLAIN_RECORD_OVERHEAD_BYTES;
+        for (const header of record.headers ?? []) total += header.key.length + (header.value?.length ?? 0);
+      }
+    }
+  }
+  return total;
+}

@@ -1,0 +1,139 @@
+/**
+ * Subscribe: a server stream per call. Each requested partition is followed by its own loop:
+ * read committed data from the next offset, write it, and when caught up wait for the partition
+ * to commit more. Writes respect the stream's backpressure (wait for 'drain'), so a slow client
+ * holds at most one message per partition in the broker. A partition error is sent once and
+ * ends that partition's loop; the call ends when every partition has ended, when the client
+ * cancels, or when the broker shuts down.
+ */
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { PartitionFetchData, SubscribeRequest, SubscribeResponse } from '../../proto/brook-types.js';
+import { LogClosedError } from '../storage/storage-errors.js';
+import type { Partition } from '../partition/partition.js';
+import type { ApiContext } from './api-context.js';
+import { ByteBudget } from './byte-budget.js';
+import { mapError } from './error-codes.js';
+import { checkLeaderEpoch } from './fetch-handler.js';
+import { readPartition } from './partition-reader.js';
+import { StatusError } from './status-error.js';
+import { status } from '@grpc/grpc-js';
+
+/** Most partitions one Subscribe call may follow. */
+export const SUBSCRIBE_PARTITIONS_MAX = 10_000;
+
+export class SubscribeHandler {
+  private readonly streams: ByteBudget;
+
+  constructor(private readonly context: ApiContext) {
+    this.streams = new ByteBudget(context.config.subscribeStreamsMax);
+  }
+
+  async subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>, cancelled: AbortSignal): Promise<void> {
+    const request = call.request;
+    const wanted = (request.topics ?? []).flatMap((topic) => (topic.partitions ?? []).map((data) => ({ topic: topic.name, data })));
+    if (wanted.length === 0 || wanted.length > SUBSCRIBE_PARTITIONS_MAX) {
+      throw new StatusError(status.INVALID_ARGUMENT, `a subscription names 1 to ${SUBSCRIBE_PARTITIONS_MAX} partitions, got ${wanted.length}`);
+    }
+    if (this.streams.inUseBytes >= this.streams.capacityBytes || !this.streams.tryAcquire(1)) {
+      throw new StatusError(status.RESOURCE_EXHAUSTED, `subscribe.streams.max=${this.context.config.subscribeStreamsMax} streams are open`);
+    }
+    try {
+      const stop = AbortSignal.any([cancelled, this.context.shutdownSignal]);
+      const writer = new StreamWriter(call, stop);
+      await Promise.all(wanted.map(({ topic, data }) => this.follow(topic, data, request.decodeRecords === true, writer, stop)));
+    } finally {
+      this.streams.release(1);
+    }
+  }
+
+  /** Streams one partition until an error, `stop`, or the stream fails. */
+  private async follow(topic: string, data: PartitionFetchData, decodeRecords: boolean, writer: StreamWriter, stop: AbortSignal): Promise<void> {
+    const { config } = this.context;
+    const maxBytes = Math.min(data.partitionMaxBytes || config.fetchPartitionMaxBytesDefault, config.fetchMaxBytes);
+    const options = { decodeRecords, pool: this.context.pool, decodeLimits: this.context.decodeLimits };
+    let offset = data.fetchOffset;
+    const base = { topic, partition: data.partition, recordBatches: Buffer.alloc(0), records: [] };
+    while (!stop.aborted) {
+      const partition = this.context.topics.partition(topic, data.partition);
+      if (partition === undefined) {
+        await writer.write({ ...base, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic} partition ${data.partition} does not exist`, highWatermark: -1, logStartOffset: -1, nextFetchOffset: offset });
+        return;
+      }
+      const epochProblem = checkLeaderEpoch(data.currentLeaderEpoch ?? -1, partition.leaderEpoch);
+      if (epochProblem !== undefined) {
+        await writer.write({ ...base, ...epochProblem, highWatermark: partition.highWatermark, logStartOffset: partition.logStartOffset, nextFetchOffset: offset });
+        return;
+      }
+      const waiter = waitForChange(partition, stop);
+      try {
+        const read = await readPartition(partition, offset, maxBytes, options);
+        if (read.bytes > 0) {
+          offset = read.nextFetchOffset;
+          const message: SubscribeResponse = {
+            ...base,
+            errorCode: 'NONE',
+            errorMessage: '',
+            highWatermark: partition.highWatermark,
+            logStartOffset: partition.logStartOffset,
+            recordBatches: read.recordBatches,
+            records: read.records,
+            nextFetchOffset: offset,
+          };
+          if (!(await writer.write(message))) return;
+          continue;
+        }
+        await waiter.changed;
+      } catch (error) {
+        // The log was closed for a config change: the registry holds a new Partition; go on.
+        if (error instanceof LogClosedError && error.cause === undefined && this.context.topics.partition(topic, data.partition) !== partition) continue;
+        const mapped = mapError(error);
+        if (!mapped.expected) this.context.logger.error({ err: error }, 'unexpected subscribe error');
+        await writer.write({ ...base, errorCode: mapped.errorCode, errorMessage: mapped.errorMessage, highWatermark: partition.highWatermark, logStartOffset: partition.logStartOffset, nextFetchOffset: offset });
+        return;
+      } finally {
+        waiter.dispose();
+      }
+    }
+  }
+}
+
+/** Resolves `changed` on the partition's next offset change or when `stop` aborts. */
+function waitForChange(partition: Partition, stop: AbortSignal): { changed: Promise<void>; dispose(): void } {
+  let dispose = (): void => undefined;
+  const changed = new Promise<void>((resolve) => {
+    const unsubscribe = partition.onChange(resolve);
+    const onAbort = (): void => resolve();
+    stop.addEventListener('abort', onAbort, { once: true });
+    dispose = () => {
+      unsubscribe();
+      stop.removeEventListener('abort', onAbort);
+      resolve();
+    };
+  });
+  return { changed, dispose };
+}
+
+/** Writes to a server stream one message at a time per caller, honouring backpressure. */
+class StreamWriter {
+  constructor(
+    private readonly call: ServerWritableStream<SubscribeRequest, SubscribeResponse>,
+    private readonly stop: AbortSignal,
+  ) {}
+
+  /** Resolves true once the message is handed to the stream and it can take more; false when stopped. */
+  async write(message: SubscribeResponse): Promise<boolean> {
+    if (this.stop.aborted || this.call.destroyed) return false;
+    if (this.call.write(message)) return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (result: boolean) => () => {
+        this.call.off('drain', onDrain);
+        this.stop.removeEventListener('abort', onStop);
+        resolve(result);
+      };
+      const onDrain = done(true);
+      const onStop = done(false);
+      this.call.once('drain', onDrain);
+      this.stop.addEventListener('abort', onStop, { once: true });
+    });
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * The broker's composition root: configuration, then the real disk (data dir, metadata database,
+ * partition logs), clock, codec pool and network, wired together. `brook broker start` calls
+ * startBroker; `node dist/broker/main.js [--flags]` runs it directly.
+ *
+ * @example
+ * const config = loadBrokerConfig({ flags: { 'data-dir': '/tmp/brook', listen: '127.0.0.1:0' }, env: process.env });
+ * const broker = await startBroker(config);
+ * console.log(broker.address); // 127.0.0.1:40123
+ * await broker.close();
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { BROOK_SERVICE_NAME, loadBrookProto } from '../proto/brook-proto.js';
+import { CodecPool } from '../record/codec-pool.js';
+import { DEFAULT_DECODE_LIMITS } from '../record/record-batch.js';
+import type { ApiContext } from './api/api-context.js';
+import { createBrookService, withTolerantDecoding } from './api/brook-service.js';
+import { startGrpcServer, type RunningGrpcServer } from './api/grpc-server.js';
+import {
+  BROKER_SETTINGS,
+  BrokerConfigError,
+  loadBrokerConfigWithSources,
+  parseListen,
+  type BrokerConfig,
+  type SettingSource,
+} from './config/broker-config.js';
+import { METADATA_FILE_NAME, MetadataStore } from './metadata/metadata-store.js';
+import { FileHandleCache } from './storage/file-handle-cache.js';
+import { TopicRegistry } from './topics/topic-registry.js';
+
+export { BROKER_SETTINGS, BrokerConfigError, loadBrokerConfig, loadBrokerConfigWithSources } from './config/broker-config.js';
+export type { BrokerConfig, BrokerConfigSources, BrokerSetting } from './config/broker-config.js';
+
+/** A running broker. */
+export interface RunningBroker {
+  /** host:port clients connect to (the real port when the config asked for port 0). */
+  readonly address: string;
+  /**
+   * Graceful shutdown: stop accepting calls, answer long polls, end subscriptions, let in-flight
+   * calls finish (up to shutdown.timeout.ms), flush and close every log, close the database.
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+export interface StartBrokerOptions {
+  /** Where each setting came from, for the start-up log. */
+  readonly sources?: Readonly<Record<string, SettingSource>>;
+  /** A logger to use instead of pino to stdout (tests). */
+  readonly logger?: Logger;
+  /** Codec worker threads (default: cores - 1, at least 1). */
+  readonly codecThreads?: number;
+}
+
+const systemClock = { nowMs: () => Date.now() };
+const LOCK_FILE_NAME = 'broker.lock';
+
+/** Starts a broker with `config`; resolves once it accepts calls. */
+export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const logger = options.logger ?? pino({ name: 'brook', level: config.logLevel });
+  logSettings(logger, config, options.sources);
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const releaseLock = lockDataDir(dataDir);
+  const closers: Array<() => Promise<void> | void> = [releaseLock];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.error({ err: error }, 'shutdown step failed');
+      }
+    }
+  };
+  try {
+    return await assemble(config, { ...config, dataDir }, logger, closers, closeAll, options);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function assemble(
+  original: BrokerConfig,
+  config: BrokerConfig,
+  logger: Logger,
+  closers: Array<() => Promise<void> | void>,
+  closeAll: () => Promise<void>,
+  options: StartBrokerOptions,
+): Promise<RunningBroker> {
+  const metadata = MetadataStore.open(join(config.dataDir, METADATA_FILE_NAME));
+  closers.push(() => metadata.close());
+  const files = new FileHandleCache(config.openFilesMax);
+  closers.push(() => files.close());
+  const pool = new CodecPool(options.codecThreads === undefined ? {} : { threads: options.codecThreads });
+  closers.push(() => pool.close());
+  const topics = new TopicRegistry(config, metadata, { clock: systemClock, files }, logger.child({ component: 'topics' }));
+  await topics.open();
+  closers.push(() => topics.close());
+  const retentionTimer = startRetention(topics, config.retentionCheckIntervalMs, logger.child({ component: 'retention' }));
+  closers.push(() => clearInterval(retentionTimer));
+
+  const shutdown = new AbortController();
+  const listen = parseListen(original.listen);
+  let server: RunningGrpcServer | undefined;
+  const context: ApiContext = {
+    config,
+    topics,
+    metadata,
+    pool,
+    decodeLimits: DEFAULT_DECODE_LIMITS,
+    clock: systemClock,
+    logger: logger.child({ component: 'api' }),
+    shutdownSignal: shutdown.signal,
+    advertised: () => ({ host: listen.host, port: server?.port ?? listen.port }),
+  };
+  const proto = loadBrookProto();
+  server = await startGrpcServer({
+    host: listen.host,
+    port: listen.port,
+    service: withTolerantDecoding(proto.service),
+    implementation: createBrookService(context),
+    requestMaxBytes: config.requestMaxBytes,
+    responseMaxBytes: config.responseMaxBytes,
+    streamsPerConnectionMax: config.inFlightRequestsPerConnectionMax,
+    flowControlWindowBytes: config.flowControlWindowBytes,
+    logger: logger.child({ component: 'grpc' }),
+  });
+  const running = server;
+  closers.push(() => running.shutdown(config.shutdownTimeoutMs));
+  closers.push(() => shutdown.abort());
+  const address = listen.host.includes(':') ? `[${listen.host}]:${server.port}` : `${listen.host}:${server.port}`;
+  logger.info({ address, service: BROOK_SERVICE_NAME, clusterId: metadata.clusterId, nodeId: config.nodeId }, 'broker listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    close: () => {
+      closing ??= (async () => {
+        logger.info('broker shutting down');
+        await closeAll();
+        logger.info('broker stopped');
+        logger.flush?.();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Logs every effective setting, with its source when known. */
+function logSettings(logger: Logger, config: BrokerConfig, sources: StartBrokerOptions['sources']): void {
+  const settings: Record<string, unknown> = {};
+  for (const item of BROKER_SETTINGS) {
+    const source = sources?.[item.name];
+    settings[item.name] = source === undefined ? config[item.key] : `${String(config[item.key])} (${source})`;
+  }
+  logger.info({ settings }, 'broker settings');
+}
+
+/** Runs retention over every partition at a fixed interval; one pass at a time. */
+function startRetention(topics: TopicRegistry, intervalMs: number, logger: Logger): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    const nowMs = systemClock.nowMs();
+    const partitions = topics.list().flatMap((topic) => topic.partitions);
+    void Promise.allSettled(partitions.map((partition) => partition.log.applyRetention(nowMs)))
+      .then((results) => {
+        let deleted = 0;
+        for (const result of results) {
+          if (result.status === 'fulfilled') deleted += result.value.deletedSegments;
+          else logger.debug({ err: result.reason }, 'retention skipped a partition');
+        }
+        if (deleted > 0) logger.info({ deletedSegments: deleted }, 'retention deleted segments');
+      })
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * Takes the data dir for this process: two brokers on one data dir would corrupt each other's
+ * logs. A lock left by a dead process (crash, SIGKILL) is taken over. Returns the release.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, LOCK_FILE_NAME);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => unlinkSync(path);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new BrokerConfigError(`data dir ${dataDir} is in use by process ${owner} (${path})`);
+      }
+      unlinkSync(path);
+    }
+  }
+  throw new BrokerConfigError(`cannot lock data dir ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Parses `--name value`, `--name=value` and bare boolean `--name` / `--no-name` flags into the
+ * flags object loadBrokerConfig takes. Throws BrokerConfigError for anything else.
+ */
+export function parseBrokerArgs(argv: readonly string[]): Record<string, string | boolean> {
+  const booleans = new Set(BROKER_SETTINGS.filter((item) => item.kind === 'boolean').map((item) => item.flag.slice(2)));
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new BrokerConfigError(`unexpected argument ${JSON.stringify(arg)}`);
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (eq !== -1) flags[name] = arg.slice(eq + 1);
+    else if (booleans.has(name)) flags[name] = true;
+    else if (name.startsWith('no-') && booleans.has(name.slice(3))) flags[name.slice(3)] = false;
+    else if (i + 1 < argv.length) flags[name] = argv[++i];
+    else throw new BrokerConfigError(`flag --${name} needs a value`);
+  }
+  return flags;
+}
+
+/** `node broker/main.js [--flags]`: run until SIGINT or SIGTERM, then shut down gracefully. */
+async function runFromCommandLine(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadBrokerConfigWithSources({ flags: parseBrokerArgs(process.argv.slice(2)), env: process.env });
+  } catch (error) {
+    process.stderr.write(`brook broker: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const broker = await startBroker(loaded.config, { sources: loaded.sources });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`brook broker: second ${signal}, exiting without finishing shutdown\n`);
+      process.exit(130);
+    }
+    broker.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`brook broker: shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  runFromCommandLine().catch((error: unknown) => {
+    process.stderr.write(`brook broker: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
