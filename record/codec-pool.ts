@@ -12,6 +12,7 @@
  * defaults come from bench/record-pool.ts (see record/README.md for the curve). When the pool's
  * queue is full the work also runs inline, which slows the caller down instead of queueing more.
  */
+import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -92,6 +93,9 @@ export class CodecPool {
   private readonly maxQueuedTasks: number;
   private readonly piscina: Piscina;
   private closed = false;
+  /** Operations run on a worker and inline since the pool started (for metrics and tests). */
+  offloadedCount = 0;
+  inlineCount = 0;
 
   constructor(options: CodecPoolOptions = {}) {
     const threads = options.threads ?? Math.max(1, availableParallelism() - 1);
@@ -116,7 +120,10 @@ export class CodecPool {
 
   private offload(size: number, threshold: number): boolean {
     if (this.closed) throw new InvalidRecordError('the codec pool is closed');
-    return size >= threshold && this.piscina.queueSize < this.maxQueuedTasks;
+    const offload = size >= threshold && this.piscina.queueSize < this.maxQueuedTasks;
+    if (offload) this.offloadedCount++;
+    else this.inlineCount++;
+    return offload;
   }
 
   private async run(task: CodecTask, transfer: ArrayBuffer): Promise<Buffer> {
@@ -126,10 +133,16 @@ export class CodecPool {
   /** encodeBatch, with compression and CRC on a worker for batches at or above the threshold. */
   async encodeBatch(records: readonly ProduceRecord[], opts: BatchOptions): Promise<Buffer> {
     const codec = opts.codec ?? Codec.None;
-    // Lay out records into a buffer the pool may own only when it is going to be transferred.
-    const plain = encodePlainBatch(records, opts, codec === Codec.None ? Buffer.allocUnsafe : allocateOwned);
+    if (codec === Codec.None) {
+      // Nothing to compress: encodePlainBatch already set the CRC, and a hop would only add latency.
+      this.offload(0, NEVER_BYTES);
+      return encodePlainBatch(records, opts);
+    }
+    // A buffer of its own, so that it can be transferred to the worker rather than copied.
+    const plain = encodePlainBatch(records, opts, allocateOwned);
     if (!this.offload(plain.length - BATCH_HEADER_BYTES, this.encodeThresholdsBytes[codec])) return sealBatch(plain);
     const plainArrayBuffer = plain.buffer as ArrayBuffer;
+    assert.ok(plain.byteOffset === 0 && plain.byteLength === plainArrayBuffer.byteLength, 'a transferred batch must own its memory');
     return this.run({ op: 'seal', plain: plainArrayBuffer }, plainArrayBuffer);
   }
 
