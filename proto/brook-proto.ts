@@ -9,7 +9,7 @@
  * - enums: String — enum fields decode as their names ('NONE', 'OFFSET_OUT_OF_RANGE', ...);
  *   either names or numbers may be written.
  * - defaults: true — absent scalar, repeated and map fields decode as their default (0, '', [],
- *   {}); `optional` fields (record keys, values, header values, timestamps) stay absent
+ *   {}); nullable fields (one-field oneofs: record keys, values, header values, timestamps) stay absent
  *   (undefined) when not sent, which is how null is carried.
  * - oneofs: false — no virtual oneof properties.
  */

@@ -1,7 +1,7 @@
 /**
  * TypeScript shapes of the brook.v1 messages as @grpc/proto-loader produces and accepts them with
  * BROOK_PROTO_LOADER_OPTIONS (see brook-proto.ts): lowerCamelCase fields, int64 as number, enums
- * as their names, absent `optional` fields as undefined.
+ * as their names, absent nullable (one-field oneof) fields as undefined.
  *
  * Request messages mark fields with a useful default as optional (`?`); a decoded message always
  * has them (proto3 defaults). Response messages are typed as decoded: every non-`optional` field
