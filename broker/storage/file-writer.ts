@@ -24,6 +24,8 @@ export interface WritableFile {
 export interface FileWriter {
   /** Opens `path` for writing, creating it when missing; never truncates. */
   open(path: string): Promise<WritableFile>;
+  /** fsync of a directory: makes the names created, renamed or deleted in it durable. */
+  syncDirectory(dir: string): Promise<void>;
 }
 
 /** Node's writev accepts at most IOV_MAX buffers per call on Linux. */
@@ -85,5 +87,14 @@ export const nodeFileWriter: FileWriter = {
     // Not 'a': O_APPEND would ignore the explicit positions the log writes at.
     const handle = await open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
     return new NodeWritableFile(path, handle);
+  },
+
+  async syncDirectory(dir: string): Promise<void> {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   },
 };

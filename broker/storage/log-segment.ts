@@ -19,6 +19,8 @@ export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
 const OFFSET_DIGITS = 20;
+/** How far (in .log bytes) the index files may trail the log before their entries are written. */
+export const INDEX_WRITE_LAG_BYTES = 8 * 1024 * 1024;
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(OFFSET_DIGITS, '0') + suffix;
@@ -91,6 +93,7 @@ export class LogSegment {
 
   /** Marks the in-memory indexes as matching the files exactly (after loading or rewriting). */
   markIndexesWritten(): void {
+    this.indexedBytesWritten = this.sizeBytes;
     this.indexEntriesWritten = this.index.entries;
     this.timeIndexEntriesWritten = this.timeIndex.entries;
   }
@@ -140,8 +143,21 @@ export class LogSegment {
     }
   }
 
+  /**
+   * Bytes of the .log file covered by the index entries already written. The index files trail
+   * the log by up to INDEX_WRITE_LAG_BYTES: recovery rescans what they miss, and writing them
+   * for every append would cost more syscalls than the append itself.
+   */
+  private indexedBytesWritten = 0;
+
+  /** Whether enough index entries are pending that writeIndexTails should run now. */
+  get indexTailsDue(): boolean {
+    return this.sizeBytes - this.indexedBytesWritten >= INDEX_WRITE_LAG_BYTES;
+  }
+
   /** Writes index entries added since the last call. Index files are never fsynced on append. */
   async writeIndexTails(): Promise<void> {
+    this.indexedBytesWritten = this.sizeBytes;
     const writers = this.writers;
     assert.ok(writers !== undefined);
     const indexFrom = this.indexEntriesWritten;

@@ -28,7 +28,7 @@ import {
   stampOffsetAndEpoch,
 } from '../../record/batch-header.js';
 import { scanBatches } from './batch-scanner.js';
-import { readCheckpointFile, syncDirectory, writeCheckpointFile } from './checkpoint-file.js';
+import { readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
 import type { FileHandleCache } from './file-handle-cache.js';
 import { nodeFileWriter, type FileWriter } from './file-writer.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
@@ -159,7 +159,7 @@ export class PartitionLog {
     const startCheckpoint = await readLogStartCheckpoint(dir);
     let bases = await removeStrayFiles(dir, names);
     if (startCheckpoint?.fullTruncationPending === true) {
-      await deleteSegmentFilesByBase(dir, bases, deps.files);
+      await deleteSegmentFilesByBase(dir, bases, deps.files, writer);
       bases = [];
     }
     if (bases.length === 0) {
@@ -179,12 +179,12 @@ export class PartitionLog {
     const epochsCutAtStart = epochCache.truncateFromStart(startOffset);
     const log = new PartitionLog(dir, config, deps, segments, epochCache, startOffset);
     if (epochsLoadedChanged || epochsCutAtEnd || epochsCutAtStart) await log.persistEpochs();
-    if (startCheckpoint?.fullTruncationPending === true) await writeLogStartCheckpoint(dir, startOffset, false);
+    if (startCheckpoint?.fullTruncationPending === true) await writeLogStartCheckpoint(writer, dir, startOffset, false);
     if (clean) {
       // The marker must be gone for good before anything is appended: a crash from here on must
       // trigger recovery on the next open.
       await unlink(join(dir, CLEAN_SHUTDOWN_FILE));
-      await syncDirectory(dir);
+      await writer.syncDirectory(dir);
     }
     return log;
   }
@@ -354,7 +354,7 @@ export class PartitionLog {
     return this.enqueueTask(async () => {
       if (offset <= this.startOffset) return;
       if (offset > this.committedOffset) throw new OffsetOutOfRangeError(offset, this.startOffset, this.committedOffset);
-      await writeLogStartCheckpoint(this.dir, offset, false);
+      await writeLogStartCheckpoint(this.writer, this.dir, offset, false);
       this.startOffset = offset;
       if (this.epochCache.truncateFromStart(offset)) await this.persistEpochs();
       this.notify();
@@ -599,9 +599,11 @@ export class PartitionLog {
     segment.lastModifiedMs = nowMs;
     segment.firstAppendMs ??= nowMs;
     this.endOffset = segment.nextOffset;
-    await segment.writeIndexTails().catch(() => {
-      this.indexWriteFailed = true;
-    });
+    if (segment.indexTailsDue) {
+      await segment.writeIndexTails().catch(() => {
+        this.indexWriteFailed = true;
+      });
+    }
     this.notify();
   }
 
@@ -675,7 +677,7 @@ export class PartitionLog {
   }
 
   private async persistEpochs(): Promise<void> {
-    await writeCheckpointFile(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE), LEADER_EPOCH_HEADER, this.epochCache.toLines());
+    await writeCheckpointFile(this.writer, join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE), LEADER_EPOCH_HEADER, this.epochCache.toLines());
   }
 
   private fail(error: unknown): void {
@@ -766,7 +768,7 @@ export class PartitionLog {
     const position = await this.batchBoundary(target, offset);
     const removed = segments.slice(targetIndex + 1).reverse();
     for (const segment of removed) await this.deleteSegment(segment);
-    if (removed.length > 0) await syncDirectory(this.dir);
+    if (removed.length > 0) await this.writer.syncDirectory(this.dir);
     this.segments = segments.slice(0, targetIndex + 1);
     await target.openWriters(this.writer);
     await target.truncateTo(position, offset);
@@ -834,7 +836,7 @@ export class PartitionLog {
 
   private async truncateFullyNow(offset: number): Promise<void> {
     // The checkpoint goes first: if we crash part-way, open finishes the job.
-    await writeLogStartCheckpoint(this.dir, offset, true);
+    await writeLogStartCheckpoint(this.writer, this.dir, offset, true);
     for (const segment of [...this.segments].reverse()) await this.deleteSegment(segment);
     this.segments = [await createSegment(this.dir, offset, this.writer)];
     this.startOffset = offset;
@@ -843,7 +845,7 @@ export class PartitionLog {
     this.tailCache.clear();
     this.epochCache.clear();
     await this.persistEpochs();
-    await writeLogStartCheckpoint(this.dir, offset, false);
+    await writeLogStartCheckpoint(this.writer, this.dir, offset, false);
     this.notify();
   }
 
@@ -864,7 +866,7 @@ export class PartitionLog {
     if (remaining[0].baseOffset > this.startOffset) {
       this.startOffset = remaining[0].baseOffset;
       this.committedOffset = Math.max(this.committedOffset, this.startOffset);
-      await writeLogStartCheckpoint(this.dir, this.startOffset, false);
+      await writeLogStartCheckpoint(this.writer, this.dir, this.startOffset, false);
       if (this.epochCache.truncateFromStart(this.startOffset)) await this.persistEpochs();
     }
     for (const segment of segments.slice(0, deleteCount)) await this.deleteSegment(segment);
@@ -896,7 +898,7 @@ export class PartitionLog {
     await Promise.all([segment.syncLog(), segment.syncIndexFiles()]);
     await segment.closeWriters();
     if (this.indexWriteFailed) return;
-    await writeCheckpointFile(join(this.dir, CLEAN_SHUTDOWN_FILE), CLEAN_SHUTDOWN_HEADER, []);
+    await writeCheckpointFile(this.writer, join(this.dir, CLEAN_SHUTDOWN_FILE), CLEAN_SHUTDOWN_HEADER, []);
   }
 }
 
@@ -947,7 +949,7 @@ async function createSegment(dir: string, baseOffset: number, writer: FileWriter
   // Stale files of that name (from an interrupted truncation) must not leak into the new segment.
   await segment.rewriteIndexFiles();
   await segment.logFile.truncate(0);
-  await syncDirectory(dir);
+  await writer.syncDirectory(dir);
   return segment;
 }
 
@@ -966,7 +968,7 @@ async function removeStrayFiles(dir: string, names: readonly string[]): Promise<
   return [...bases].sort((a, b) => a - b);
 }
 
-async function deleteSegmentFilesByBase(dir: string, bases: readonly number[], files: FileHandleCache): Promise<void> {
+async function deleteSegmentFilesByBase(dir: string, bases: readonly number[], files: FileHandleCache, writer: FileWriter): Promise<void> {
   for (const base of [...bases].reverse()) {
     const segment = new LogSegment(dir, base, new OffsetIndex(base), new TimeIndex(base));
     for (const path of [segment.logPath, segment.indexPath, segment.timeIndexPath]) {
@@ -974,7 +976,7 @@ async function deleteSegmentFilesByBase(dir: string, bases: readonly number[], f
       files.evict(path);
     }
   }
-  await syncDirectory(dir);
+  await writer.syncDirectory(dir);
 }
 
 async function readLogStartCheckpoint(dir: string): Promise<{ offset: number; fullTruncationPending: boolean } | undefined> {
@@ -984,8 +986,8 @@ async function readLogStartCheckpoint(dir: string): Promise<{ offset: number; fu
   return Number.isSafeInteger(offset) ? { offset, fullTruncationPending: lines[1] === '1' } : undefined;
 }
 
-async function writeLogStartCheckpoint(dir: string, offset: number, fullTruncationPending: boolean): Promise<void> {
-  await writeCheckpointFile(join(dir, LOG_START_CHECKPOINT_FILE), LOG_START_HEADER, [String(offset), fullTruncationPending ? '1' : '0']);
+async function writeLogStartCheckpoint(writer: FileWriter, dir: string, offset: number, fullTruncationPending: boolean): Promise<void> {
+  await writeCheckpointFile(writer, join(dir, LOG_START_CHECKPOINT_FILE), LOG_START_HEADER, [String(offset), fullTruncationPending ? '1' : '0']);
 }
 
 /**

@@ -20,9 +20,15 @@ export class ManualClock {
 /**
  * Wraps the real writer: counts fdatasync calls and written bytes, and, once `failAfterBytes` of
  * .log bytes have been written, writes only the part that fits and then fails with ENOSPC.
+ * With `durable` false, fdatasync and directory syncs are counted but skipped: for tests that
+ * simulate crashes by editing files rather than by losing power, and need not pay for fsyncs.
  */
 export class FaultInjectingWriter implements FileWriter {
   datasyncs = 0;
+  /** fdatasyncs of segment .log files only (not indexes or checkpoint files). */
+  logDatasyncs = 0;
+  directorySyncs = 0;
+  durable = true;
   logBytesWritten = 0;
   failAfterBytes = Number.POSITIVE_INFINITY;
   /** Makes truncate fail with EIO, so a failed write cannot be cleaned up. */
@@ -48,7 +54,8 @@ export class FaultInjectingWriter implements FileWriter {
       },
       datasync: async () => {
         this.datasyncs += 1;
-        await inner.datasync();
+        if (isLog) this.logDatasyncs += 1;
+        if (this.durable) await inner.datasync();
       },
       truncate: async (lengthBytes) => {
         if (this.failTruncate && isLog) throw Object.assign(new Error(`EIO: i/o error, ftruncate '${path}'`), { code: 'EIO' });
@@ -57,6 +64,11 @@ export class FaultInjectingWriter implements FileWriter {
       sizeBytes: () => inner.sizeBytes(),
       close: () => inner.close(),
     };
+  }
+
+  async syncDirectory(dir: string): Promise<void> {
+    this.directorySyncs += 1;
+    if (this.durable) await nodeFileWriter.syncDirectory(dir);
   }
 }
 
@@ -76,10 +88,14 @@ export interface TestLogContext {
   open(overrides?: Partial<LogConfig>): Promise<PartitionLog>;
 }
 
-/** A clock, writer and handle cache for logs in `dir`; `open` opens (or reopens) the log. */
-export function testLogContext(dir: string, baseOverrides: Partial<LogConfig> = {}): TestLogContext {
+/**
+ * A clock, writer and handle cache for logs in `dir`; `open` opens (or reopens) the log. Syncs
+ * really reach the disk only with `durable` (the default is to count them and skip them).
+ */
+export function testLogContext(dir: string, baseOverrides: Partial<LogConfig> = {}, durable = false): TestLogContext {
   const clock = new ManualClock();
   const writer = new FaultInjectingWriter();
+  writer.durable = durable;
   const files = new FileHandleCache(64);
   return {
     clock,

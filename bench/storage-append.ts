@@ -1,0 +1,151 @@
+/**
+ * Append throughput of the partition log with flushPolicy 'always', against the raw limit of
+ * the disk measured in the same run (write + fdatasync of the same sizes from one writer).
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/storage-append.js [--dir /tmp] [--seconds 4]
+ *
+ * Scenarios: 1 MiB batches from one appender; 64 KiB batches from 16 concurrent appenders (group
+ * commit). Data goes to a fresh directory under --dir and is deleted afterwards.
+ */
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES, MAGIC_V2, OFFSET_BATCH_LENGTH, OFFSET_CRC, OFFSET_LAST_OFFSET_DELTA, OFFSET_MAGIC, OFFSET_MAX_TIMESTAMP, OFFSET_RECORD_COUNT, computeBatchCrc } from '../record/batch-header.js';
+import { FileHandleCache } from '../broker/storage/file-handle-cache.js';
+import { resolveLogConfig } from '../broker/storage/log-config.js';
+import { PartitionLog } from '../broker/storage/partition-log.js';
+
+const MIB = 1024 * 1024;
+/** Distinct buffers cycled through, so the log's tail cache never holds one being re-stamped. */
+const BATCH_POOL_BYTES = 64 * MIB;
+
+interface Figures {
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly syncs?: number;
+}
+
+function megabytesPerSecond(figures: Figures): number {
+  return figures.bytes / MIB / figures.seconds;
+}
+
+/** A valid batch of `sizeBytes` with an opaque records region. */
+function makeBatch(sizeBytes: number, seed: number): Buffer {
+  const batch = Buffer.alloc(sizeBytes, seed & 0xff);
+  batch.writeInt32BE(sizeBytes - BATCH_LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH);
+  batch.writeInt8(MAGIC_V2, OFFSET_MAGIC);
+  batch.writeInt32BE(99, OFFSET_LAST_OFFSET_DELTA);
+  batch.writeBigInt64BE(BigInt(Date.now()), OFFSET_MAX_TIMESTAMP);
+  batch.writeInt32BE(100, OFFSET_RECORD_COUNT);
+  batch.writeUInt32BE(computeBatchCrc(batch, 0, sizeBytes), OFFSET_CRC);
+  return batch;
+}
+
+function batchPool(sizeBytes: number): Buffer[] {
+  return Array.from({ length: Math.max(8, Math.floor(BATCH_POOL_BYTES / sizeBytes)) }, (_, i) => makeBatch(sizeBytes, i));
+}
+
+/** write + fdatasync of `chunkBytes` at a time from one writer, for `seconds`. */
+async function rawAppend(dir: string, chunkBytes: number, seconds: number): Promise<Figures> {
+  const path = join(dir, `raw-${chunkBytes}.bin`);
+  const handle = await open(path, 'w');
+  const chunk = Buffer.alloc(chunkBytes, 7);
+  let bytes = 0;
+  let syncs = 0;
+  const start = performance.now();
+  try {
+    while (performance.now() - start < seconds * 1000) {
+      await handle.write(chunk, 0, chunkBytes, bytes);
+      await handle.datasync();
+      bytes += chunkBytes;
+      syncs += 1;
+    }
+  } finally {
+    await handle.close();
+    await rm(path);
+  }
+  return { bytes, seconds: (performance.now() - start) / 1000, syncs };
+}
+
+/** `appenders` loops, each appending `batchBytes` batches and awaiting each, for `seconds`. */
+async function logAppend(dir: string, batchBytes: number, appenders: number, seconds: number): Promise<Figures> {
+  const logDir = join(dir, `log-${batchBytes}-${appenders}`);
+  const files = new FileHandleCache(64);
+  let syncs = 0;
+  const log = await PartitionLog.open(logDir, resolveLogConfig({ flushPolicy: 'always', maxBatchBytes: Math.max(MIB, batchBytes) }), {
+    clock: { nowMs: () => Date.now() },
+    files,
+    writer: countingWriter(() => (syncs += 1)),
+  });
+  const pool = batchPool(batchBytes);
+  let next = 0;
+  let bytes = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: appenders }, async () => {
+      while (performance.now() < deadline) {
+        await log.append(pool[next++ % pool.length], 1);
+        bytes += batchBytes;
+      }
+    }),
+  );
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  await log.close();
+  await files.close();
+  await rm(logDir, { recursive: true, force: true });
+  return { bytes, seconds: elapsedSeconds, syncs };
+}
+
+import { nodeFileWriter, type FileWriter } from '../broker/storage/file-writer.js';
+
+function countingWriter(onSync: () => void): FileWriter {
+  return {
+    async open(path) {
+      const file = await nodeFileWriter.open(path);
+      return {
+        path: file.path,
+        writeAll: (buffers, position) => file.writeAll(buffers, position),
+        datasync: () => {
+          onSync();
+          return file.datasync();
+        },
+        truncate: (length) => file.truncate(length),
+        sizeBytes: () => file.sizeBytes(),
+        close: () => file.close(),
+      };
+    },
+    syncDirectory: (dir) => nodeFileWriter.syncDirectory(dir),
+  };
+}
+
+function report(name: string, figures: Figures, baseline?: Figures): void {
+  const rate = megabytesPerSecond(figures);
+  const ratio = baseline === undefined ? '' : `  ${(rate / megabytesPerSecond(baseline)).toFixed(2)}x raw`;
+  const syncs = figures.syncs === undefined ? '' : `  ${figures.syncs} fdatasyncs`;
+  console.log(`${name.padEnd(52)} ${rate.toFixed(0).padStart(6)} MB/s${ratio}${syncs}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { dir: { type: 'string', default: tmpdir() }, seconds: { type: 'string', default: '4' } } });
+  const seconds = Number(values.seconds);
+  const dir = await mkdtemp(join(values.dir as string, 'brook-bench-storage-'));
+  void BATCH_HEADER_BYTES;
+  try {
+    console.log(`storage append benchmark in ${dir}, ${seconds} s per scenario (MB = MiB)`);
+    const raw1m = await rawAppend(dir, MIB, seconds);
+    report('raw write+fdatasync, 1 MiB', raw1m);
+    const raw64k = await rawAppend(dir, 64 * 1024, seconds);
+    report('raw write+fdatasync, 64 KiB', raw64k);
+    const log1m = await logAppend(dir, MIB, 1, seconds);
+    report("log append 1 MiB batches, 1 appender, 'always'", log1m, raw1m);
+    const log64k = await logAppend(dir, 64 * 1024, 16, seconds);
+    report("log append 64 KiB batches, 16 appenders, 'always'", log64k, raw1m);
+    console.log(`  (64 KiB scenario vs raw 64 KiB single writer: ${(megabytesPerSecond(log64k) / megabytesPerSecond(raw64k)).toFixed(2)}x)`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
