@@ -1,0 +1,114 @@
+/**
+ * Test harness: runs a real broker process (broker/main.js from the same build as this test) on
+ * 127.0.0.1 with a free port and a temporary data dir, and talks to it with raw gRPC.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { loadBrookProto } from '../../proto/brook-proto.js';
+
+/** The broker entry point, relative to this compiled module (<out>/test/broker -> <out>/broker). */
+export const BROKER_MAIN = fileURLToPath(new URL('../../broker/main.js', import.meta.url));
+const START_TIMEOUT_MS = 15_000;
+
+export interface BrokerProcess {
+  readonly child: ChildProcess;
+  readonly address: string;
+  readonly dataDir: string;
+  /** Everything the broker printed so far (JSON log lines). */
+  output(): string;
+  /** Sends `signal` and resolves with the exit code (or signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** A fresh temporary data dir; remove with removeDir. */
+export function makeDataDir(prefix = 'brook-broker-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts a broker with `--data-dir dataDir --listen 127.0.0.1:0` plus `args`; resolves once it listens. */
+export function startBrokerProcess(dataDir: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, [BROKER_MAIN, '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let out = '';
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return new Promise<BrokerProcess>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`broker did not start in ${START_TIMEOUT_MS} ms:\n${out}`));
+    }, START_TIMEOUT_MS);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"address":"([^"]+)"[^\n]*"msg":"broker listening"/.exec(out);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          address: match[1],
+          dataDir,
+          output: () => out,
+          stop: (signal = 'SIGTERM') => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited (${code}) before listening:\n${out}`));
+    });
+  });
+}
+
+/** A raw gRPC client of brook.v1.Brook with promise-returning unary calls. */
+export class RawClient {
+  readonly client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+  constructor(address: string) {
+    const { Client } = loadBrookProto();
+    this.client = new Client(address, grpc.credentials.createInsecure()) as RawClient['client'];
+  }
+
+  /** Calls a unary RPC; rejects with the grpc ServiceError on a non-OK status. */
+  call<Res = any>(method: string, request: object, deadlineMs = 20_000): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const fn = this.client[method] as (req: object, options: grpc.CallOptions, cb: (error: grpc.ServiceError | null, res: Res) => void) => void;
+      fn.call(this.client, request, { deadline: Date.now() + deadlineMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+    });
+  }
+
+  /** Sends `bytes` as the request of `method` without encoding them (for malformed-input tests). */
+  callRaw(method: string, bytes: Buffer): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        `/brook.v1.Brook/${method}`,
+        (value: Buffer) => value,
+        (value: Buffer) => value,
+        bytes,
+        { deadline: Date.now() + 20_000 },
+        (error: grpc.ServiceError | null, response?: Buffer) => (error === null || error === undefined ? resolve(response!) : reject(error)),
+      );
+    });
+  }
+
+  subscribe(request: object): grpc.ClientReadableStream<any> {
+    return (this.client.Subscribe as (req: object) => grpc.ClientReadableStream<any>).call(this.client, request);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
