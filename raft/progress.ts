@@ -120,7 +120,11 @@ export class Progress {
     if (this.next - 1 !== rejected) return false;
     assert.ok(probePrevious < rejected, `back-off to ${probePrevious} does not move below ${rejected}`);
     // Both candidates are entry ends in the leader's log, so `next` stays an entry start.
-    this.next = Math.max(probePrevious + 1, this.match + 1);
+    const next = Math.max(probePrevious + 1, this.match + 1);
+    // A peer that rejects what it acknowledged has lost durable entries; re-sending at once would
+    // only repeat the exchange, so wait for the next heartbeat answer.
+    if (next === this.next) return false;
+    this.next = next;
     this.probeSent = false;
     return true;
   }

@@ -204,7 +204,8 @@ export class RaftLog {
 
   /** The driver made entries durable through `last` (the last entry of a Ready). */
   stableTo(last: Entry): void {
-    if (this.unstable.length === 0 || last.index < this.unstableOffset) return;
+    // A truncation since the Ready may have replaced or cut the tail these entries belonged to.
+    if (this.unstable.length === 0 || last.index < this.unstableOffset || last.index > this.lastIndex()) return;
     const k = this.findUnstable(last.index);
     const held = this.unstable[k];
     // A truncation since the Ready replaced this entry: what was written is stale, keep ours.

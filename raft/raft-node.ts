@@ -82,6 +82,8 @@ export class RaftNode {
   /** Candidates: granted (true) or refused (false) votes of this campaign. */
   private votes = new Map<NodeId, boolean>();
   private leadTransferee: NodeId = NO_NODE;
+  /** Follower: a TimeoutNow arrived while a committed configuration change was not yet in effect. */
+  private transferCampaignPending = false;
   /** Leader: no new configuration change until entries through this index are applied. */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
@@ -225,6 +227,10 @@ export class RaftNode {
   ready(): Ready {
     assert.ok(!this.readyOutstanding, 'ready() called again before advance()');
     const committedEntries = this.takeCommittedEntries();
+    if (this.transferCampaignPending && !this.hasUnappliedConfChange()) {
+      this.transferCampaignPending = false;
+      this.hup(true);
+    }
     const snapshot = this.log.pendingSnapshot();
     const entries = this.log.unstableEntries();
     const hardState = this.hardStateChanged() ? this.currentHardState() : undefined;
@@ -308,6 +314,7 @@ export class RaftNode {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.config.electionTicks + Math.floor(this.config.random() * this.config.electionTicks);
     this.leadTransferee = NO_NODE;
+    this.transferCampaignPending = false;
     this.votes = new Map();
     this.progress = new Map();
     this.uncommittedBytes = 0;
@@ -492,7 +499,10 @@ export class RaftNode {
         this.handleSnapshot(m);
         return;
       case MessageType.TimeoutNow:
-        this.hup(true);
+        // The leader usually sends this right after the commit that carries a configuration
+        // change (e.g. its own removal): campaign once that change is in effect here.
+        if (this.hasUnappliedConfChange()) this.transferCampaignPending = true;
+        else this.hup(true);
         return;
       case MessageType.ReadIndexResponse:
         this.readStates.push({ index: m.index, requestContext: m.context ?? new Uint8Array(0) });
@@ -652,7 +662,9 @@ export class RaftNode {
     peer.probeSent = false;
     // Appends may have been lost; free one slot so replication cannot stall on a full window.
     if (peer.state === 'replicate' && peer.inflightFull()) peer.freeOldestInflight();
-    if (peer.match < this.log.lastIndex()) this.sendAppend(m.from, false);
+    // Even with nothing new to send, an (empty) Append makes a peer whose Appends were lost
+    // reject, which puts it back into probing.
+    if (peer.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context !== undefined && m.context.length > 0) this.ackRead(m.from, m.context);
   }
 
@@ -842,13 +854,14 @@ export class RaftNode {
       this.learners.delete(id);
     }
     if (this.behavior.role !== Role.Leader) return;
+    const joined = !this.progress.has(id);
     this.syncProgress();
     if (!this.voters.has(this.id)) {
       this.stepDownAfterRemoval();
       return;
     }
     if (this.maybeCommit()) this.broadcastAppend();
-    if (this.progress.has(id) && id !== this.id) this.sendAppend(id, true);
+    else if (joined && this.progress.has(id)) this.sendAppend(id, true);
   }
 
   private syncProgress(): void {

@@ -26,6 +26,7 @@ export class TranscriptCluster {
   private readonly configs = new Map<NodeId, RaftConfig>();
   private readonly inboxes = new Map<NodeId, Message[]>();
   private readonly isolated = new Set<NodeId>();
+  private readonly stashed = new Map<NodeId, Message[]>();
   private readonly applied = new Map<NodeId, Entry[]>();
   private readonly highestCommit = new Map<NodeId, number>();
   private out: string[] = [];
@@ -78,6 +79,19 @@ export class TranscriptCluster {
       case 'drop':
         for (const id of ids()) this.drop(id);
         break;
+      case 'stash':
+        // Holds back a node's inbox, to deliver later as stale, reordered messages.
+        for (const id of ids()) {
+          this.stashed.set(id, [...(this.stashed.get(id) ?? []), ...this.inboxes.get(id)!]);
+          this.inboxes.set(id, []);
+        }
+        break;
+      case 'unstash':
+        for (const id of ids()) {
+          this.inboxes.get(id)!.push(...(this.stashed.get(id) ?? []));
+          this.stashed.delete(id);
+        }
+        break;
       case 'stabilize':
         this.stabilize(positional.length > 0 ? ids() : [...this.nodes.keys()]);
         break;
@@ -125,8 +139,9 @@ export class TranscriptCluster {
       maxInflightMessages: Number(options.get('max-inflight') ?? 4),
       maxInflightBytes: Number(options.get('max-inflight-bytes') ?? 4096),
       maxUncommittedBytes: Number(options.get('max-uncommitted-bytes') ?? 1 << 20),
-      // Election timeouts are exactly electionTicks, so transcripts say precisely when a node campaigns.
-      random: () => 0,
+      // Fixed, staggered election timeouts (node 1: electionTicks, node 2: one tick more, ...), so a
+      // transcript says precisely when each node campaigns.
+      random: () => ((id - 1) % 10) / 10,
     };
     const storage = new MemoryStorage(conf);
     this.storages.set(id, storage);
