@@ -455,7 +455,7 @@ export class Consumer {
       state.highWatermark = result.highWatermark;
       const fetchOffset = state.fetchOffset;
       const pool = (this.codecPool ??= new CodecPool());
-      const fetched = await readFetchedRecords(result.topic, result.partition, result.recordBatches, fetchOffset, result.nextFetchOffset, pool);
+      const fetched = await readFetchedRecords(result.topic, result.partition, result.recordBatches, fetchOffset, pool);
       if (state.append(epochs.get(state)!, fetched.messages, fetched.bytes, fetched.nextFetchOffset)) {
         this.bufferedBytes += fetched.bytes;
         if (fetched.messages.length > 0) this.dataAvailable.notify();

@@ -35,16 +35,15 @@ const MESSAGE_OVERHEAD_BYTES = 64;
 
 /**
  * Decodes `recordBatches` (concatenated batches; a partial batch at the end is ignored) for a
- * fetch that asked for `fetchOffset`. `brokerNextFetchOffset` is the broker's own idea of where
- * to continue; it is used only for an empty response, since after a cut-off tail batch it may
- * point past records this client has not decoded.
+ * fetch that asked for `fetchOffset`. The next fetch offset is computed from the batches received
+ * alone: a hint from the broker could point past records this client did not get or decode (a
+ * cut-off tail batch, a partition left out of a full response).
  */
 export async function readFetchedRecords(
   topic: string,
   partition: number,
   recordBatches: Buffer,
   fetchOffset: number,
-  brokerNextFetchOffset: number,
   pool: CodecPool,
   limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
 ): Promise<FetchedRecords> {
@@ -66,6 +65,5 @@ export async function readFetchedRecords(
       messages.push({ topic, partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers, sizeBytes });
     }
   }
-  if (recordBatches.length === 0 && brokerNextFetchOffset > nextFetchOffset) nextFetchOffset = brokerNextFetchOffset;
   return { messages, nextFetchOffset, bytes };
 }

@@ -24,7 +24,7 @@ test('control batches are skipped and gaps in offsets are tolerated', async () =
     batch(10, ['d', 'e']),
     encodeControlBatch(ControlRecordType.Voters, Buffer.from('cfg'), { nowMs, baseOffset: 12 }),
   ]);
-  const fetched = await readFetchedRecords('t', 0, bytes, 0, 0, pool);
+  const fetched = await readFetchedRecords('t', 0, bytes, 0, pool);
   assert.deepEqual(fetched.messages.map((m) => [m.offset, m.value?.toString(), m.key?.toString()]), [
     [0, 'a', 'k0'], [1, 'b', 'k1'], [2, 'c', 'k2'], [10, 'd', 'k10'], [11, 'e', 'k11'],
   ]);
@@ -35,15 +35,15 @@ test('control batches are skipped and gaps in offsets are tolerated', async () =
 });
 
 test('records below the fetch offset are dropped; a response of only control batches still advances', async () => {
-  const fetched = await readFetchedRecords('t', 0, Buffer.concat([batch(100, ['a', 'b', 'c', 'd'])]), 102, 0, pool);
+  const fetched = await readFetchedRecords('t', 0, Buffer.concat([batch(100, ['a', 'b', 'c', 'd'])]), 102, pool);
   assert.deepEqual(fetched.messages.map((m) => m.offset), [102, 103]);
   assert.equal(fetched.nextFetchOffset, 104);
 
-  const onlyControl = await readFetchedRecords('t', 0, encodeControlBatch(ControlRecordType.LeaderChange, null, { nowMs, baseOffset: 7 }), 7, 7, pool);
+  const onlyControl = await readFetchedRecords('t', 0, encodeControlBatch(ControlRecordType.LeaderChange, null, { nowMs, baseOffset: 7 }), 7, pool);
   assert.deepEqual(onlyControl.messages, []);
   assert.equal(onlyControl.nextFetchOffset, 8);
 
-  const empty = await readFetchedRecords('t', 0, Buffer.alloc(0), 5, 5, pool);
+  const empty = await readFetchedRecords('t', 0, Buffer.alloc(0), 5, pool);
   assert.equal(empty.nextFetchOffset, 5);
 });
 
@@ -52,7 +52,7 @@ test('compressed batches are decompressed through the pool; a cut-off tail batch
   const lz4 = batch(200, ['x', 'y'], Codec.Lz4);
   const tail = batch(202, ['z']);
   const bytes = Buffer.concat([compressed, lz4, tail.subarray(0, tail.length - 3)]);
-  const fetched = await readFetchedRecords('t', 3, bytes, 0, 999, pool);
+  const fetched = await readFetchedRecords('t', 3, bytes, 0, pool);
   assert.equal(fetched.messages.length, 202);
   assert.equal(fetched.messages[150].value?.toString(), 'value-150'.repeat(10));
   assert.equal(fetched.messages[201].value?.toString(), 'y');
@@ -64,13 +64,13 @@ test('partition state: a seek drops buffered data and fetches that started befor
   const state = new PartitionState('t', 0);
   state.seek(10);
   const epoch = state.epoch;
-  const fetched = await readFetchedRecords('t', 0, batch(10, ['a', 'b']), 10, 10, pool);
+  const fetched = await readFetchedRecords('t', 0, batch(10, ['a', 'b']), 10, pool);
   assert.equal(state.append(epoch, fetched.messages, fetched.bytes, fetched.nextFetchOffset), true);
   assert.equal(state.fetchOffset, 12);
   assert.equal(state.take()!.offset, 10);
   assert.equal(state.position, 11);
 
-  const stale = await readFetchedRecords('t', 0, batch(12, ['c']), 12, 12, pool);
+  const stale = await readFetchedRecords('t', 0, batch(12, ['c']), 12, pool);
   const freed = state.seek(100);
   assert.ok(freed > 0, 'buffered bytes are given back');
   assert.equal(state.append(epoch, stale.messages, stale.bytes, stale.nextFetchOffset), false, 'a fetch from before the seek is dropped');
