@@ -35,7 +35,7 @@ import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { MAX_BATCH_BYTES_LIMIT, validateLogConfig, type LogConfig } from './log-config.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, parseSegmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
 import { OffsetIndex } from './offset-index.js';
-import { loadSealedSegment, loadTailSegment, type SegmentLoadContext } from './segment-loader.js';
+import { loadSealedSegment, loadTailSegment, type SegmentLoadContext, type TailLoadResult } from './segment-loader.js';
 import {
   BatchTooLargeError,
   CorruptBatchError,
@@ -172,6 +172,26 @@ export class PartitionLog {
     }
     const tail = await loadTailSegment(context, bases[bases.length - 1], clean);
     segments.push(tail.segment);
+    try {
+      return await PartitionLog.finishOpen(dir, config, deps, segments, tail, startCheckpoint, clean);
+    } catch (error) {
+      await tail.segment.closeWriters();
+      throw error;
+    }
+  }
+
+  private static async finishOpen(
+    dir: string,
+    config: LogConfig,
+    deps: PartitionLogDeps,
+    segments: LogSegment[],
+    tail: TailLoadResult,
+    startCheckpoint: LogStartCheckpoint | undefined,
+    clean: boolean,
+  ): Promise<PartitionLog> {
+    const writer = deps.writer ?? nodeFileWriter;
+    const context: SegmentLoadContext = { dir, files: deps.files, writer, indexIntervalBytes: config.indexIntervalBytes };
+    const bases = segments.map((segment) => segment.baseOffset);
     const endOffset = tail.segment.nextOffset;
     const startOffset = Math.min(Math.max(startCheckpoint?.offset ?? 0, bases[0]), endOffset);
     const { cache: epochCache, changed: epochsLoadedChanged } = await loadEpochCache(dir, segments, context, tail.scannedEpochs, clean);
@@ -311,6 +331,7 @@ export class PartitionLog {
    * granularity: records of that batch may be older), or null when no batch is that recent.
    */
   async offsetForTimestamp(timestampMs: number): Promise<number | null> {
+    if (this.closed) throw new LogClosedError(this.dir, this.failure);
     const segments = this.segments;
     for (const segment of segments) {
       if (segment.maxTimestampMs < timestampMs) continue;
@@ -685,7 +706,17 @@ export class PartitionLog {
   }
 
   private notify(): void {
-    for (const listener of this.listeners) listener();
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (error) {
+        // A throwing listener is a bug in the caller; it must not fail an append whose bytes are
+        // already written, so it surfaces as an uncaught exception instead.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   private get active(): LogSegment {
@@ -979,7 +1010,13 @@ async function deleteSegmentFilesByBase(dir: string, bases: readonly number[], f
   await writer.syncDirectory(dir);
 }
 
-async function readLogStartCheckpoint(dir: string): Promise<{ offset: number; fullTruncationPending: boolean } | undefined> {
+interface LogStartCheckpoint {
+  readonly offset: number;
+  /** truncateFullyAndStartAt began but may not have finished deleting the old segments. */
+  readonly fullTruncationPending: boolean;
+}
+
+async function readLogStartCheckpoint(dir: string): Promise<LogStartCheckpoint | undefined> {
   const lines = await readCheckpointFile(join(dir, LOG_START_CHECKPOINT_FILE), LOG_START_HEADER);
   if (lines === undefined || lines.length !== 2 || !/^[0-9]+$/.test(lines[0]) || !/^[01]$/.test(lines[1])) return undefined;
   const offset = Number(lines[0]);
