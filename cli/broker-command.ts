@@ -5,11 +5,12 @@
  */
 import { Command, Option } from 'commander';
 import { BROKER_SETTINGS } from '../broker/config/broker-config.js';
+import { UsageError } from './cli-errors.js';
 
 /** What the broker's composition root exports (loaded only when a broker is started). */
 interface BrokerMain {
-  loadBrokerConfig(sources: { flags?: Record<string, string | number | boolean | undefined>; env?: Record<string, string | undefined>; configFile?: string }): unknown;
-  startBroker(config: unknown): Promise<{ address: string; close(): Promise<void> }>;
+  loadBrokerConfigWithSources(sources: { flags?: Record<string, string | number | boolean | undefined>; env?: Record<string, string | undefined>; configFile?: string }): { config: unknown; sources: unknown };
+  startBroker(config: unknown, options?: { sources?: unknown }): Promise<{ address: string; close(): Promise<void> }>;
 }
 
 /** Loaded by path at run time, so the client commands never load the broker's modules. */
@@ -35,8 +36,15 @@ export function createCommand(): Command {
       else flags[attributeToFlag.get(attribute) ?? attribute] = value;
     }
     const main = (await import(BROKER_MAIN_MODULE)) as BrokerMain;
-    const config = main.loadBrokerConfig({ flags, env: process.env });
-    const running = await main.startBroker(config);
+    let loaded: { config: unknown; sources: unknown };
+    try {
+      loaded = main.loadBrokerConfigWithSources({ flags, env: process.env });
+    } catch (error) {
+      // A bad setting is the user's to fix: report it as a usage error.
+      if (error instanceof Error && error.name === 'BrokerConfigError') throw new UsageError(error.message);
+      throw error;
+    }
+    const running = await main.startBroker(loaded.config, { sources: loaded.sources });
     process.stdout.write(`brook broker listening on ${running.address}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -31,6 +31,12 @@ function buildProgram(): Command {
   return program;
 }
 
+// A reader that went away (`brook consume ... | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
