@@ -40,7 +40,7 @@ export function benchBatchRecords(batchBytes: number, recordBytes: number, seed 
 }
 
 export interface Timing {
-  /** Mean wall time per operation, microseconds. */
+  /** Median wall time per operation, microseconds (the median shrugs off other load on the machine). */
   latencyUs: number;
   /** Mean main-thread busy time per operation (event loop utilisation), microseconds. */
   mainThreadUs: number;
@@ -52,14 +52,16 @@ export async function timeSequential(operation: () => unknown, budgetMs: number,
   for (let i = 0; i < 3; i++) await operation();
   const eluStart = performance.eventLoopUtilization();
   const started = performance.now();
-  let operations = 0;
-  while (operations < minOperations || performance.now() - started < budgetMs) {
+  const durations: number[] = [];
+  while (durations.length < minOperations || performance.now() - started < budgetMs) {
+    const before = performance.now();
     await operation();
-    operations++;
+    durations.push(performance.now() - before);
   }
-  const elapsedMs = performance.now() - started;
   const elu = performance.eventLoopUtilization(eluStart);
-  return { latencyUs: (elapsedMs * 1000) / operations, mainThreadUs: (elu.active * 1000) / operations, operations };
+  durations.sort((a, b) => a - b);
+  const operations = durations.length;
+  return { latencyUs: durations[operations >> 1] * 1000, mainThreadUs: (elu.active * 1000) / operations, operations };
 }
 
 /** Runs `operation` with `inFlight` concurrent operations for about `budgetMs`; returns ops/s and main-thread share. */

@@ -40,24 +40,31 @@ export type CodecThresholds = Record<Codec, number>;
 const NEVER_BYTES = Number.MAX_SAFE_INTEGER;
 
 /**
- * Uncompressed bytes at or above which encoding (or compressing) goes to a worker, per codec.
- * From bench/record-pool.ts; see record/README.md.
+ * Uncompressed record bytes at or above which encoding (or compressing) goes to a worker, per
+ * codec. Read off bench/record-pool.ts (curve in record/README.md): below these the hop (about
+ * 0.1 ms of latency and of main-thread time on the 2-core test machine) costs as much as the
+ * compression it would move; above them the main thread keeps most of its time. gzip compresses
+ * at ~30 MB/s, so it pays early; snappy and lz4 run at hundreds of MB/s and pay only for big batches.
  */
 export const DEFAULT_ENCODE_THRESHOLDS_BYTES: Readonly<CodecThresholds> = Object.freeze({
   [Codec.None]: NEVER_BYTES,
-  [Codec.Gzip]: 16 * 1024,
+  [Codec.Gzip]: 32 * 1024,
   [Codec.Snappy]: 256 * 1024,
   [Codec.Lz4]: 256 * 1024,
   [Codec.Zstd]: 64 * 1024,
 });
 
-/** Compressed bytes at or above which decoding (or decompressing) goes to a worker, per codec. */
+/**
+ * Compressed batch bytes at or above which decoding (or decompressing) goes to a worker, per
+ * codec. Decompression is much cheaper than compression, and building the record objects stays on
+ * the main thread either way, so decoding pays for the hop only with larger batches.
+ */
 export const DEFAULT_DECODE_THRESHOLDS_BYTES: Readonly<CodecThresholds> = Object.freeze({
   [Codec.None]: NEVER_BYTES,
-  [Codec.Gzip]: 16 * 1024,
-  [Codec.Snappy]: 128 * 1024,
-  [Codec.Lz4]: 128 * 1024,
-  [Codec.Zstd]: 32 * 1024,
+  [Codec.Gzip]: 64 * 1024,
+  [Codec.Snappy]: 256 * 1024,
+  [Codec.Lz4]: 256 * 1024,
+  [Codec.Zstd]: 256 * 1024,
 });
 
 /** Tasks waiting for a worker beyond which new work runs inline instead. */

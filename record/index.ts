@@ -5,3 +5,4 @@ export type * from './record.js';
 export * from './record-batch.js';
 export { compress, decompress, codecName, codecFromName, isKnownCodec, ZSTD_WINDOW_LOG_MAX } from './codecs.js';
 export * from './control-record.js';
+export * from './codec-pool.js';
