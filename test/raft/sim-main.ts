@@ -7,9 +7,9 @@
  *   npm run sim -- --nodes 5 --steps 20000 # fixed cluster size, longer fault phase
  *   npm run sim -- --bug forget-vote       # show that a known bug is caught
  */
+import { DEFAULT_STEPS } from './sim-defaults.js';
 import { BUG_NAMES, bugOptions, nodesForSeed, replayCommand, runSimulation, type BugName, type SimOptions, type SimResult } from './sim/cluster-sim.js';
 
-export const DEFAULT_STEPS = 6000;
 const DEFAULT_SEEDS = 1000;
 const DEFAULT_TRACE_LINES = 60;
 
@@ -21,10 +21,11 @@ interface Arguments {
   steps: number;
   bug: BugName | undefined;
   traceLines: number;
+  stepDuringSync: boolean;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES };
+  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES, stepDuringSync: true };
   if (process.env.SEED !== undefined && process.env.SEED !== '') args.seed = integer('SEED', process.env.SEED);
   for (let k = 0; k < argv.length; k++) {
     const flag = argv[k];
@@ -58,6 +59,9 @@ function parseArguments(argv: string[]): Arguments {
         args.bug = bug as BugName;
         break;
       }
+      case '--hold-during-sync':
+        args.stepDuringSync = false;
+        break;
       case '--trace':
         args.traceLines = integer(flag, value());
         break;
@@ -80,12 +84,12 @@ function integer(name: string, text: string): number {
 
 function usage(problem?: string): never {
   if (problem !== undefined) console.error(problem);
-  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--trace LINES]');
+  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--hold-during-sync] [--trace LINES]');
   process.exit(2);
 }
 
 function optionsFor(args: Arguments, seed: number): SimOptions {
-  return { seed, nodes: args.nodes ?? nodesForSeed(seed), steps: args.steps, ...(args.bug === undefined ? {} : bugOptions(args.bug)), traceCapacity: Math.max(args.traceLines, 1) };
+  return { seed, nodes: args.nodes ?? nodesForSeed(seed), steps: args.steps, ...(args.bug === undefined ? {} : bugOptions(args.bug)), traceCapacity: Math.max(args.traceLines, 1), stepDuringSync: args.stepDuringSync };
 }
 
 function printFailure(result: SimResult, traceLines: number): void {

@@ -7,7 +7,7 @@ import { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
 import { CALM_NETWORK, NODE_ID_LIMIT, SimNetwork } from './sim-network.js';
 import { ProposalOutcome, SimNode, encodeMachineState, type DriverBugs, type Proposal, type SimContext } from './sim-node.js';
-import { TraceKind, TraceRing } from './trace-ring.js';
+import { REJECT_FLAG, TraceKind, TraceRing } from './trace-ring.js';
 
 export interface SimOptions {
   seed: number;
@@ -17,6 +17,11 @@ export interface SimOptions {
   steps: number;
   raftBugs?: RaftConfig['testOnlyBugs'];
   driverBugs?: DriverBugs;
+  /**
+   * Whether a node steps messages and ticks while its Ready waits for the disk (as a driver with
+   * asynchronous fsync does; on by default), or holds them until advance().
+   */
+  stepDuringSync?: boolean;
   /** Check that nothing is applied before some node reported it committed (on by default). */
   checkAppliedIsCommitted?: boolean;
   traceCapacity?: number;
@@ -71,6 +76,8 @@ const ADMIN_TIMEOUT_MS = 30 * ELECTION_TIMEOUT_MS;
 /** A removed node keeps running this long (it may still be needed to tell others), then stops for good. */
 const RETIRE_GRACE_MS = 10 * ELECTION_TIMEOUT_MS;
 const EXTRA_NODES_MAX = 3;
+/** Chance that a node crashes right after granting a vote or sending entries. */
+const CRITICAL_CRASH_RATE = 0.04;
 const BOOTSTRAP: Snapshot = { index: 1, term: 1, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 1) };
 const EMPTY_DISK: Snapshot = { index: 0, term: 0, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 0) };
 
@@ -95,6 +102,7 @@ export class ClusterSim implements SimContext {
   readonly driverBugs: DriverBugs;
   readonly diskLatencyMaxMs: number;
   readonly compactEveryEntries: number;
+  readonly stepDuringSync: boolean;
   nowMs = 0;
 
   private readonly nodes = new Map<number, SimNode>();
@@ -118,6 +126,8 @@ export class ClusterSim implements SimContext {
   private readonly checkQuorum: boolean;
   private readonly heartbeatTicks: number;
   private readonly maxInflightMessages: number;
+  private readonly maxEntriesPerMessage: number;
+  private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
     steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0,
     leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, transfers: 0, messages: 0, healLeaderMs: -1, healConvergeMs: -1,
@@ -129,12 +139,15 @@ export class ClusterSim implements SimContext {
     this.network = new SimNetwork(this.queue, this.prng.fork());
     this.trace = new TraceRing(options.traceCapacity ?? 400);
     this.driverBugs = options.driverBugs ?? {};
+    this.stepDuringSync = options.stepDuringSync ?? true;
     this.diskLatencyMaxMs = this.prng.pick([0, 2, 5, 10]);
     this.compactEveryEntries = this.prng.pick([4, 16, 64, 1_000_000]);
     this.preVote = this.prng.chance(0.75);
     this.checkQuorum = this.prng.chance(0.75);
     this.heartbeatTicks = this.prng.range(1, 3);
     this.maxInflightMessages = this.prng.pick([1, 4, 64]);
+    this.maxEntriesPerMessage = this.prng.pick([1, 2, 8, 64]);
+    this.maxMessageBytes = this.prng.pick([16, 256, 64 * 1024]);
     const voters = Array.from({ length: options.nodes }, (_, k) => k + 1);
     this.committedConf = { voters, learners: [] };
     this.nextNodeId = options.nodes + 1;
@@ -178,16 +191,14 @@ export class ClusterSim implements SimContext {
     switch (event.kind) {
       case EventKind.Tick:
         if (node === undefined || node.raft === null || node.incarnation !== event.incarnation) return;
-        node.raft.tick();
-        node.pump();
+        node.tick();
         this.queue.push(this.nowMs + this.tickPeriodMs.get(node.id)!, EventKind.Tick, node.id, node.incarnation);
         return;
       case EventKind.Deliver: {
         const message = event.message!;
         if (node === undefined || node.raft === null) return;
-        this.trace.add(this.nowMs, TraceKind.Deliver, node.id, message.type, message.from, message.term, message.index);
-        node.raft.step(message);
-        node.pump();
+        this.trace.add(this.nowMs, TraceKind.Deliver, node.id, message.type + (message.reject ? REJECT_FLAG : 0), message.from, message.term, message.index);
+        node.receive(message);
         return;
       }
       case EventKind.DiskSync:
@@ -198,6 +209,9 @@ export class ClusterSim implements SimContext {
         if (node === undefined || node.raft === null || node.incarnation !== event.incarnation) return;
         node.raft.reportSnapshot(event.peer, event.ok);
         node.pump();
+        return;
+      case EventKind.Crash:
+        if (node !== undefined && node.raft !== null && node.incarnation === event.incarnation) this.crash(node, this.prng.range(0, 100));
         return;
       case EventKind.Restart:
         if (node !== undefined && node.raft === null && !node.retired) this.restart(node);
@@ -230,8 +244,8 @@ export class ClusterSim implements SimContext {
       heartbeatTicks: this.heartbeatTicks,
       preVote: this.preVote,
       checkQuorum: this.checkQuorum,
-      maxMessageBytes: 256,
-      maxEntriesPerMessage: 8,
+      maxMessageBytes: this.maxMessageBytes,
+      maxEntriesPerMessage: this.maxEntriesPerMessage,
       maxInflightMessages: this.maxInflightMessages,
       maxInflightBytes: 4096,
       maxUncommittedBytes: 64 * 1024,
@@ -482,6 +496,14 @@ export class ClusterSim implements SimContext {
   }
 
 
+  criticalMoment(node: SimNode): void {
+    // Crashing right after a vote or a replication, before or while the disk catches up, is where
+    // durability mistakes show; random crashes alone reach these moments too rarely.
+    if (this.phase === Phase.Faults && this.prng.chance(CRITICAL_CRASH_RATE)) {
+      this.queue.push(this.nowMs + this.prng.range(0, this.diskLatencyMaxMs), EventKind.Crash, node.id, node.incarnation);
+    }
+  }
+
   snapshotInstalled(_node: number): void {
     this.stats.snapshotsInstalled++;
   }
@@ -573,6 +595,7 @@ export function replayCommand(options: SimOptions, defaults: { steps: number }):
   if (options.steps !== defaults.steps) flags.push(`--steps ${options.steps}`);
   const bug = bugName(options);
   if (bug !== undefined) flags.push(`--bug ${bug}`);
+  if (options.stepDuringSync === false) flags.push('--hold-during-sync');
   return `SEED=${options.seed} npm run sim${flags.length > 0 ? ` -- ${flags.join(' ')}` : ''}`;
 }
 

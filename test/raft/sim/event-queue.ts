@@ -14,6 +14,8 @@ export enum EventKind {
   Restart = 4,
   /** The transport tells a leader whether a snapshot reached its target (`peer`, `ok`). */
   SnapshotStatus = 5,
+  /** A node loses power (scheduled right after an interesting moment: a vote granted, entries sent). */
+  Crash = 6,
 }
 
 /**

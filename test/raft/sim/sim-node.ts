@@ -5,7 +5,7 @@ import type { Prng } from './prng.js';
 import type { RaftCore } from './raft-core.js';
 import type { SimDisk } from './sim-disk.js';
 import type { SimNetwork } from './sim-network.js';
-import { TraceKind, type TraceRing } from './trace-ring.js';
+import { REJECT_FLAG, TraceKind, type TraceRing } from './trace-ring.js';
 
 /** Known driver mistakes the simulator can switch on, one at a time, to show that it catches them. */
 export interface DriverBugs {
@@ -29,10 +29,13 @@ export interface SimContext {
   readonly diskLatencyMaxMs: number;
   /** Entries applied since the last snapshot before the driver compacts its log. */
   readonly compactEveryEntries: number;
+  readonly stepDuringSync: boolean;
   decodeConfChange(data: Uint8Array): ConfChange;
   proposalResolved(proposal: Proposal, outcome: ProposalOutcome): void;
   confApplied(node: number, index: number, conf: ConfState): void;
   snapshotInstalled(node: number): void;
+  /** The node just did something whose durability matters (granted a vote, replicated entries). */
+  criticalMoment(node: SimNode): void;
 }
 
 /** A client proposal that a leader accepted at (index, term) and whose fate is not yet known. */
@@ -86,6 +89,9 @@ export class SimNode {
   /** The Ready handed out and not yet advanced (its writes wait for the disk). */
   private inflight: Ready | null = null;
   private inflightSent = false;
+  /** Messages and ticks held back while a Ready waits for the disk (when not stepping during sync). */
+  private inbox: Message[] = [];
+  private deferredTicks = 0;
   role: Role = Role.Follower;
   term = 0;
   leader = 0;
@@ -127,9 +133,29 @@ export class SimNode {
   crash(): { survivedWrites: number; torn: boolean } {
     this.raft = null;
     this.inflight = null;
+    this.inbox = [];
+    this.deferredTicks = 0;
     for (const proposal of this.pending) this.context.proposalResolved(proposal, ProposalOutcome.Unknown);
     this.pending = [];
     return this.disk.crash(this.context.prng);
+  }
+
+  receive(message: Message): void {
+    if (this.inflight !== null && !this.context.stepDuringSync) {
+      this.inbox.push(message);
+      return;
+    }
+    this.raft!.step(message);
+    this.pump();
+  }
+
+  tick(): void {
+    if (this.inflight !== null && !this.context.stepDuringSync) {
+      this.deferredTicks++;
+      return;
+    }
+    this.raft!.tick();
+    this.pump();
   }
 
   /** Hands every pending Ready to the disk, and finishes those that need no sync. */
@@ -166,6 +192,13 @@ export class SimNode {
     this.disk.sync();
     this.inflight = null;
     this.finish(ready);
+    const raft = this.raft!;
+    for (; this.deferredTicks > 0; this.deferredTicks--) raft.tick();
+    if (this.inbox.length > 0) {
+      const inbox = this.inbox;
+      this.inbox = [];
+      for (const message of inbox) raft.step(message);
+    }
     this.pump();
   }
 
@@ -232,7 +265,10 @@ export class SimNode {
     const { network, trace, nowMs, queue } = this.context;
     for (const message of messages) {
       const copies = network.send(message, nowMs);
-      trace.add(nowMs, copies === 0 ? TraceKind.Drop : TraceKind.Send, this.id, message.type, message.to, message.term, message.index);
+      trace.add(nowMs, copies === 0 ? TraceKind.Drop : TraceKind.Send, this.id, message.type + (message.reject ? REJECT_FLAG : 0), message.to, message.term, message.index);
+      if ((message.type === MessageType.VoteResponse && !message.reject) || (message.type === MessageType.Append && message.entries.length > 0)) {
+        this.context.criticalMoment(this);
+      }
       if (message.type === MessageType.Snapshot) {
         queue.push(nowMs + network.faults.delayMaxMs, EventKind.SnapshotStatus, this.id, this.incarnation, null, message.to, copies > 0);
       }

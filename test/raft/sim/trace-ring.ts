@@ -64,6 +64,13 @@ export class TraceRing {
   }
 }
 
+/** Message kinds are traced as type + REJECT_FLAG when the message is a rejection. */
+export const REJECT_FLAG = 100;
+
+function messageName(code: number): string {
+  return code >= REJECT_FLAG ? `${MessageType[code - REJECT_FLAG]}(reject)` : MessageType[code];
+}
+
 function formatRecord(v: Float64Array, note: string | null): string {
   const time = `t=${v[0]}`.padEnd(9);
   const node = `n${v[2]}`;
@@ -71,15 +78,15 @@ function formatRecord(v: Float64Array, note: string | null): string {
   const tail = note === null ? '' : ` ${note}`;
   switch (v[1] as TraceKind) {
     case TraceKind.Send:
-      return `${time} ${node} send ${MessageType[a]} ->n${b} term=${c} index=${d}${tail}`;
+      return `${time} ${node} send ${messageName(a)} ->n${b} term=${c} index=${d}${tail}`;
     case TraceKind.Deliver:
-      return `${time} ${node} recv ${MessageType[a]} <-n${b} term=${c} index=${d}${tail}`;
+      return `${time} ${node} recv ${messageName(a)} <-n${b} term=${c} index=${d}${tail}`;
     case TraceKind.Drop:
-      return `${time} ${node} drop ${MessageType[a]} ->n${b} term=${c}${tail}`;
+      return `${time} ${node} drop ${messageName(a)} ->n${b} term=${c}${tail}`;
     case TraceKind.Role:
       return `${time} ${node} role ${tail.trim()} term=${a} leader=n${b}`;
     case TraceKind.Persist:
-      return `${time} ${node} durable term=${a} vote=n${b} commit=${c} last=${d}${tail}`;
+      return `${time} ${node} write term=${a}${b < 0 ? '' : ` vote=n${b} commit=${c}`} last=${d}${tail}`;
     case TraceKind.Apply:
       return `${time} ${node} apply index=${a} count=${b} term=${c} value=${d}${tail}`;
     case TraceKind.Crash:
