@@ -200,6 +200,12 @@ export function loadBrokerConfigWithSources(sources: BrokerConfigSources = {}): 
   if (config.defaultPartitions > config.topicPartitionsMax) {
     throw new BrokerConfigError(`num.partitions (${config.defaultPartitions}) exceeds topic.partitions.max (${config.topicPartitionsMax})`);
   }
+  if (config.fetchMaxBytes > config.responseMaxBytes) {
+    throw new BrokerConfigError(`fetch.max.bytes (${config.fetchMaxBytes}) exceeds response.max.bytes (${config.responseMaxBytes}): a full fetch could not be sent`);
+  }
+  if (config.maxMessageBytes > config.requestMaxBytes) {
+    throw new BrokerConfigError(`max.message.bytes (${config.maxMessageBytes}) exceeds request.max.bytes (${config.requestMaxBytes}): the largest batch could not be sent`);
+  }
   if (config.maxMessageBytes > config.segmentBytes) {
     throw new BrokerConfigError(`max.message.bytes (${config.maxMessageBytes}) exceeds segment.bytes (${config.segmentBytes})`);
   }
