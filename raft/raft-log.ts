@@ -188,6 +188,10 @@ export class RaftLog {
     this.applying = Math.max(this.applying, snapshot.index);
   }
 
+  hasUnstableEntries(): boolean {
+    return this.unstable.length > 0;
+  }
+
   /** Entries the driver must persist next. */
   unstableEntries(): Entry[] {
     return this.unstable.slice();

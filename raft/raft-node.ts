@@ -212,7 +212,7 @@ export class RaftNode {
     return (
       this.messages.length > 0 ||
       this.readStates.length > 0 ||
-      this.log.unstableEntries().length > 0 ||
+      this.log.hasUnstableEntries() ||
       this.log.pendingSnapshot() !== undefined ||
       this.log.committed > this.log.applying ||
       this.hardStateChanged() ||

@@ -30,6 +30,8 @@ export class TranscriptCluster {
   private readonly applied = new Map<NodeId, Entry[]>();
   private readonly highestCommit = new Map<NodeId, number>();
   private out: string[] = [];
+  /** Every message handed out in a Ready, in order, for unit tests to inspect. */
+  readonly sent: Message[] = [];
 
   run(line: string): string[] {
     this.out = [];
@@ -104,6 +106,9 @@ export class TranscriptCluster {
       case 'compact':
         this.compact(ids()[0], Number(positional[1]));
         break;
+      case 'preload':
+        this.preload(ids()[0], positional.slice(1), Number(options.get('term') ?? 0));
+        break;
       case 'restart':
         this.restart(ids()[0]);
         break;
@@ -128,6 +133,7 @@ export class TranscriptCluster {
 
   private addNode(id: NodeId, conf: ConfState, options: Map<string, string>): void {
     const flags = new Set((options.get('flags') ?? 'pre-vote,check-quorum').split(','));
+    const bugs = new Set((options.get('bugs') ?? '').split(','));
     const config: RaftConfig = {
       id,
       electionTicks: Number(options.get('election') ?? 10),
@@ -142,6 +148,7 @@ export class TranscriptCluster {
       // Fixed, staggered election timeouts (node 1: electionTicks, node 2: one tick more, ...), so a
       // transcript says precisely when each node campaigns.
       random: () => ((id - 1) % 10) / 10,
+      testOnlyBugs: { commitPreviousTermByCounting: bugs.has('commit-previous-term'), voteWithoutLogCheck: bugs.has('vote-without-log-check') },
     };
     const storage = new MemoryStorage(conf);
     this.storages.set(id, storage);
@@ -150,6 +157,42 @@ export class TranscriptCluster {
     this.inboxes.set(id, []);
     this.applied.set(id, []);
     this.highestCommit.set(id, 0);
+  }
+
+  /**
+   * Gives a fresh node a log, as if it had lived through earlier terms: each argument is an
+   * entry's term, or term x count for a ranged entry ("2x5"). The hard state takes the last term.
+   */
+  private preload(id: NodeId, specs: string[], term: number): void {
+    const storage = this.storage(id);
+    assert.equal(storage.lastIndex(), 0, 'preload only an empty node');
+    const entries: Entry[] = [];
+    let index = 1;
+    for (const spec of specs) {
+      const [term, count] = spec.split('x').map(Number);
+      entries.push({ index, count: count ?? 1, term, type: EntryType.Normal, data: new TextEncoder().encode(`t${term}`) });
+      index += count ?? 1;
+    }
+    storage.append(entries);
+    const lastTerm = entries.length === 0 ? 0 : entries[entries.length - 1].term;
+    storage.setHardState({ term: Math.max(term, lastTerm), vote: 0, commit: 0 });
+    this.nodes.set(id, new RaftNode(this.configs.get(id)!, storage));
+    this.out.push(`${id}: ${storage.allEntries().map(formatEntry).join(' ')}`);
+  }
+
+  /** The node itself, for unit tests that call its API directly. */
+  raftNode(id: NodeId): RaftNode {
+    return this.node(id);
+  }
+
+  /** The node's persisted log, for unit tests. */
+  logOf(id: NodeId): Entry[] {
+    return this.storage(id).allEntries();
+  }
+
+  /** The node's status, for unit tests that drive the cluster through commands. */
+  statusOf(id: NodeId) {
+    return this.node(id).status();
   }
 
   private restart(id: NodeId): void {
@@ -197,6 +240,7 @@ export class TranscriptCluster {
     if (ready.snapshot !== undefined) storage.applySnapshot(ready.snapshot);
     storage.append(ready.entries);
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
+    this.sent.push(...ready.messages);
     for (const m of ready.messages) {
       if (this.isolated.has(m.from) || this.isolated.has(m.to)) continue;
       this.inboxes.get(m.to)?.push(m);
