@@ -15,7 +15,7 @@ let dataDir: string;
 
 before(async () => {
   dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir, ['--flow-control-window-bytes', String(8 * 1024 * 1024)]);
+  broker = await startBrokerProcess(dataDir, ['--flow-control-window-bytes', String(8 * 1024 * 1024), '--in-flight-requests-per-connection-max', '64']);
   client = new RawClient(broker.address);
 });
 
@@ -218,7 +218,7 @@ describe('produce and fetch', () => {
     ]);
   });
 
-  it('grants the configured HTTP/2 flow-control window on new connections', async () => {
+  it('grants the configured HTTP/2 flow-control window and stream limit on new connections', async () => {
     const session = connect(`http://${broker.address}`);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -226,6 +226,7 @@ describe('produce and fetch', () => {
         session.once('error', reject);
       });
       assert.equal(session.remoteSettings.initialWindowSize, 8 * 1024 * 1024, 'per-stream window in SETTINGS');
+      assert.equal(session.remoteSettings.maxConcurrentStreams, 64, 'calls in flight per connection');
       const deadline = Date.now() + 2_000;
       while ((session.state.remoteWindowSize ?? 0) < 8 * 1024 * 1024 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
