@@ -40,6 +40,7 @@ import {
   BatchTooLargeError,
   CorruptBatchError,
   hasErrorCode,
+  LogBusyError,
   LogClosedError,
   NonContiguousAppendError,
   OffsetOutOfRangeError,
@@ -79,6 +80,8 @@ const LOG_START_HEADER = 'brook-log-start-offset v1';
 
 /** Appends written together in one writev (and one fdatasync) at most; bounds commit latency. */
 export const APPEND_GROUP_BYTES_MAX = 16 * 1024 * 1024;
+/** Bytes of appends waiting for the writer; beyond this, appends fail with LogBusyError. */
+export const APPEND_QUEUE_BYTES_MAX = 256 * 1024 * 1024;
 /** The largest maxBytes a read accepts; a read allocates up to this much. */
 export const READ_BYTES_MAX = 64 * 1024 * 1024;
 /** Relative offsets in the index are int32, so a segment covers fewer offsets than this. */
@@ -116,8 +119,10 @@ export class PartitionLog {
   private endOffset: number;
   private committedOffset: number;
   private readonly queue: QueuedOp[] = [];
+  private queuedAppendBytes = 0;
   private draining = false;
   private closing = false;
+  private closePromise: Promise<void> | undefined;
   private closed = false;
   private failure: unknown = undefined;
   /** An index write failed: the index files may be stale, so the next open must recover. */
@@ -403,12 +408,19 @@ export class PartitionLog {
    * Finishes queued work, syncs everything and writes the clean-shutdown marker (unless an I/O
    * failure makes the files suspect), so the next open skips recovery.
    */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  close(): Promise<void> {
+    this.closePromise ??= this.closeOnce();
+    return this.closePromise;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closing = true;
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     try {
       if (this.failure === undefined) await this.enqueueTask(() => this.closeNow(), true);
+    } catch (error) {
+      // A log that failed is closed without the marker; the failure was reported to its appends.
+      if (this.failure === undefined) throw error;
     } finally {
       this.closed = true;
       this.tailCache.clear();
@@ -455,6 +467,13 @@ export class PartitionLog {
   }
 
   private enqueue(op: QueuedOp): void {
+    if (op.kind === 'append') {
+      if (this.queuedAppendBytes + op.bytes.length > APPEND_QUEUE_BYTES_MAX) {
+        op.reject(new LogBusyError(this.queuedAppendBytes, APPEND_QUEUE_BYTES_MAX));
+        return;
+      }
+      this.queuedAppendBytes += op.bytes.length;
+    }
     this.queue.push(op);
     if (!this.draining) void this.drain();
   }
@@ -476,6 +495,7 @@ export class PartitionLog {
       while (this.queue.length > 0) {
         if (this.failure !== undefined) {
           for (const op of this.queue.splice(0)) op.reject(new LogClosedError(this.dir, this.failure));
+          this.queuedAppendBytes = 0;
           return;
         }
         const head = this.queue[0];
@@ -500,6 +520,7 @@ export class PartitionLog {
       this.queue.shift();
       group.push(head);
       groupBytes += head.bytes.length;
+      this.queuedAppendBytes -= head.bytes.length;
     }
     return group;
   }
@@ -571,6 +592,7 @@ export class PartitionLog {
         const baseOffset = baseOffsetNumberAt(bytes, position);
         if (baseOffset !== offset) return new NonContiguousAppendError(baseOffset, offset);
         const epoch = partitionLeaderEpochAt(bytes, position);
+        if (epoch < 0) return new CorruptBatchError(`replicated batch without a leader epoch (${epoch})`, position);
         if (latest !== undefined && epoch < latest) return new CorruptBatchError(`leader epoch ${epoch} is below ${latest}`, position);
         if (latest === undefined || epoch > latest) op.newEpochs.push([epoch, offset]);
         latest = epoch;

@@ -82,6 +82,17 @@ export class NonContiguousAppendError extends StorageError {
   }
 }
 
+/** Too many appends are waiting for the log's writer (the disk is slower than the input). */
+export class LogBusyError extends StorageError {
+  override readonly name = 'LogBusyError';
+  constructor(
+    readonly queuedBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(`${queuedBytes} bytes of appends are already waiting (limit ${limitBytes}); retry later`, true);
+  }
+}
+
 /** The log was closed, or stopped accepting writes after an I/O failure it could not undo. */
 export class LogClosedError extends StorageError {
   override readonly name = 'LogClosedError';
