@@ -21,16 +21,17 @@ import { type CodecTask, allocateOwned, runCodecTask, unwrapCodecResult } from '
 import { compress, decompress } from './codecs.js';
 import { InvalidRecordError } from './errors.js';
 import {
+  type BatchInfo,
   type BatchOptions,
   DEFAULT_DECODE_LIMITS,
   type DecodeLimits,
   type DecodedBatch,
   decodeRecordsRegion,
   encodePlainBatch,
+  decodeBatch,
   readBatchInfo,
   sealBatch,
-  verifyBatchCrc,
-  decodeBatch,
+  validateBatch,
 } from './record-batch.js';
 import type { ProduceRecord } from './record.js';
 
@@ -161,17 +162,24 @@ export class CodecPool {
     const info = readBatchInfo(buf, pos);
     const size = info.batchLength + BATCH_LOG_OVERHEAD_BYTES;
     if (!this.offload(size, this.decodeThresholdsBytes[info.codec] ?? NEVER_BYTES)) return decodeBatch(buf, pos, limits);
-    const copy = allocateOwned(size);
-    buf.copy(copy, 0, pos, pos + size);
-    const copyArrayBuffer = copy.buffer as ArrayBuffer;
-    const data = await this.run({ op: 'open', batch: copyArrayBuffer, limits: { ...limits } }, copyArrayBuffer);
+    const copy = copyToOwned(buf.subarray(pos, pos + size));
+    const data = await this.run({ op: 'open', batch: copy, limits: { ...limits } }, copy);
     const records = decodeRecordsRegion({ data, start: 0, end: data.length }, info, limits);
     return { info, records, size };
   }
 
-  /** Checks the CRC of the batch at `pos` (inline: CRC32C runs at GB/s). */
-  verifyCrc(buf: Buffer, pos = 0): void {
-    verifyBatchCrc(buf, pos, readBatchInfo(buf, pos));
+  /**
+   * validateBatch (header, CRC, decompression, every record's framing), on a worker at or above
+   * the decode threshold. Only the compressed batch crosses to the worker; nothing comes back but
+   * the verdict, so a broker can check produced batches without decompressing on its main thread.
+   */
+  async validateBatch(buf: Buffer, pos = 0, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<BatchInfo> {
+    const info = readBatchInfo(buf, pos);
+    const size = info.batchLength + BATCH_LOG_OVERHEAD_BYTES;
+    if (!this.offload(size, this.decodeThresholdsBytes[info.codec] ?? NEVER_BYTES)) return validateBatch(buf, pos, limits);
+    const copy = copyToOwned(buf.subarray(pos, pos + size));
+    await this.run({ op: 'validate', batch: copy, limits: { ...limits } }, copy);
+    return info;
   }
 
   /** compress(), on a worker at or above the encode threshold. `input` is copied, not detached. */

@@ -6,11 +6,12 @@
 import { Codec } from './batch-header.js';
 import { compress, decompress } from './codecs.js';
 import { CorruptRecordError, InvalidRecordError, isRecordFormatError } from './errors.js';
-import { type DecodeLimits, openRecords, readBatchInfo, sealBatch, verifyBatchCrc } from './record-batch.js';
+import { type DecodeLimits, openRecords, readBatchInfo, sealBatch, validateBatch, verifyBatchCrc } from './record-batch.js';
 
 export type CodecTask =
   | { op: 'seal'; plain: ArrayBuffer }
   | { op: 'open'; batch: ArrayBuffer; limits: DecodeLimits }
+  | { op: 'validate'; batch: ArrayBuffer; limits: DecodeLimits }
   | { op: 'compress'; codec: Codec; input: ArrayBuffer }
   | { op: 'decompress'; codec: Codec; input: ArrayBuffer; maxOutputBytes: number };
 
@@ -20,7 +21,8 @@ export interface CodecTaskFailure {
   message: string;
 }
 
-export type CodecTaskResult = ArrayBuffer | CodecTaskFailure;
+/** Bytes, a typed failure, or null for a validation that passed. */
+export type CodecTaskResult = ArrayBuffer | CodecTaskFailure | null;
 
 /** A Buffer that owns the whole of a fresh ArrayBuffer, so the ArrayBuffer can be transferred. */
 export const allocateOwned = (size: number): Buffer => Buffer.allocUnsafeSlow(size);
@@ -45,6 +47,9 @@ export function runCodecTask(task: CodecTask): CodecTaskResult {
         const region = openRecords(batch, 0, info, task.limits);
         return ownedArrayBuffer(region.data.subarray(region.start, region.end));
       }
+      case 'validate':
+        validateBatch(Buffer.from(task.batch), 0, task.limits);
+        return null;
       case 'compress':
         return ownedArrayBuffer(compress(task.codec, Buffer.from(task.input)));
       case 'decompress':
@@ -57,9 +62,10 @@ export function runCodecTask(task: CodecTask): CodecTaskResult {
   }
 }
 
-/** Turns a result back into a Buffer, or rethrows the typed error it carries. */
+/** Turns a result back into a Buffer (empty for a passed validation), or rethrows its typed error. */
 export function unwrapCodecResult(result: CodecTaskResult): Buffer {
   if (result instanceof ArrayBuffer) return Buffer.from(result);
+  if (result === null) return Buffer.alloc(0);
   if (result.failed === 'corrupt') {
     const error = new CorruptRecordError(result.reason);
     error.message = result.message;

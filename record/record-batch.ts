@@ -552,6 +552,21 @@ export function decodeBatch(buf: Buffer, pos = 0, limits: DecodeLimits = DEFAULT
   return { info, records, size: info.batchLength + BATCH_LOG_OVERHEAD_BYTES };
 }
 
+/**
+ * Checks the batch at `pos` completely — header, CRC, decompression under `limits`, and the
+ * framing of every record — without creating record objects; returns its header. This is what a
+ * broker runs on produced batches before it appends them as they are.
+ */
+export function validateBatch(buf: Buffer, pos = 0, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): BatchInfo {
+  const info = readBatchInfo(buf, pos);
+  verifyBatchCrc(buf, pos, info);
+  const cursor = new RecordCursor(openRecords(buf, pos, info, limits), info, limits);
+  while (cursor.next()) {
+    // next() checks each record's framing; nothing else to do here.
+  }
+  return info;
+}
+
 /** One batch found by iterateBatches: where it is and its header. */
 export interface BatchView {
   pos: number;

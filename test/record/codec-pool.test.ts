@@ -50,6 +50,16 @@ describe('codec pool', () => {
     }
   });
 
+  it('validates on a worker without bringing the records back', async () => {
+    const batch = encodeBatch(records(new TestRandom(16), 50), { codec: Codec.Gzip, nowMs: NOW_MS, baseOffset: 7 });
+    const info = await pool.validateBatch(batch);
+    assert.equal(info.recordCount, 50);
+    assert.equal(info.baseOffset, 7);
+    const broken = Buffer.from(batch);
+    broken[100] ^= 0x10;
+    await rejectsCorrupt(pool.validateBatch(broken), 'bad-crc');
+  });
+
   it('runs many operations concurrently', async () => {
     const random = new TestRandom(12);
     const inputs = Array.from({ length: 24 }, () => records(random, 1 + random.below(50)));

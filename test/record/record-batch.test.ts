@@ -25,6 +25,7 @@ import {
   iterateRecords,
   openRecords,
   readBatchInfo,
+  validateBatch,
 } from '../../record/record-batch.js';
 import { ControlRecordType, controlRecordType, decodeControlKey, encodeControlBatch, encodeControlKey } from '../../record/control-record.js';
 import { readHexFixture, referenceCrc32c } from './fixture.js';
@@ -319,6 +320,17 @@ describe('record batch: bad input gives typed errors', () => {
     ],
     { nowMs: NOW_MS },
   );
+
+  it('validateBatch accepts what decodeBatch accepts and refuses what it refuses', () => {
+    assert.deepEqual(validateBatch(valid), decodeBatch(valid).info);
+    const compressed = encodeBatch([{ key: null, value: Buffer.from('v') }], { nowMs: NOW_MS, codec: Codec.Snappy });
+    assert.equal(validateBatch(compressed).recordCount, 1);
+    const leftover = craftBatch(Buffer.from([0x0c, 0, 0, 0, 0x01, 0x01, 0x00, 0x00]), 1);
+    assertCorrupt(() => validateBatch(leftover), 'bad-count');
+    const broken = Buffer.from(valid);
+    broken[broken.length - 1] ^= 1;
+    assertCorrupt(() => validateBatch(broken), 'bad-crc');
+  });
 
   it('every truncation is corrupt', () => {
     for (let length = 0; length < valid.length; length++) {

@@ -12,7 +12,7 @@
 import { OFFSET_ATTRIBUTES, OFFSET_CRC, Codec, computeBatchCrc } from '../../record/batch-header.js';
 import { isRecordFormatError } from '../../record/errors.js';
 import type { ProduceRecord } from '../../record/record.js';
-import { type DecodeLimits, decodeBatch, encodeBatch, iterateRecords } from '../../record/record-batch.js';
+import { type DecodeLimits, decodeBatch, encodeBatch, iterateRecords, validateBatch } from '../../record/record-batch.js';
 import { TestRandom } from './random.js';
 
 /** Small limits so that a mutated size cannot make a case slow; still far above the corpus. */
@@ -206,9 +206,25 @@ export function runCase(seed: number, caseIndex: number, report: FuzzReport): vo
       let count = 0;
       for (const record of iterateRecords(input, { limits: FUZZ_LIMITS, skipControl: false })) count += record.offset >= 0 ? 1 : 0;
     } else {
-      const { info, records, size } = decodeBatch(input, 0, FUZZ_LIMITS);
-      if (records.length !== info.recordCount || size > input.length) {
-        report.failures.push({ seed, caseIndex, kind: KIND_NAMES[kind], error: `inconsistent decode: ${records.length} of ${info.recordCount}, size ${size}` });
+      // validateBatch and decodeBatch must agree on whether the batch is acceptable.
+      let validated: string;
+      try {
+        validated = JSON.stringify(validateBatch(input, 0, FUZZ_LIMITS));
+      } catch (error) {
+        if (!isRecordFormatError(error)) throw error;
+        validated = 'refused';
+      }
+      let decodedInfo = 'refused';
+      try {
+        const { info, records, size } = decodeBatch(input, 0, FUZZ_LIMITS);
+        decodedInfo = JSON.stringify(info);
+        if (records.length !== info.recordCount || size > input.length) {
+          report.failures.push({ seed, caseIndex, kind: KIND_NAMES[kind], error: `inconsistent decode: ${records.length} of ${info.recordCount}, size ${size}` });
+        }
+      } finally {
+        if ((validated === 'refused') !== (decodedInfo === 'refused')) {
+          report.failures.push({ seed, caseIndex, kind: KIND_NAMES[kind], error: `validateBatch ${validated === 'refused' ? 'refused' : 'accepted'} what decodeBatch did not` });
+        }
       }
     }
     report.decoded++;
