@@ -2,7 +2,7 @@
  * The record-format fuzzer shared by the CI test (fuzz.test.ts) and the long run (fuzz-main.ts).
  *
  * Each case is derived from (seed, case index) alone, so any failure replays by itself. A case is
- * one of: a valid batch mutated (bit flips, interesting values over length and count fields,
+ * one of: a valid batch (from a corpus built from the seed) mutated (bit flips, interesting values over length and count fields,
  * truncation, splices, random tails), with or without its CRC fixed afterwards so the mutation
  * reaches the parsers behind the CRC; random bytes, bare or behind a plausible header; several
  * batches concatenated; or a random round trip (encode, decode, compare). Only CorruptRecordError
@@ -87,6 +87,20 @@ function randomBatch(random: TestRandom): Buffer {
   });
 }
 
+/** Valid batches the mutations start from, built once per seed (so a case still replays alone). */
+const CORPUS_BATCHES = 256;
+const corpora = new Map<number, Buffer[]>();
+
+function corpusFor(seed: number): Buffer[] {
+  let corpus = corpora.get(seed);
+  if (corpus === undefined) {
+    const random = new TestRandom(mix32(seed ^ 0x5bd1e995) || 1);
+    corpus = Array.from({ length: CORPUS_BATCHES }, () => randomBatch(random));
+    corpora.set(seed, corpus);
+  }
+  return corpus;
+}
+
 function mutate(random: TestRandom, input: Buffer): Buffer {
   let buf = Buffer.from(input);
   const mutations = 1 + random.below(4);
@@ -162,28 +176,27 @@ function roundTrip(random: TestRandom): string | null {
   return null;
 }
 
-/** Builds the input of one case; 'round-trip' cases return null and are checked separately. */
-function caseInput(random: TestRandom, kind: number): Buffer {
+/** Builds the input of one case from a corpus batch (round trips are run separately). */
+function caseInput(random: TestRandom, kind: number, corpus: Buffer[]): Buffer {
+  const pick = (): Buffer => corpus[random.below(corpus.length)];
   switch (kind) {
     case 0:
     case 1:
     case 2:
-      return mutate(random, randomBatch(random));
+      return mutate(random, pick());
     case 3:
     case 4:
     case 5:
-      return refit(mutate(random, randomBatch(random)), random.chance(0.5));
+      return refit(mutate(random, pick()), random.chance(0.5));
     case 6: {
       // Random bytes behind a plausible header: magic 2, lengths that fit.
-      const buf = Buffer.concat([randomBatch(random).subarray(0, 61), random.bytes(random.below(200))]);
+      const buf = Buffer.concat([pick().subarray(0, 61), random.bytes(random.below(200))]);
       return refit(buf, true);
     }
     case 7:
       return random.bytes(random.below(300));
-    default: {
-      const parts = [randomBatch(random), randomBatch(random), randomBatch(random)];
-      return mutate(random, Buffer.concat(parts));
-    }
+    default:
+      return mutate(random, Buffer.concat([pick(), pick(), pick()]));
   }
 }
 
@@ -201,7 +214,7 @@ export function runCase(seed: number, caseIndex: number, report: FuzzReport): vo
       report.decoded++;
       return;
     }
-    const input = caseInput(random, kind);
+    const input = caseInput(random, kind, corpusFor(seed));
     if (KIND_NAMES[kind] === 'concatenated') {
       let count = 0;
       for (const record of iterateRecords(input, { limits: FUZZ_LIMITS, skipControl: false })) count += record.offset >= 0 ? 1 : 0;
