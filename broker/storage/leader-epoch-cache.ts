@@ -69,6 +69,19 @@ export class LeaderEpochCache {
     return found < 0 ? undefined : this.epochs[found];
   }
 
+  /**
+   * The largest offset at or below `maxOffset` whose epoch is at most `epoch`, or undefined when
+   * every entry at or below it has a larger epoch. Callers clamp the answer to their log.
+   */
+  lastOffsetWithEpochAtMost(epoch: number, maxOffset: number): number | undefined {
+    for (let entry = this.epochs.length - 1; entry >= 0; entry--) {
+      if (this.startOffsets[entry] > maxOffset || this.epochs[entry] > epoch) continue;
+      const nextStart = entry + 1 < this.startOffsets.length ? this.startOffsets[entry + 1] : Number.POSITIVE_INFINITY;
+      return Math.min(maxOffset, nextStart - 1);
+    }
+    return undefined;
+  }
+
   /** Forgets epochs that start at or after `endOffset` (the log was truncated there). */
   truncateFromEnd(endOffset: number): boolean {
     const before = this.epochs.length;

@@ -352,6 +352,27 @@ export class PartitionLog {
     return this.epochCache.epochAt(offset);
   }
 
+  /**
+   * Raft's fast back-off: the largest offset at or below `maxOffset` whose epoch is at most
+   * `epoch`, or undefined when there is none in the log.
+   */
+  lastOffsetWithEpochAtMost(epoch: number, maxOffset: number): number | undefined {
+    const found = this.epochCache.lastOffsetWithEpochAtMost(epoch, Math.min(maxOffset, this.endOffset - 1));
+    return found === undefined || found < this.startOffset ? undefined : found;
+  }
+
+  /**
+   * Synchronous read from the tail cache only (for callers that cannot wait, such as a Raft
+   * storage adapter serving recent entries): the same bytes `read` would return, or undefined
+   * when `offset` is not cached.
+   */
+  readCached(offset: number, maxBytes: number, maxOffsetExclusive: number = Number.MAX_SAFE_INTEGER): Buffer | undefined {
+    if (this.closed || offset < this.startOffset || offset > this.endOffset) return undefined;
+    const limit = Math.min(maxOffsetExclusive, this.endOffset);
+    if (offset >= limit) return EMPTY;
+    return this.tailCache.read(offset, maxBytes, limit);
+  }
+
   /** The epoch cache as [epoch, startOffset] pairs. */
   epochEntries(): Array<[number, number]> {
     return this.epochCache.toPairs();

@@ -142,8 +142,26 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
       await unlink(`${dir}/leader-epoch-checkpoint`);
       log = await context.open(SMALL_SEGMENTS);
       check();
+      // Fast back-off: the last offset at or below a bound whose epoch is at most a term.
+      assert.deepEqual(
+        [[1, 100], [3, 100], [4, 100], [5, 25], [6, 100], [6, 31], [0, 100]].map(([epoch, max]) => log.lastOffsetWithEpochAtMost(epoch, max)),
+        [19, 19, 29, 25, 44, 31, undefined],
+      );
       await log.truncateFullyAndStartAt(500);
       assert.deepEqual([log.epochAt(44), log.epochEntries().length, log.latestEpoch], [undefined, 0, undefined]);
+      await log.close();
+    });
+  });
+
+  test('readCached serves the tail synchronously with the bytes read returns', async () => {
+    await withTempDir(async (dir) => {
+      const log = await testLogContext(dir).open({ ...SMALL_SEGMENTS, tailCacheBytes: 1500 });
+      for (let i = 0; i < 6; i++) await log.append(timedBatch(T0 + i), 0);
+      assert.equal(log.readCached(0, 100), undefined, 'the head was evicted');
+      assert.equal(log.readCached(60, 100)?.length, 0);
+      for (const [offset, maxBytes, limit] of [[30, 100, 60], [45, 1200, 60], [35, 900, 50], [50, 10, 60]]) {
+        assert.deepEqual(log.readCached(offset, maxBytes, limit), await log.read(offset, maxBytes, limit), `${offset} ${maxBytes} ${limit}`);
+      }
       await log.close();
     });
   });
