@@ -215,21 +215,23 @@ export function runCase(seed: number, caseIndex: number, report: FuzzReport): vo
       return;
     }
     const input = caseInput(random, kind, corpusFor(seed));
+    // Now and then a tight limit, so decompressors stop mid-way (lz4 then decodes block by block).
+    const limits = random.chance(0.2) ? { maxDecompressedBytes: random.below(8192), maxRecords: 1 + random.below(20) } : FUZZ_LIMITS;
     if (KIND_NAMES[kind] === 'concatenated') {
       let count = 0;
-      for (const record of iterateRecords(input, { limits: FUZZ_LIMITS, skipControl: false })) count += record.offset >= 0 ? 1 : 0;
+      for (const record of iterateRecords(input, { limits, skipControl: false })) count += record.offset >= 0 ? 1 : 0;
     } else {
       // validateBatch and decodeBatch must agree on whether the batch is acceptable.
       let validated: string;
       try {
-        validated = JSON.stringify(validateBatch(input, 0, FUZZ_LIMITS));
+        validated = JSON.stringify(validateBatch(input, 0, limits));
       } catch (error) {
         if (!isRecordFormatError(error)) throw error;
         validated = 'refused';
       }
       let decodedInfo = 'refused';
       try {
-        const { info, records, size } = decodeBatch(input, 0, FUZZ_LIMITS);
+        const { info, records, size } = decodeBatch(input, 0, limits);
         decodedInfo = JSON.stringify(info);
         if (records.length !== info.recordCount || size > input.length) {
           report.failures.push({ seed, caseIndex, kind: KIND_NAMES[kind], error: `inconsistent decode: ${records.length} of ${info.recordCount}, size ${size}` });
