@@ -136,8 +136,13 @@ function checkInt(name: string, value: number, min: number, max: number): void {
   }
 }
 
-function checkBytes(name: string, value: unknown): void {
-  if (value !== null && !(value instanceof Uint8Array)) throw new InvalidRecordError(`${name} must be a Buffer or null`);
+/** Keys and values are Buffers (any Uint8Array) or null; undefined is taken as null. */
+function isBytesOrNull(value: unknown): boolean {
+  return value == null || value instanceof Uint8Array;
+}
+
+function isValidTimestamp(timestamp: number): boolean {
+  return Number.isSafeInteger(timestamp) && timestamp >= 0 && timestamp < TIMESTAMP_MS_LIMIT;
 }
 
 function checkBatchOptions(records: readonly ProduceRecord[], opts: BatchOptions): void {
@@ -156,34 +161,37 @@ function checkBatchOptions(records: readonly ProduceRecord[], opts: BatchOptions
   }
 }
 
-/** Body size of one record (everything after its length varint); validates it on the way. */
+/**
+ * Body size of one record (everything after its length varint); validates it on the way. Error
+ * messages are built only on failure: this runs once per record.
+ */
 function recordBodySize(record: ProduceRecord, index: number, baseTimestamp: number, nowMs: number): number {
   const timestamp = record.timestamp ?? nowMs;
-  checkInt(`records[${index}].timestamp`, timestamp, 0, TIMESTAMP_MS_LIMIT - 1);
-  checkBytes(`records[${index}].key`, record.key);
-  checkBytes(`records[${index}].value`, record.value);
+  if (!isValidTimestamp(timestamp)) throw new InvalidRecordError(`records[${index}].timestamp must be an integer in [0, 2^52), got ${timestamp}`);
   const key = record.key;
   const value = record.value;
+  if (!isBytesOrNull(key) || !isBytesOrNull(value)) throw new InvalidRecordError(`records[${index}]: key and value must be Buffers or null`);
   let size = 1 + sizeOfVarlong(timestamp - baseTimestamp) + sizeOfVarint(index);
-  size += key === null ? 1 : sizeOfVarint(key.length) + key.length;
-  size += value === null ? 1 : sizeOfVarint(value.length) + value.length;
+  size += key == null ? 1 : sizeOfVarint(key.length) + key.length;
+  size += value == null ? 1 : sizeOfVarint(value.length) + value.length;
   const headers = record.headers;
-  if (headers === undefined || headers.length === 0) return size + 1;
+  if (headers == null || headers.length === 0) return size + 1;
   if (!Array.isArray(headers)) throw new InvalidRecordError(`records[${index}].headers must be an array`);
   size += sizeOfVarint(headers.length);
   for (let h = 0; h < headers.length; h++) {
     const header = headers[h];
-    if (typeof header?.key !== 'string') throw new InvalidRecordError(`records[${index}].headers[${h}].key must be a string`);
-    checkBytes(`records[${index}].headers[${h}].value`, header.value);
+    if (typeof header?.key !== 'string' || !isBytesOrNull(header.value)) {
+      throw new InvalidRecordError(`records[${index}].headers[${h}] must have a string key and a Buffer or null value`);
+    }
     const keyBytes = Buffer.byteLength(header.key, 'utf8');
     size += sizeOfVarint(keyBytes) + keyBytes;
-    size += header.value === null ? 1 : sizeOfVarint(header.value.length) + header.value.length;
+    size += header.value == null ? 1 : sizeOfVarint(header.value.length) + header.value.length;
   }
   return size;
 }
 
-function writeNullableBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number {
-  if (bytes === null) {
+function writeNullableBytes(buf: Buffer, pos: number, bytes: Uint8Array | null | undefined): number {
+  if (bytes == null) {
     buf[pos] = 1; // zigzag(-1)
     return pos + 1;
   }
@@ -205,7 +213,7 @@ function writeRecord(buf: Buffer, pos: number, record: ProduceRecord, index: num
   pos = writeNullableBytes(buf, pos, record.key);
   pos = writeNullableBytes(buf, pos, record.value);
   const headers = record.headers;
-  if (headers === undefined || headers.length === 0) {
+  if (headers == null || headers.length === 0) {
     buf[pos++] = 0;
   } else {
     pos = writeVarint(buf, pos, headers.length);

@@ -192,6 +192,12 @@ describe('record batch: round trips', () => {
     assert.equal(records[0].value, null);
   });
 
+  it('takes a missing key, value or header value as null', () => {
+    const loose = { headers: [{ key: 'h' }] } as unknown as ProduceRecord;
+    const { records } = decodeBatch(encodeBatch([loose], { nowMs: NOW_MS }));
+    assert.deepEqual(records[0], { offset: 0, timestamp: NOW_MS, key: null, value: null, headers: [{ key: 'h', value: null }] });
+  });
+
   it('LogAppendTime: maxTimestamp is nowMs and stands for every record', () => {
     const batch = encodeBatch(
       [
