@@ -138,8 +138,12 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
       log = await context.open(SMALL_SEGMENTS);
       check();
       await log.close();
-      const { unlink } = await import('node:fs/promises');
+      const { unlink, writeFile } = await import('node:fs/promises');
       await unlink(`${dir}/leader-epoch-checkpoint`);
+      log = await context.open(SMALL_SEGMENTS);
+      check();
+      await log.close();
+      await writeFile(`${dir}/leader-epoch-checkpoint`, 'brook-leader-epochs v1\n4 20\n1 0\n');
       log = await context.open(SMALL_SEGMENTS);
       check();
       // Fast back-off: the last offset at or below a bound whose epoch is at most a term.

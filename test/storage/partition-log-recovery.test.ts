@@ -61,11 +61,12 @@ function tailLogName(files: Map<string, Buffer>): string {
 }
 
 /** Reopens after a simulated crash and checks the log is exactly `expected`, then appendable. */
-async function expectRecovered(context: TestLogContext, expected: Array<[number, number]>, message: string): Promise<void> {
+async function expectRecovered(context: TestLogContext, expected: Array<[number, number]>, message: string, tryAppend = true): Promise<void> {
   const log = await context.open({ ...SMALL_SEGMENTS, flushPolicy: 'never' });
   const endOffset = expected.length === 0 ? 0 : expected[expected.length - 1][1] + 1;
   assert.equal(log.logEndOffset, endOffset, message);
   assert.deepEqual(await readAllRanges(log), expected, message);
+  if (!tryAppend) return log.close();
   const next = await log.append(buildBatch({ recordCount: 2 }), 9);
   assert.equal(next.baseOffset, endOffset, message);
   assert.equal(log.epochAt(endOffset), 9, message);
@@ -78,8 +79,8 @@ describe('PartitionLog crash recovery', () => {
     await withTempDir(async (dir) => {
       const context = testLogContext(dir);
       const log = await context.open(SMALL_SEGMENTS);
-      const ranges = await fill(log, 60);
-      assert.ok(log.segmentCount >= 3);
+      const ranges = await fill(log, 30);
+      assert.ok(log.segmentCount >= 2);
       await log.close();
       await unlink(join(dir, CLEAN_SHUTDOWN_FILE));
       const original = await snapshotDir(dir);
@@ -103,7 +104,7 @@ describe('PartitionLog crash recovery', () => {
         await restoreFiles(dir, original, tailFiles);
         await writeFile(join(dir, tailName), tailBytes.subarray(0, cut));
         const wholeBatches = boundaries.filter((boundary) => boundary <= cut).length - 1;
-        await expectRecovered(context, ranges.slice(0, firstTailBatch + wholeBatches), `cut at byte ${cut}`);
+        await expectRecovered(context, ranges.slice(0, firstTailBatch + wholeBatches), `cut at byte ${cut}`, cut % 4 === 0);
       }
     });
   });
