@@ -42,6 +42,7 @@ describe('codec pool', () => {
       const pooled = await pool.encodeBatch(input, { codec, nowMs: NOW_MS, baseOffset: 40 });
       assert.equal(pooled.toString('hex'), encodeBatch(input, { codec, nowMs: NOW_MS, baseOffset: 40 }).toString('hex'), Codec[codec]);
       const decoded = await pool.decodeBatch(pooled);
+      assert.equal(pooled.length > 0 && pooled.buffer.byteLength > 0, true, 'the caller\'s batch is not detached');
       assert.deepEqual(decoded, decodeBatch(pooled));
       // An uncompressed batch needs no worker to encode: only its decode (CRC) was offloaded.
       assert.equal(pool.offloadedCount - offloadedBefore, codec === Codec.None ? 1 : 2, Codec[codec]);

@@ -97,6 +97,14 @@ describe('codecs', () => {
     assert.deepEqual(decompress(Codec.Zstd, two, 2000), data.subarray(0, 2000));
   });
 
+  it('zstd: a frame declaring 1 TiB is refused before any allocation', () => {
+    // Magic, then a descriptor with an 8-byte content size and a single segment, then the size.
+    const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0]);
+    const before = process.memoryUsage().arrayBuffers;
+    assertCorrupt(() => decompress(Codec.Zstd, header, 1 << 20), 'decompressed-too-large');
+    assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20);
+  });
+
   it('gzip: a small bomb is stopped at the limit', () => {
     const bomb = gzipSync(Buffer.alloc(50 << 20));
     assert.ok(bomb.length < 100_000);
