@@ -151,9 +151,10 @@ export class RaftLog {
   /**
    * A follower's half of AppendEntries: if our log holds (prevIndex, prevTerm), drop any suffix
    * that conflicts with `entries`, append the rest, and advance the commit index. Returns the last
-   * index the leader's message proves we share with it, or undefined when prevIndex does not match.
+   * index the leader's message proves we share with it and the entries actually written (the log
+   * was cut before the first of them), or undefined when prevIndex does not match.
    */
-  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: Entry[]): number | undefined {
+  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: Entry[]): { lastNew: number; written: Entry[] } | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     let expected = prevIndex + 1;
     for (const entry of entries) {
@@ -162,14 +163,16 @@ export class RaftLog {
     }
     const lastNew = expected - 1;
     const conflict = entries.findIndex((entry) => !this.matchTerm(entry.index, entry.term));
+    let written: Entry[] = [];
     if (conflict >= 0) {
       const from = entries[conflict].index;
       // Truncating a committed entry would lose an acknowledged write: Raft forbids it.
       assert.ok(from > this.committed, `conflict at ${from} is at or below commit ${this.committed}`);
-      this.truncateAndAppend(entries.slice(conflict));
+      written = entries.slice(conflict);
+      this.truncateAndAppend(written);
     }
     this.commitTo(Math.min(leaderCommit, lastNew));
-    return lastNew;
+    return { lastNew, written };
   }
 
   commitTo(index: number): void {

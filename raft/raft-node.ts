@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { decodeConfChange, encodeConfChange } from './conf-change-codec.js';
+import { Membership } from './membership.js';
 import { Progress } from './progress.js';
 import { RaftLog, entryEnd } from './raft-log.js';
 import {
@@ -67,8 +68,7 @@ export class RaftNode {
   private term = 0;
   private vote: NodeId = NO_NODE;
   private lead: NodeId = NO_NODE;
-  private voters = new Set<NodeId>();
-  private learners = new Set<NodeId>();
+  private readonly membership: Membership;
 
   private behavior: RoleBehavior;
   private readonly behaviors: Record<Role, RoleBehavior>;
@@ -82,8 +82,6 @@ export class RaftNode {
   /** Candidates: granted (true) or refused (false) votes of this campaign. */
   private votes = new Map<NodeId, boolean>();
   private leadTransferee: NodeId = NO_NODE;
-  /** Follower: a TimeoutNow arrived while a committed configuration change was not yet in effect. */
-  private transferCampaignPending = false;
   /** Leader: no new configuration change until entries through this index are applied. */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
@@ -105,7 +103,8 @@ export class RaftNode {
     this.log = new RaftLog(storage, hardState.commit);
     this.term = hardState.term;
     this.vote = hardState.vote;
-    this.setConf(conf);
+    this.membership = new Membership(conf, this.log.firstIndex() - 1);
+    this.replayConfChanges(storage);
     this.previousHardState = { ...hardState };
     this.previousSoftState = { leader: NO_NODE, role: Role.Follower };
     this.behaviors = {
@@ -123,6 +122,7 @@ export class RaftNode {
   /** One unit of logical time. Elections and heartbeats are counted in ticks. */
   tick(): void {
     this.behavior.tick();
+    this.maybeStepDownAfterRemoval();
   }
 
   /** A message from a peer. Stale, duplicated and reordered messages are safe. */
@@ -143,6 +143,7 @@ export class RaftNode {
       return;
     }
     this.behavior.step(m);
+    this.maybeStepDownAfterRemoval();
   }
 
   /**
@@ -161,7 +162,7 @@ export class RaftNode {
     const data = encodeConfChange(change);
     const refusal = this.refuseProposal(data.length) ?? this.refuseConfChange(change);
     if (refusal !== undefined) return refusal;
-    const result = this.appendOwn(EntryType.ConfChange, data, 1);
+    const result = this.appendOwn(EntryType.ConfChange, data, 1, change);
     assert.ok(result.ok);
     this.pendingConfIndex = result.index;
     return result;
@@ -227,10 +228,6 @@ export class RaftNode {
   ready(): Ready {
     assert.ok(!this.readyOutstanding, 'ready() called again before advance()');
     const committedEntries = this.takeCommittedEntries();
-    if (this.transferCampaignPending && !this.hasUnappliedConfChange()) {
-      this.transferCampaignPending = false;
-      this.hup(true);
-    }
     const snapshot = this.log.pendingSnapshot();
     const entries = this.log.unstableEntries();
     const hardState = this.hardStateChanged() ? this.currentHardState() : undefined;
@@ -267,6 +264,7 @@ export class RaftNode {
       self.match = Math.max(self.match, this.log.stableLastIndex());
       self.next = this.log.lastIndex() + 1;
       if (this.maybeCommit()) this.broadcastAppend();
+      this.maybeStepDownAfterRemoval();
     }
   }
 
@@ -279,7 +277,7 @@ export class RaftNode {
       applied: this.log.applied,
       role: this.behavior.role,
       leader: this.lead,
-      conf: this.confState(),
+      conf: this.membership.current(),
     };
     if (this.behavior.role === Role.Leader) {
       const progress = new Map<NodeId, PeerProgress>();
@@ -288,6 +286,14 @@ export class RaftNode {
       if (this.leadTransferee !== NO_NODE) status.transferee = this.leadTransferee;
     }
     return status;
+  }
+
+  /**
+   * The configuration in force at `index`, for a driver that compacts its log there (the
+   * snapshot's conf). Valid for indices from the last snapshot on.
+   */
+  confStateAt(index: number): ConfState {
+    return this.membership.at(index);
   }
 
   /** Read-only access to the log's bounds, for drivers and tests. */
@@ -314,7 +320,6 @@ export class RaftNode {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.config.electionTicks + Math.floor(this.config.random() * this.config.electionTicks);
     this.leadTransferee = NO_NODE;
-    this.transferCampaignPending = false;
     this.votes = new Map();
     this.progress = new Map();
     this.uncommittedBytes = 0;
@@ -389,9 +394,6 @@ export class RaftNode {
   /** Starts a campaign: a pre-vote first unless a leadership transfer asked for this one. */
   private hup(transfer: boolean): void {
     if (this.behavior.role === Role.Leader || !this.promotable()) return;
-    // With a committed configuration change not yet in effect here, this node might count votes
-    // against the wrong membership.
-    if (this.hasUnappliedConfChange()) return;
     this.campaign(this.config.preVote && !transfer ? Role.PreCandidate : Role.Candidate, transfer);
   }
 
@@ -454,8 +456,9 @@ export class RaftNode {
   }
 
   private answerLowerTerm(m: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) && (m.type === MessageType.Append || m.type === MessageType.Heartbeat)) {
-      // A leader of an older term (from the far side of a healed partition) learns our term and steps down.
+    if (m.type === MessageType.Append || m.type === MessageType.Heartbeat) {
+      // A leader of an older term learns our term and steps down. Without this a node whose term
+      // ran ahead (say, campaigning against an outdated membership) could never be reached again.
       this.send({ type: MessageType.AppendResponse, to: m.from });
     } else if (m.type === MessageType.PreVote) {
       this.send({ type: MessageType.PreVoteResponse, to: m.from, reject: true });
@@ -499,10 +502,7 @@ export class RaftNode {
         this.handleSnapshot(m);
         return;
       case MessageType.TimeoutNow:
-        // The leader usually sends this right after the commit that carries a configuration
-        // change (e.g. its own removal): campaign once that change is in effect here.
-        if (this.hasUnappliedConfChange()) this.transferCampaignPending = true;
-        else this.hup(true);
+        this.hup(true);
         return;
       case MessageType.ReadIndexResponse:
         this.readStates.push({ index: m.index, requestContext: m.context ?? new Uint8Array(0) });
@@ -545,9 +545,10 @@ export class RaftNode {
       this.send({ type: MessageType.AppendResponse, to: m.from, index: this.log.committed });
       return;
     }
-    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew !== undefined) {
-      this.send({ type: MessageType.AppendResponse, to: m.from, index: lastNew });
+    const appended = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (appended !== undefined) {
+      if (appended.written.length > 0) this.membershipWritten(appended.written);
+      this.send({ type: MessageType.AppendResponse, to: m.from, index: appended.lastNew });
       return;
     }
     const hint = this.rejectHint(m.index, m.logTerm);
@@ -585,7 +586,7 @@ export class RaftNode {
         this.log.commitTo(snapshot.index);
       } else {
         this.log.restore(snapshot);
-        this.setConf(snapshot.conf);
+        this.membership.reset(snapshot.conf, snapshot.index);
       }
     }
     this.send({ type: MessageType.AppendResponse, to: m.from, index: this.log.committed });
@@ -761,7 +762,7 @@ export class RaftNode {
 
   private refuseConfChange(change: ConfChange): ProposeResult | undefined {
     const refuse = (reason: 'conf-change-pending' | 'conf-change-invalid' | 'learner-behind'): ProposeResult => ({ ok: false, reason, leader: this.lead });
-    if (this.pendingConfIndex > this.log.applying) return refuse('conf-change-pending');
+    if (this.pendingConfIndex > this.log.committed) return refuse('conf-change-pending');
     const id = change.nodeId;
     switch (change.type) {
       case ConfChangeType.AddLearner:
@@ -776,10 +777,16 @@ export class RaftNode {
     }
   }
 
-  private appendOwn(type: EntryType, data: Uint8Array, count: number): ProposeResult {
+  private appendOwn(type: EntryType, data: Uint8Array, count: number, change?: ConfChange): ProposeResult {
     const entry: Entry = { index: this.log.lastIndex() + 1, count, term: this.term, type, data };
     this.log.append([entry]);
     this.uncommittedBytes += data.length;
+    if (change !== undefined) {
+      // The new configuration is in force from this moment: it decides the quorum for this very
+      // entry and who receives it.
+      this.membership.append(entry.index, change);
+      this.syncProgress();
+    }
     this.broadcastAppend();
     return { ok: true, index: entry.index, term: entry.term };
   }
@@ -834,36 +841,41 @@ export class RaftNode {
     if (this.log.committed <= this.log.applying) return [];
     const entries = this.log.slice(this.log.applying + 1, this.log.committed + 1, COMMITTED_BYTES_PER_READY_MAX, Number.MAX_SAFE_INTEGER);
     this.log.applying = entryEnd(entries[entries.length - 1]);
-    for (const entry of entries) {
-      if (this.behavior.role === Role.Leader) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.length);
-      if (entry.type === EntryType.ConfChange) this.applyConfChange(decodeConfChange(entry.data));
+    if (this.behavior.role === Role.Leader) {
+      for (const entry of entries) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.length);
     }
     return entries;
   }
 
-  private applyConfChange(change: ConfChange): void {
-    const id = change.nodeId;
-    if (change.type === ConfChangeType.AddLearner) {
-      this.voters.delete(id);
-      this.learners.add(id);
-    } else if (change.type === ConfChangeType.AddVoter) {
-      this.learners.delete(id);
-      this.voters.add(id);
-    } else {
-      this.voters.delete(id);
-      this.learners.delete(id);
+  /** A follower wrote `entries` (after dropping everything from entries[0].index on). */
+  private membershipWritten(entries: Entry[]): void {
+    this.membership.truncateFrom(entries[0].index);
+    for (const entry of entries) {
+      if (entry.type === EntryType.ConfChange) this.membership.append(entry.index, decodeConfChange(entry.data));
     }
-    if (this.behavior.role !== Role.Leader) return;
-    const joined = !this.progress.has(id);
-    this.syncProgress();
-    if (!this.voters.has(this.id)) {
-      this.stepDownAfterRemoval();
-      return;
-    }
-    if (this.maybeCommit()) this.broadcastAppend();
-    else if (joined && this.progress.has(id)) this.sendAppend(id, true);
   }
 
+  /** Rebuilds the configurations carried by the log after the snapshot (on start). */
+  private replayConfChanges(storage: LogStorage): void {
+    const hi = this.log.lastIndex() + 1;
+    if (storage.confChanges !== undefined) {
+      for (const entry of storage.confChanges(this.log.firstIndex(), hi)) {
+        assert.equal(entry.type, EntryType.ConfChange);
+        this.membership.append(entry.index, decodeConfChange(entry.data));
+      }
+      return;
+    }
+    let lo = this.log.firstIndex();
+    while (lo < hi) {
+      const entries = this.log.slice(lo, hi, COMMITTED_BYTES_PER_READY_MAX, Number.MAX_SAFE_INTEGER);
+      for (const entry of entries) {
+        if (entry.type === EntryType.ConfChange) this.membership.append(entry.index, decodeConfChange(entry.data));
+      }
+      lo = entryEnd(entries[entries.length - 1]) + 1;
+    }
+  }
+
+  /** Leader: one Progress per member (and always one for itself, even once it is removed). */
   private syncProgress(): void {
     const next = this.log.lastIndex() + 1;
     for (const id of [...this.voters, ...this.learners]) {
@@ -871,12 +883,20 @@ export class RaftNode {
       if (existing !== undefined) existing.isLearner = this.learners.has(id);
       else this.progress.set(id, new Progress(next, this.learners.has(id), this.config.maxInflightMessages, this.config.maxInflightBytes));
     }
-    for (const id of [...this.progress.keys()]) if (!this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
-    if (!this.progress.has(this.leadTransferee)) this.leadTransferee = NO_NODE;
+    for (const id of [...this.progress.keys()]) {
+      if (id !== this.id && !this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
+    }
+    if (!this.voters.has(this.leadTransferee)) this.leadTransferee = NO_NODE;
   }
 
-  /** A leader removed from the voters hands over to its most caught-up voter and steps down. */
-  private stepDownAfterRemoval(): void {
+  /**
+   * A leader whose removal has committed hands over to its most caught-up voter and steps down.
+   * Until then it leads a configuration it is not part of: it replicates, but does not count
+   * itself toward any quorum.
+   */
+  private maybeStepDownAfterRemoval(): void {
+    if (this.behavior.role !== Role.Leader || this.voters.has(this.id)) return;
+    if (this.log.committed < this.membership.latestIndex()) return;
     let best: NodeId = NO_NODE;
     let bestMatch = -1;
     for (const id of this.sortedVoters()) {
@@ -890,28 +910,15 @@ export class RaftNode {
     this.becomeFollower(this.term, NO_NODE);
   }
 
-  private hasUnappliedConfChange(): boolean {
-    let lo = this.log.applying + 1;
-    const hi = this.log.committed + 1;
-    while (lo < hi) {
-      const entries = this.log.slice(lo, hi, COMMITTED_BYTES_PER_READY_MAX, Number.MAX_SAFE_INTEGER);
-      if (entries.some((entry) => entry.type === EntryType.ConfChange)) return true;
-      lo = entryEnd(entries[entries.length - 1]) + 1;
-    }
-    return false;
-  }
-
-  private setConf(conf: ConfState): void {
-    this.voters = new Set(conf.voters);
-    this.learners = new Set(conf.learners);
-    for (const id of this.learners) assert.ok(!this.voters.has(id), `node ${id} is both voter and learner`);
-  }
-
-  private confState(): ConfState {
-    return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
-  }
-
   // ---------------------------------------------------------------- small helpers
+
+  private get voters(): ReadonlySet<NodeId> {
+    return this.membership.voters;
+  }
+
+  private get learners(): ReadonlySet<NodeId> {
+    return this.membership.learners;
+  }
 
   private promotable(): boolean {
     return this.voters.has(this.id);

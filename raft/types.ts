@@ -160,6 +160,12 @@ export interface LogStorage {
   /** Entries that start at lo (lo must be an entry start) up to but not including index hi, at most maxBytes of data (always at least one). */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
   snapshot(): Snapshot;
+  /**
+   * Optional: only the ConfChange entries among those starting in [lo, hi). On start the core
+   * needs the configuration changes in the log after the snapshot; without this method it reads
+   * every entry there once to find them.
+   */
+  confChanges?(lo: number, hi: number): Entry[];
 }
 
 export interface RaftConfig {

@@ -30,8 +30,9 @@ test('every index inside a ranged entry has its term; lookups outside the log ar
 test('a follower truncates a divergent suffix whose entry boundaries differ from the leader\'s', () => {
   const log = logWith([entry(1, 4, 1), entry(5, 3, 2), entry(8, 6, 2)], 4);
   // The leader's term-3 entries replace everything after index 4.
-  const lastNew = log.maybeAppend(4, 1, 4, [entry(5, 2, 3), entry(7, 9, 3)]);
-  assert.equal(lastNew, 15);
+  const appended = log.maybeAppend(4, 1, 4, [entry(5, 2, 3), entry(7, 9, 3)]);
+  assert.equal(appended?.lastNew, 15);
+  assert.deepEqual(appended?.written.map((e) => e.index), [5, 7]);
   assert.equal(log.lastIndex(), 15);
   assert.equal(log.term(6), 3);
   assert.deepEqual(log.unstableEntries().map((e) => [e.index, e.count, e.term]), [[5, 2, 3], [7, 9, 3]]);
@@ -40,7 +41,7 @@ test('a follower truncates a divergent suffix whose entry boundaries differ from
 test('entries the follower already holds are not rewritten, and a short append does not cut the log', () => {
   const log = logWith([entry(1, 4, 1), entry(5, 3, 1), entry(8, 2, 1)], 0);
   // A delayed copy of an older Append: its entries match, so nothing after them is dropped.
-  assert.equal(log.maybeAppend(4, 1, 0, [entry(5, 3, 1)]), 7);
+  assert.deepEqual(log.maybeAppend(4, 1, 0, [entry(5, 3, 1)]), { lastNew: 7, written: [] });
   assert.equal(log.lastIndex(), 9);
   assert.deepEqual(log.unstableEntries(), []);
 });
@@ -55,7 +56,7 @@ test('the commit index never moves back', () => {
   const log = logWith([entry(1, 4, 1), entry(5, 3, 1)], 7);
   log.commitTo(3);
   assert.equal(log.committed, 7);
-  assert.equal(log.maybeAppend(4, 1, 4, [entry(5, 3, 1)]), 7);
+  assert.equal(log.maybeAppend(4, 1, 4, [entry(5, 3, 1)])?.lastNew, 7);
   assert.equal(log.committed, 7);
 });
 

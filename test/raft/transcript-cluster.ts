@@ -205,7 +205,7 @@ export class TranscriptCluster {
   private compact(id: NodeId, index: number): void {
     const node = this.node(id);
     assert.ok(index <= node.status().applied, `compact ${index} beyond applied ${node.status().applied}`);
-    this.storage(id).compact(index, node.status().conf);
+    this.storage(id).compact(index, node.confStateAt(index));
     this.out.push(`${id} compacted through ${index}; first index ${this.storage(id).firstIndex()}`);
   }
 
