@@ -17,7 +17,7 @@ export interface PartitionReadResult {
   readonly recordBatches: Buffer;
   /** Decoded records (decode mode); empty in raw mode. */
   readonly records: FetchedRecord[];
-  /** Stored bytes read, which count against the fetch's byte budgets. */
+  /** Bytes this answer adds to the response (stored bytes, or the decoded records' estimate). */
   readonly bytes: number;
   /** Where the next read of this partition starts. */
   readonly nextFetchOffset: number;
@@ -38,9 +38,17 @@ export async function readPartition(partition: Partition, fetchOffset: number, m
   if (bytes.length === 0) return { recordBatches: EMPTY, records: [], bytes: 0, nextFetchOffset: fetchOffset };
   const nextFetchOffset = endOffsetOf(bytes);
   if (!options.decodeRecords) return { recordBatches: bytes, records: [], bytes: bytes.length, nextFetchOffset };
-  const records = await decodeFrom(bytes, fetchOffset, options);
-  return { recordBatches: EMPTY, records, bytes: bytes.length, nextFetchOffset };
+  const decoded = await decodeFrom(bytes, fetchOffset, maxBytes, options);
+  return { recordBatches: EMPTY, records: decoded.records, bytes: decoded.encodedBytes, nextFetchOffset: decoded.nextFetchOffset ?? nextFetchOffset };
 }
+
+/**
+ * Estimated protobuf bytes of a FetchedRecord beyond its key, value and headers (field tags,
+ * lengths, offset, timestamp, type, epoch); a little above the real figure, so decoded responses
+ * stay within the byte budgets the client asked for.
+ */
+const FETCHED_RECORD_OVERHEAD_BYTES = 40;
+const HEADER_OVERHEAD_BYTES = 8;
 
 /** The offset after the last batch in `bytes` (whole batches, as the log returns them). */
 function endOffsetOf(bytes: Buffer): number {
@@ -53,16 +61,34 @@ function endOffsetOf(bytes: Buffer): number {
   return end;
 }
 
-async function decodeFrom(bytes: Buffer, fetchOffset: number, options: ReadOptions): Promise<FetchedRecord[]> {
-  const out: FetchedRecord[] = [];
+interface DecodedRecords {
+  readonly records: FetchedRecord[];
+  /** Estimated size of the records once encoded in the response. */
+  readonly encodedBytes: number;
+  /** Set when the byte budget cut the records short: where the next read starts. */
+  readonly nextFetchOffset: number | undefined;
+}
+
+/**
+ * The records of `bytes` at or after `fetchOffset`, control batches skipped, until their encoded
+ * size would pass `maxBytes` (at least one record is always returned). Decompressed records can be
+ * many times the stored bytes, hence the second budget.
+ */
+async function decodeFrom(bytes: Buffer, fetchOffset: number, maxBytes: number, options: ReadOptions): Promise<DecodedRecords> {
+  const records: FetchedRecord[] = [];
+  let encodedBytes = 0;
   for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) {
     if (isControlBatch(bytes, position)) continue;
     const size = batchSizeAt(bytes, position);
-    const { info, records } = await options.pool.decodeBatch(bytes.subarray(position, position + size), 0, options.decodeLimits);
+    const { info, records: decoded } = await options.pool.decodeBatch(bytes.subarray(position, position + size), 0, options.decodeLimits);
     const timestampType = info.timestampType === 'log-append' ? 'LOG_APPEND_TIME' : 'CREATE_TIME';
-    for (const record of records) {
+    for (const record of decoded) {
       if (record.offset < fetchOffset) continue;
-      out.push({
+      let recordBytes = FETCHED_RECORD_OVERHEAD_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+      for (const header of record.headers) recordBytes += HEADER_OVERHEAD_BYTES + header.key.length + (header.value?.length ?? 0);
+      if (records.length > 0 && encodedBytes + recordBytes > maxBytes) return { records, encodedBytes, nextFetchOffset: record.offset };
+      encodedBytes += recordBytes;
+      records.push({
         offset: record.offset,
         timestampMs: record.timestamp,
         key: record.key ?? undefined,
@@ -73,5 +99,5 @@ async function decodeFrom(bytes: Buffer, fetchOffset: number, options: ReadOptio
       });
     }
   }
-  return out;
+  return { records, encodedBytes, nextFetchOffset: undefined };
 }

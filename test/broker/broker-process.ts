@@ -79,7 +79,10 @@ export class RawClient {
 
   constructor(address: string) {
     const { Client } = loadBrookProto();
-    this.client = new Client(address, grpc.credentials.createInsecure()) as RawClient['client'];
+    this.client = new Client(address, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+    }) as RawClient['client'];
   }
 
   /** Calls a unary RPC; rejects with the grpc ServiceError on a non-OK status. */
