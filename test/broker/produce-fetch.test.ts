@@ -158,6 +158,24 @@ describe('produce and fetch', () => {
     assert.equal(b.recordBatches.length, 0, 'a later partition whose batch does not fit gets nothing');
   });
 
+  it('keeps decoded fetches within the byte budget even when records decompress to much more', async () => {
+    const compressible = Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(10_000) }));
+    const batch = encodeBatch(compressible, { codec: Codec.Zstd, nowMs: Date.now() });
+    assert.ok(batch.length < 5_000, 'the stored batch is small');
+    await produceBytes('inflate-topic', 0, batch);
+    let offset = 0;
+    let calls = 0;
+    while (offset < 100) {
+      const answer = await fetchOne('inflate-topic', 0, offset, { decodeRecords: true }, { partitionMaxBytes: 50_000 });
+      assert.ok(answer.records.length >= 1 && answer.records.length <= 5, `${answer.records.length} records of 10 kB in a 50 kB budget`);
+      assert.equal(answer.records[0].offset, offset);
+      assert.equal(answer.nextFetchOffset, offset + answer.records.length);
+      offset = answer.nextFetchOffset;
+      calls++;
+    }
+    assert.ok(calls >= 20);
+  });
+
   it('acks=none answers before the append; the data still arrives', async () => {
     const result = await produceBytes('acks-topic', 0, batchOf(['x', 'y']), 'ACKS_NONE');
     assert.equal(result.errorCode, 'NONE');
