@@ -35,12 +35,6 @@ export function parseSegmentFileName(name: string, suffix: string): number | und
   return Number.isSafeInteger(offset) ? offset : undefined;
 }
 
-interface SegmentWriters {
-  readonly log: WritableFile;
-  readonly index: WritableFile;
-  readonly timeIndex: WritableFile;
-}
-
 export class LogSegment {
   readonly logPath: string;
   readonly indexPath: string;
@@ -62,13 +56,15 @@ export class LogSegment {
   /** Index entries already in the files; the rest are written by writeIndexTails. */
   private indexEntriesWritten = 0;
   private timeIndexEntriesWritten = 0;
-  private writers: SegmentWriters | undefined;
+  /** The .log file, open for writing while the segment is active. Index files are opened per write. */
+  private logWriter: WritableFile | undefined;
 
   constructor(
     readonly dir: string,
     readonly baseOffset: number,
     public index: OffsetIndex,
     public timeIndex: TimeIndex,
+    private readonly fileWriter: FileWriter,
   ) {
     this.logPath = join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
     this.indexPath = join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
@@ -78,12 +74,12 @@ export class LogSegment {
   }
 
   get isWritable(): boolean {
-    return this.writers !== undefined;
+    return this.logWriter !== undefined;
   }
 
   get logFile(): WritableFile {
-    assert.ok(this.writers !== undefined, 'only the active segment is written');
-    return this.writers.log;
+    assert.ok(this.logWriter !== undefined, 'only the active segment is written');
+    return this.logWriter;
   }
 
   /** Newest time of the segment for retention: its largest batch timestamp, else its file time. */
@@ -98,21 +94,29 @@ export class LogSegment {
     this.timeIndexEntriesWritten = this.timeIndex.entries;
   }
 
-  async openWriters(writer: FileWriter): Promise<void> {
-    if (this.writers !== undefined) return;
-    const [log, index, timeIndex] = await Promise.all([
-      writer.open(this.logPath),
-      writer.open(this.indexPath),
-      writer.open(this.timeIndexPath),
-    ]);
-    this.writers = { log, index, timeIndex };
+  /** Opens the .log for writing (the active segment keeps one descriptor open). */
+  async openWriters(): Promise<void> {
+    this.logWriter ??= await this.fileWriter.open(this.logPath);
   }
 
   async closeWriters(): Promise<void> {
-    const writers = this.writers;
-    this.writers = undefined;
-    if (writers === undefined) return;
-    await Promise.allSettled([writers.log.close(), writers.index.close(), writers.timeIndex.close()]);
+    const log = this.logWriter;
+    this.logWriter = undefined;
+    await log?.close().catch(() => undefined);
+  }
+
+  /** Opens both index files for one write; they are written rarely, so no descriptor is kept. */
+  private async withIndexFiles(body: (index: WritableFile, timeIndex: WritableFile) => Promise<void>): Promise<void> {
+    const opened = await Promise.allSettled([this.fileWriter.open(this.indexPath), this.fileWriter.open(this.timeIndexPath)]);
+    try {
+      const [index, timeIndex] = opened.map((result) => {
+        if (result.status === 'rejected') throw result.reason;
+        return result.value;
+      });
+      await body(index, timeIndex);
+    } finally {
+      await Promise.allSettled(opened.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
+    }
   }
 
   /**
@@ -155,41 +159,38 @@ export class LogSegment {
     return this.sizeBytes - this.indexedBytesWritten >= INDEX_WRITE_LAG_BYTES;
   }
 
-  /** Writes index entries added since the last call. Index files are never fsynced on append. */
-  async writeIndexTails(): Promise<void> {
+  /**
+   * Writes index entries added since the last call; with `sync`, fdatasyncs both index files
+   * (sealing and closing do; appends never do).
+   */
+  async writeIndexTails(sync = false): Promise<void> {
     this.indexedBytesWritten = this.sizeBytes;
-    const writers = this.writers;
-    assert.ok(writers !== undefined);
     const indexFrom = this.indexEntriesWritten;
     const timeFrom = this.timeIndexEntriesWritten;
-    if (indexFrom === this.index.entries && timeFrom === this.timeIndex.entries) return;
+    if (!sync && indexFrom === this.index.entries && timeFrom === this.timeIndex.entries) return;
     const indexBytes = this.index.fileBytes(indexFrom);
     const timeBytes = this.timeIndex.fileBytes(timeFrom);
-    await Promise.all([
-      writers.index.writeAll([indexBytes], indexFrom * OFFSET_INDEX_ENTRY_BYTES),
-      writers.timeIndex.writeAll([timeBytes], timeFrom * TIME_INDEX_ENTRY_BYTES),
-    ]);
+    await this.withIndexFiles(async (index, timeIndex) => {
+      await Promise.all([
+        index.writeAll([indexBytes], indexFrom * OFFSET_INDEX_ENTRY_BYTES),
+        timeIndex.writeAll([timeBytes], timeFrom * TIME_INDEX_ENTRY_BYTES),
+      ]);
+      if (sync) await Promise.all([index.datasync(), timeIndex.datasync()]);
+    });
     this.indexEntriesWritten += indexBytes.length / OFFSET_INDEX_ENTRY_BYTES;
     this.timeIndexEntriesWritten += timeBytes.length / TIME_INDEX_ENTRY_BYTES;
   }
 
-  /** Rewrites both index files from memory, cutting any stale tail. */
-  async rewriteIndexFiles(): Promise<void> {
-    const writers = this.writers;
-    assert.ok(writers !== undefined);
-    await Promise.all([
-      writers.index.writeAll([this.index.fileBytes()], 0).then(() => writers.index.truncate(this.index.sizeBytes)),
-      writers.timeIndex
-        .writeAll([this.timeIndex.fileBytes()], 0)
-        .then(() => writers.timeIndex.truncate(this.timeIndex.entries * TIME_INDEX_ENTRY_BYTES)),
-    ]);
+  /** Rewrites both index files from memory, cutting any stale tail; with `sync`, fdatasyncs them. */
+  async rewriteIndexFiles(sync = false): Promise<void> {
+    await this.withIndexFiles(async (index, timeIndex) => {
+      await Promise.all([
+        index.writeAll([this.index.fileBytes()], 0).then(() => index.truncate(this.index.sizeBytes)),
+        timeIndex.writeAll([this.timeIndex.fileBytes()], 0).then(() => timeIndex.truncate(this.timeIndex.entries * TIME_INDEX_ENTRY_BYTES)),
+      ]);
+      if (sync) await Promise.all([index.datasync(), timeIndex.datasync()]);
+    });
     this.markIndexesWritten();
-  }
-
-  async syncIndexFiles(): Promise<void> {
-    const writers = this.writers;
-    assert.ok(writers !== undefined);
-    await Promise.all([writers.index.datasync(), writers.timeIndex.datasync()]);
   }
 
   async syncLog(): Promise<void> {
@@ -203,11 +204,8 @@ export class LogSegment {
    * written and every file fdatasynced, so a later recovery need not scan it.
    */
   async seal(): Promise<void> {
-    const writers = this.writers;
-    assert.ok(writers !== undefined);
     this.maybeAppendTimeIndexEntry();
-    await this.writeIndexTails();
-    await Promise.all([this.syncLog(), this.syncIndexFiles()]);
+    await Promise.all([this.syncLog(), this.writeIndexTails(true)]);
     await this.closeWriters();
   }
 

@@ -728,7 +728,7 @@ export class PartitionLog {
       // space is freed; any other failure (a failed fdatasync) stops the log.
       const typed = toStorageError(error, this.dir);
       if (!(typed instanceof StorageFullError)) this.fail(error);
-      await old.openWriters(this.writer).catch((reopenError: unknown) => this.fail(reopenError));
+      await old.openWriters().catch((reopenError: unknown) => this.fail(reopenError));
       throw typed;
     }
     segment.lastModifiedMs = nowMs;
@@ -844,7 +844,7 @@ export class PartitionLog {
     for (const segment of removed) await this.deleteSegment(segment);
     if (removed.length > 0) await this.writer.syncDirectory(this.dir);
     this.segments = segments.slice(0, targetIndex + 1);
-    await target.openWriters(this.writer);
+    await target.openWriters();
     await target.truncateTo(position, offset);
     await this.recomputeMaxTimestamp(target);
     await target.syncLog();
@@ -966,10 +966,10 @@ export class PartitionLog {
   private async closeNow(): Promise<void> {
     const segment = this.active;
     segment.maybeAppendTimeIndexEntry();
-    await segment.writeIndexTails().catch(() => {
+    await segment.writeIndexTails(true).catch(() => {
       this.indexWriteFailed = true;
     });
-    await Promise.all([segment.syncLog(), segment.syncIndexFiles()]);
+    await segment.syncLog();
     await segment.closeWriters();
     if (this.indexWriteFailed) return;
     await writeCheckpointFile(this.writer, join(this.dir, CLEAN_SHUTDOWN_FILE), CLEAN_SHUTDOWN_HEADER, []);
@@ -1018,8 +1018,8 @@ function lastOffsetIn(batches: Buffer): number {
 }
 
 async function createSegment(dir: string, baseOffset: number, writer: FileWriter): Promise<LogSegment> {
-  const segment = new LogSegment(dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset));
-  await segment.openWriters(writer);
+  const segment = new LogSegment(dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset), writer);
+  await segment.openWriters();
   // Stale files of that name (from an interrupted truncation) must not leak into the new segment.
   await segment.rewriteIndexFiles();
   await segment.logFile.truncate(0);
@@ -1044,7 +1044,7 @@ async function removeStrayFiles(dir: string, names: readonly string[]): Promise<
 
 async function deleteSegmentFilesByBase(dir: string, bases: readonly number[], files: FileHandleCache, writer: FileWriter): Promise<void> {
   for (const base of [...bases].reverse()) {
-    const segment = new LogSegment(dir, base, new OffsetIndex(base), new TimeIndex(base));
+    const segment = new LogSegment(dir, base, new OffsetIndex(base), new TimeIndex(base), writer);
     for (const path of [segment.logPath, segment.indexPath, segment.timeIndexPath]) {
       await unlink(path).catch(() => undefined);
       files.evict(path);

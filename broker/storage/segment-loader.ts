@@ -52,12 +52,12 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
 }
 
 async function loadFiles(context: SegmentLoadContext, baseOffset: number, endOffsetExclusive: number) {
-  const probe = new LogSegment(context.dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset));
+  const probe = new LogSegment(context.dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset), context.writer);
   const info = await stat(probe.logPath);
   const [indexBytes, timeBytes] = await Promise.all([readIfExists(probe.indexPath), readIfExists(probe.timeIndexPath)]);
   const offsets = OffsetIndex.load(baseOffset, indexBytes ?? Buffer.alloc(0), info.size);
   const times = TimeIndex.load(baseOffset, timeBytes ?? Buffer.alloc(0), endOffsetExclusive);
-  const segment = new LogSegment(context.dir, baseOffset, offsets.index, times.index);
+  const segment = new LogSegment(context.dir, baseOffset, offsets.index, times.index, context.writer);
   segment.sizeBytes = info.size;
   segment.syncedBytes = info.size;
   segment.lastModifiedMs = info.mtimeMs;
@@ -142,13 +142,7 @@ export async function loadSealedSegment(
   // A sealed segment was fdatasynced whole, so its framing is trusted; headers suffice.
   const result = await scanFromEntry(context, segment, 0, false, []);
   segment.maybeAppendTimeIndexEntry();
-  await segment.openWriters(context.writer);
-  try {
-    await segment.rewriteIndexFiles();
-    await segment.syncIndexFiles();
-  } finally {
-    await segment.closeWriters();
-  }
+  await segment.rewriteIndexFiles(true);
   if (result.stop !== null) segment.sizeBytes = result.endPosition;
   return { segment, rebuilt: true };
 }
@@ -172,7 +166,7 @@ export async function loadTailSegment(context: SegmentLoadContext, baseOffset: n
   if (result === undefined && !timeIndexComplete) result = await scanFromEntry(context, segment, 0, true, epochs);
   if (result === undefined) result = await recoverTail(context, segment, epochs);
   const fileSizeBytes = segment.sizeBytes;
-  await segment.openWriters(context.writer);
+  await segment.openWriters();
   if (result.endPosition < fileSizeBytes) await segment.logFile.truncate(result.endPosition);
   segment.sizeBytes = result.endPosition;
   segment.syncedBytes = result.endPosition;
