@@ -175,20 +175,42 @@ export class RecordAccumulator {
   ready(nowMs: number, isMuted: (key: string) => boolean): { readyKeys: string[]; nextReadyMs: number } {
     const readyKeys: string[] = [];
     let nextReadyMs = Infinity;
-    const urgent = this.flushesInProgress > 0 || this.memory.hasWaiters;
     for (const [key, queue] of this.queues) {
       if (queue.length === 0 || isMuted(key)) continue;
-      const head = queue[0];
-      if (head.retryAtMs > nowMs) {
-        nextReadyMs = Math.min(nextReadyMs, head.retryAtMs);
-        continue;
-      }
-      const full = queue.length > 1 || head.sizeBytes >= this.config.batchBytes || head.records.length >= this.config.batchRecordsMax;
-      const lingerEndMs = head.createdMs + this.config.lingerMs;
-      if (full || urgent || head.attempts > 0 || lingerEndMs <= nowMs) readyKeys.push(key);
-      else nextReadyMs = Math.min(nextReadyMs, lingerEndMs);
+      const readyAtMs = this.readyAtMs(queue, 0);
+      if (readyAtMs <= nowMs) readyKeys.push(key);
+      else nextReadyMs = Math.min(nextReadyMs, readyAtMs);
     }
     return { readyKeys, nextReadyMs };
+  }
+
+  /** When the batch at `index` of a partition's queue may be sent (its retry backoff, linger). */
+  private readyAtMs(queue: ProducerBatch[], index: number): number {
+    const batch = queue[index];
+    const urgent = this.flushesInProgress > 0 || this.memory.hasWaiters;
+    const full = index < queue.length - 1 || batch.sizeBytes >= this.config.batchBytes || batch.records.length >= this.config.batchRecordsMax;
+    const lingerEndMs = full || urgent || batch.attempts > 0 ? 0 : batch.createdMs + this.config.lingerMs;
+    return Math.max(batch.retryAtMs, lingerEndMs);
+  }
+
+  /**
+   * Takes the ready batches at the head of a partition, in order, up to `maxBytes` (the first
+   * always) and only those sent with `acks`: they travel together in one request.
+   */
+  drainReady(key: string, nowMs: number, maxBytes: number, acks: string): ProducerBatch[] {
+    const queue = this.queues.get(key);
+    const drained: ProducerBatch[] = [];
+    let bytes = 0;
+    while (queue !== undefined && queue.length > 0) {
+      const head = queue[0];
+      if (head.options.acks !== acks || this.readyAtMs(queue, 0) > nowMs) break;
+      if (drained.length > 0 && bytes + head.sizeBytes > maxBytes) break;
+      queue.shift();
+      head.closed = true;
+      bytes += head.sizeBytes;
+      drained.push(head);
+    }
+    return drained;
   }
 
   /** The head batch of a partition, left in place. */

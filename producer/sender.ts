@@ -89,7 +89,7 @@ export class Sender {
   private sendToBroker(brokerId: number, keys: string[], nowMs: number): void {
     let next = 0;
     while (next < keys.length && (this.inFlightPerBroker.get(brokerId) ?? 0) < this.config.maxInFlightRequestsPerBroker) {
-      const batches: ProducerBatch[] = [];
+      const partitions: ProducerBatch[][] = [];
       let bytes = 0;
       let acks: string | undefined = undefined;
       for (; next < keys.length; next++) {
@@ -97,44 +97,67 @@ export class Sender {
         if (head === undefined) continue;
         // One request carries one acks setting; a batch with another waits for the next request.
         if (acks !== undefined && (head.options.acks !== acks || bytes + head.sizeBytes > this.config.maxRequestBytes)) break;
-        const batch = this.accumulator.drain(keys[next])!;
-        acks = batch.options.acks;
-        bytes += batch.sizeBytes;
-        batches.push(batch);
+        acks = head.options.acks;
+        const batches = this.accumulator.drainReady(keys[next], nowMs, Math.max(1, this.config.maxRequestBytes - bytes), acks);
+        for (const batch of batches) bytes += batch.sizeBytes;
+        if (batches.length > 0) partitions.push(batches);
       }
-      if (batches.length === 0) return;
-      void this.sendRequest(brokerId, acks as Acks, batches, nowMs);
+      if (partitions.length === 0) return;
+      void this.sendRequest(brokerId, acks as Acks, partitions, nowMs);
     }
   }
 
-  private async sendRequest(brokerId: number, acks: Acks, batches: ProducerBatch[], nowMs: number): Promise<void> {
+  /**
+   * Sends one request. Each entry of `partitions` is one partition's consecutive batches, which
+   * travel concatenated in one record_batch field and get consecutive offsets from base_offset.
+   */
+  private async sendRequest(brokerId: number, acks: Acks, partitions: ProducerBatch[][], nowMs: number): Promise<void> {
     this.inFlightPerBroker.set(brokerId, (this.inFlightPerBroker.get(brokerId) ?? 0) + 1);
-    for (const batch of batches) this.mutedPartitions.add(topicPartitionKey(batch.topic, batch.partition));
+    for (const batches of partitions) this.mutedPartitions.add(topicPartitionKey(batches[0].topic, batches[0].partition));
     try {
       const data = new Map<string, WirePartitionProduce[]>();
-      for (const batch of batches) {
-        batch.attempts++;
-        batch.encoded ??= await this.encode(batch, nowMs);
-        let partitions = data.get(batch.topic);
-        if (partitions === undefined) data.set(batch.topic, (partitions = []));
-        partitions.push({ partition: batch.partition, recordBatch: batch.encoded });
+      for (const batches of partitions) {
+        const encoded: Buffer[] = [];
+        for (const batch of batches) {
+          batch.attempts++;
+          batch.encoded ??= await this.encode(batch, nowMs);
+          encoded.push(batch.encoded);
+        }
+        const topic = batches[0].topic;
+        let list = data.get(topic);
+        if (list === undefined) data.set(topic, (list = []));
+        list.push({ partition: batches[0].partition, recordBatch: encoded.length === 1 ? encoded[0] : Buffer.concat(encoded) });
       }
       const connection = this.cluster.connectionToBroker(brokerId);
       const results = await this.cluster.wire.produce(connection, acks, this.config.requestTimeoutMs, data);
       const byKey = new Map(results.map((result) => [topicPartitionKey(result.topic, result.partition), result]));
-      for (const batch of batches) {
-        const result = byKey.get(topicPartitionKey(batch.topic, batch.partition));
-        if (result === undefined) this.handleFailure(batch, new BrokerError('UNKNOWN_SERVER_ERROR', 'no result for the partition'));
-        else if (isNoError(result.errorCode)) this.complete(batch, result.baseOffset);
-        else this.handleFailure(batch, new BrokerError(result.errorCode, result.errorMessage));
+      for (const batches of partitions) {
+        const result = byKey.get(topicPartitionKey(batches[0].topic, batches[0].partition));
+        if (result === undefined) this.handleFailures(batches, new BrokerError('UNKNOWN_SERVER_ERROR', 'no result for the partition'));
+        else if (!isNoError(result.errorCode)) this.handleFailures(batches, new BrokerError(result.errorCode, result.errorMessage));
+        else this.completeAll(batches, result.baseOffset);
       }
     } catch (error) {
-      for (const batch of batches) if (!batch.isDone) this.handleFailure(batch, error);
+      for (const batches of partitions) this.handleFailures(batches.filter((batch) => !batch.isDone), error);
     } finally {
       this.inFlightPerBroker.set(brokerId, this.inFlightPerBroker.get(brokerId)! - 1);
-      for (const batch of batches) this.mutedPartitions.delete(topicPartitionKey(batch.topic, batch.partition));
+      for (const batches of partitions) this.mutedPartitions.delete(topicPartitionKey(batches[0].topic, batches[0].partition));
       this.wakeup();
     }
+  }
+
+  private completeAll(batches: ProducerBatch[], baseOffset: number): void {
+    let offset = baseOffset;
+    for (const batch of batches) {
+      // With acks=none the broker reports no offset (-1); every record gets -1.
+      this.complete(batch, baseOffset < 0 ? -1 : offset);
+      offset += batch.records.length;
+    }
+  }
+
+  /** Failed batches go back to the head of their partition in their order, or fail for good. */
+  private handleFailures(batches: ProducerBatch[], error: unknown): void {
+    for (let i = batches.length - 1; i >= 0; i--) this.handleFailure(batches[i], error);
   }
 
   private complete(batch: ProducerBatch, baseOffset: number): void {
