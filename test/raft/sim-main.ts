@@ -6,6 +6,7 @@
  *   SEED=42 npm run sim                    # replay one seed (also: --seed 42)
  *   npm run sim -- --nodes 5 --steps 20000 # fixed cluster size, longer fault phase
  *   npm run sim -- --bug forget-vote       # show that a known bug is caught
+ *   npm run sim -- --bug forget-vote --keep-going --seeds 1000  # how often each invariant catches it
  */
 import { DEFAULT_STEPS } from './sim-defaults.js';
 import { BUG_NAMES, bugOptions, nodesForSeed, replayCommand, runSimulation, type BugName, type SimOptions, type SimResult } from './sim/cluster-sim.js';
@@ -22,10 +23,11 @@ interface Arguments {
   bug: BugName | undefined;
   traceLines: number;
   stepDuringSync: boolean;
+  keepGoing: boolean;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES, stepDuringSync: true };
+  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES, stepDuringSync: true, keepGoing: false };
   if (process.env.SEED !== undefined && process.env.SEED !== '') args.seed = integer('SEED', process.env.SEED);
   for (let k = 0; k < argv.length; k++) {
     const flag = argv[k];
@@ -59,6 +61,9 @@ function parseArguments(argv: string[]): Arguments {
         args.bug = bug as BugName;
         break;
       }
+      case '--keep-going':
+        args.keepGoing = true;
+        break;
       case '--hold-during-sync':
         args.stepDuringSync = false;
         break;
@@ -84,7 +89,7 @@ function integer(name: string, text: string): number {
 
 function usage(problem?: string): never {
   if (problem !== undefined) console.error(problem);
-  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--hold-during-sync] [--trace LINES]');
+  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--hold-during-sync] [--keep-going] [--trace LINES]');
   process.exit(2);
 }
 
@@ -113,13 +118,21 @@ function main(): void {
     return;
   }
   const started = performance.now();
+  const failuresByInvariant = new Map<string, number>();
+  let firstFailure: SimResult | undefined;
   const totals = { proposed: 0, committed: 0, crashes: 0, snapshots: 0, confChanges: 0, steps: 0, maxHealLeaderMs: 0, maxHealConvergeMs: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const result = runSimulation(optionsFor(args, seed));
     if (!result.ok) {
-      printFailure(result, args.traceLines);
-      console.log(`(${seed - args.firstSeed} seeds passed before this one)`);
-      process.exit(1);
+      if (!args.keepGoing) {
+        printFailure(result, args.traceLines);
+        console.log(`(${seed - args.firstSeed} seeds passed before this one)`);
+        process.exit(1);
+      }
+      firstFailure ??= result;
+      const invariant = result.failure!.invariant;
+      failuresByInvariant.set(invariant, (failuresByInvariant.get(invariant) ?? 0) + 1);
+      continue;
     }
     const s = result.stats;
     totals.proposed += s.proposed;
@@ -135,6 +148,13 @@ function main(): void {
   }
   const seconds = (performance.now() - started) / 1000;
   if (process.stdout.isTTY) process.stdout.write('\r');
+  if (firstFailure !== undefined) {
+    const failed = [...failuresByInvariant.values()].reduce((a, b) => a + b, 0);
+    console.log(`${failed} of ${args.seeds} seeds failed (seeds ${args.firstSeed}..${args.firstSeed + args.seeds - 1}) in ${seconds.toFixed(1)} s; by invariant: ${JSON.stringify(Object.fromEntries(failuresByInvariant))}`);
+    console.log(`first failure: seed ${firstFailure.options.seed}: ${firstFailure.failure!.message.split('\n')[0]}`);
+    console.log(`replay: ${replayCommand(firstFailure.options, { steps: DEFAULT_STEPS })}`);
+    process.exit(1);
+  }
   console.log(`${args.seeds} seeds ok (seeds ${args.firstSeed}..${args.firstSeed + args.seeds - 1}) in ${seconds.toFixed(1)} s: ${JSON.stringify(totals)}`);
 }
 

@@ -76,8 +76,41 @@ const ADMIN_TIMEOUT_MS = 30 * ELECTION_TIMEOUT_MS;
 /** A removed node keeps running this long (it may still be needed to tell others), then stops for good. */
 const RETIRE_GRACE_MS = 10 * ELECTION_TIMEOUT_MS;
 const EXTRA_NODES_MAX = 3;
-/** Chance that a node crashes right after granting a vote or sending entries. */
-const CRITICAL_CRASH_RATE = 0.04;
+/** Clients stop proposing while this many proposals await an answer (backpressure, as a producer's in-flight limit). */
+const CLIENT_PENDING_MAX = 64;
+
+/**
+ * How hard one seed pushes on each kind of fault. Each seed draws its own mix ("swarm testing"):
+ * runs that leave some faults out, or push one hard, reach states that one fixed mix rarely does.
+ * Rates are chances per scheduler interval (one tick) unless named otherwise.
+ */
+interface FaultMix {
+  networkChangeRate: number;
+  partitionRate: number;
+  crashRate: number;
+  /** Chance that a node crashes right after granting a vote, acknowledging or sending entries. */
+  criticalCrashRate: number;
+  restartDelayMaxMs: number;
+  transferRate: number;
+  membershipRate: number;
+  proposalRate: number;
+  /** Upper bound of one network delay when the network turns slow (may exceed an election timeout). */
+  delayMaxMs: number;
+}
+
+function drawFaultMix(prng: Prng): FaultMix {
+  return {
+    networkChangeRate: prng.pick([0.005, 0.01, 0.03]),
+    partitionRate: prng.pick([0, 0.005, 0.012, 0.03]),
+    crashRate: prng.pick([0, 0.005, 0.01, 0.03]),
+    criticalCrashRate: prng.pick([0, 0.02, 0.05, 0.15]),
+    restartDelayMaxMs: prng.pick([30, 300, 1500]),
+    transferRate: prng.pick([0, 0.006, 0.02]),
+    membershipRate: prng.pick([0, 0.015, 0.04]),
+    proposalRate: prng.pick([0.2, 0.5, 0.9]),
+    delayMaxMs: prng.pick([30, 30, 150]),
+  };
+}
 const BOOTSTRAP: Snapshot = { index: 1, term: 1, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 1) };
 const EMPTY_DISK: Snapshot = { index: 0, term: 0, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 0) };
 
@@ -103,6 +136,7 @@ export class ClusterSim implements SimContext {
   readonly diskLatencyMaxMs: number;
   readonly compactEveryEntries: number;
   readonly stepDuringSync: boolean;
+  readonly leaderSendsEarly: boolean;
   nowMs = 0;
 
   private readonly nodes = new Map<number, SimNode>();
@@ -113,6 +147,7 @@ export class ClusterSim implements SimContext {
   private phase = Phase.Faults;
   private step = 0;
   private nextValue = 1;
+  private proposalsPending = 0;
   private leaderHint = 0;
   private committedConf: ConfState;
   private committedConfIndex = 0;
@@ -126,6 +161,7 @@ export class ClusterSim implements SimContext {
   private readonly checkQuorum: boolean;
   private readonly heartbeatTicks: number;
   private readonly maxInflightMessages: number;
+  private readonly mix: FaultMix;
   private readonly maxEntriesPerMessage: number;
   private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
@@ -140,7 +176,9 @@ export class ClusterSim implements SimContext {
     this.trace = new TraceRing(options.traceCapacity ?? 400);
     this.driverBugs = options.driverBugs ?? {};
     this.stepDuringSync = options.stepDuringSync ?? true;
-    this.diskLatencyMaxMs = this.prng.pick([0, 2, 5, 10]);
+    this.diskLatencyMaxMs = this.prng.pick([0, 2, 5, 10, 20]);
+    this.mix = drawFaultMix(this.prng);
+    this.leaderSendsEarly = this.prng.chance(0.5);
     this.compactEveryEntries = this.prng.pick([4, 16, 64, 1_000_000]);
     this.preVote = this.prng.chance(0.75);
     this.checkQuorum = this.prng.chance(0.75);
@@ -211,7 +249,7 @@ export class ClusterSim implements SimContext {
         node.pump();
         return;
       case EventKind.Crash:
-        if (node !== undefined && node.raft !== null && node.incarnation === event.incarnation) this.crash(node, this.prng.range(0, 100));
+        if (node !== undefined && node.raft !== null && node.incarnation === event.incarnation) this.crash(node, this.prng.range(0, Math.min(100, this.mix.restartDelayMaxMs)));
         return;
       case EventKind.Restart:
         if (node !== undefined && node.raft === null && !node.retired) this.restart(node);
@@ -297,12 +335,13 @@ export class ClusterSim implements SimContext {
 
   private chaos(): void {
     const prng = this.prng;
-    if (prng.chance(0.01)) this.changeNetworkFaults();
-    if (prng.chance(0.012)) this.changePartitions();
-    if (prng.chance(0.01)) this.crashSomeNode();
-    if (prng.chance(0.006)) this.transferLeadership();
-    if (prng.chance(0.015)) this.changeMembership();
-    if (prng.chance(0.5)) {
+    const mix = this.mix;
+    if (prng.chance(mix.networkChangeRate)) this.changeNetworkFaults();
+    if (prng.chance(mix.partitionRate)) this.changePartitions();
+    if (prng.chance(mix.crashRate)) this.crashSomeNode();
+    if (prng.chance(mix.transferRate)) this.transferLeadership();
+    if (prng.chance(mix.membershipRate)) this.changeMembership();
+    if (prng.chance(mix.proposalRate)) {
       const proposals = prng.range(1, 3);
       for (let k = 0; k < proposals; k++) this.clientPropose();
     }
@@ -317,7 +356,7 @@ export class ClusterSim implements SimContext {
           duplicateRate: prng.float() * 0.1,
           detourRate: prng.float() * 0.2,
           delayMinMs: prng.range(0, 2),
-          delayMaxMs: prng.range(3, 30),
+          delayMaxMs: prng.range(3, this.mix.delayMaxMs),
           detourMaxMs: prng.range(30, 300),
         };
     this.network.faults = faults;
@@ -372,7 +411,7 @@ export class ClusterSim implements SimContext {
     const running = this.runningNodes();
     if (running.length === 0) return;
     const node = this.prng.chance(0.3) ? (this.currentLeader() ?? this.prng.pick(running)) : this.prng.pick(running);
-    this.crash(node, this.prng.range(0, 1500));
+    this.crash(node, this.prng.range(0, this.mix.restartDelayMaxMs));
   }
 
   private transferLeadership(): void {
@@ -422,6 +461,7 @@ export class ClusterSim implements SimContext {
   }
 
   private clientPropose(): void {
+    if (this.proposalsPending >= CLIENT_PENDING_MAX) return;
     let target = this.nodes.get(this.leaderHint);
     if (target === undefined || !target.running || this.prng.chance(0.1)) {
       const running = this.runningNodes();
@@ -446,6 +486,7 @@ export class ClusterSim implements SimContext {
       return null;
     }
     this.stats.proposed++;
+    this.proposalsPending++;
     this.leaderHint = node.id;
     const proposal: Proposal = { value, count, index: outcome.index, term: outcome.term, node: node.id, proposedAtMs: this.nowMs };
     node.pending.push(proposal);
@@ -461,6 +502,7 @@ export class ClusterSim implements SimContext {
   }
 
   proposalResolved(proposal: Proposal, outcome: ProposalOutcome): void {
+    this.proposalsPending--;
     if (outcome === ProposalOutcome.Committed) {
       this.stats.committed++;
       this.trace.add(this.nowMs, TraceKind.Ack, proposal.node, proposal.value, proposal.index, proposal.term);
@@ -499,7 +541,7 @@ export class ClusterSim implements SimContext {
   criticalMoment(node: SimNode): void {
     // Crashing right after a vote or a replication, before or while the disk catches up, is where
     // durability mistakes show; random crashes alone reach these moments too rarely.
-    if (this.phase === Phase.Faults && this.prng.chance(CRITICAL_CRASH_RATE)) {
+    if (this.phase === Phase.Faults && this.mix.criticalCrashRate > 0 && this.prng.chance(this.mix.criticalCrashRate)) {
       this.queue.push(this.nowMs + this.prng.range(0, this.diskLatencyMaxMs), EventKind.Crash, node.id, node.incarnation);
     }
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ConfState, Entry, HardState, LogStorage, Snapshot } from '../../../raft/types.js';
+import { EntryType, type ConfState, type Entry, type HardState, type LogStorage, type Snapshot } from '../../../raft/types.js';
 import type { Prng } from './prng.js';
 
 /** One node's log as held in one place (what the OS shows, or what survived on the platter). */
@@ -90,6 +90,14 @@ export class SimDisk implements LogStorage {
 
   snapshot(): Snapshot {
     return this.visible.snapshot;
+  }
+
+  confChanges(lo: number, hi: number): Entry[] {
+    const out: Entry[] = [];
+    for (const entry of this.visible.entries) {
+      if (entry.index >= lo && entry.index < hi && entry.type === EntryType.ConfChange) out.push(entry);
+    }
+    return out;
   }
 
   /** Whether the log holds an entry that starts at `index` with `term`. */

@@ -1,4 +1,5 @@
 import { ConfChangeType, EntryType, MessageType, Role, type ConfChange, type ConfState, type Entry, type Message, type Ready, type Snapshot } from '../../../raft/types.js';
+import { sendableBeforePersist } from '../../../raft/sendable-before-persist.js';
 import { EventKind, type EventQueue } from './event-queue.js';
 import { InvariantViolation, entryFingerprint, type InvariantChecker } from './invariant-checker.js';
 import type { Prng } from './prng.js';
@@ -6,6 +7,19 @@ import type { RaftCore } from './raft-core.js';
 import type { SimDisk } from './sim-disk.js';
 import type { SimNetwork } from './sim-network.js';
 import { REJECT_FLAG, TraceKind, type TraceRing } from './trace-ring.js';
+
+/** Which of a Ready's messages have left already. */
+const enum Sent {
+  None,
+  Early,
+  All,
+}
+
+const enum Pick {
+  All,
+  Early,
+  Late,
+}
 
 /** Known driver mistakes the simulator can switch on, one at a time, to show that it catches them. */
 export interface DriverBugs {
@@ -30,6 +44,8 @@ export interface SimContext {
   /** Entries applied since the last snapshot before the driver compacts its log. */
   readonly compactEveryEntries: number;
   readonly stepDuringSync: boolean;
+  /** Whether a leader's own traffic (sendableBeforePersist) leaves before its Ready is durable. */
+  readonly leaderSendsEarly: boolean;
   decodeConfChange(data: Uint8Array): ConfChange;
   proposalResolved(proposal: Proposal, outcome: ProposalOutcome): void;
   confApplied(node: number, index: number, conf: ConfState): void;
@@ -88,7 +104,7 @@ export class SimNode {
   incarnation = 0;
   /** The Ready handed out and not yet advanced (its writes wait for the disk). */
   private inflight: Ready | null = null;
-  private inflightSent = false;
+  private inflightSent = Sent.None;
   /** Messages and ticks held back while a Ready waits for the disk (when not stepping during sync). */
   private inbox: Message[] = [];
   private deferredTicks = 0;
@@ -176,10 +192,13 @@ export class SimNode {
         continue;
       }
       this.inflight = ready;
-      this.inflightSent = false;
+      this.inflightSent = Sent.None;
       if (this.context.driverBugs.sendBeforePersist) {
-        this.send(ready.messages);
-        this.inflightSent = true;
+        this.send(ready.messages, Pick.All);
+        this.inflightSent = Sent.All;
+      } else if (this.context.leaderSendsEarly) {
+        this.send(ready.messages, Pick.Early);
+        this.inflightSent = Sent.Early;
       }
       this.context.queue.push(this.context.nowMs + latencyMs, EventKind.DiskSync, this.id, this.incarnation);
     }
@@ -244,8 +263,8 @@ export class SimNode {
 
   /** Steps 2-4: send, apply, advance. */
   private finish(ready: Ready): void {
-    if (!this.inflightSent) this.send(ready.messages);
-    this.inflightSent = false;
+    if (this.inflightSent !== Sent.All) this.send(ready.messages, this.inflightSent === Sent.Early ? Pick.Late : Pick.All);
+    this.inflightSent = Sent.None;
     if (ready.snapshot !== undefined) {
       this.loadSnapshot(ready.snapshot);
       this.context.checker.snapshotApplied(this.id, ready.snapshot, this.digest);
@@ -261,14 +280,16 @@ export class SimNode {
     this.maybeCompact();
   }
 
-  private send(messages: Message[]): void {
+  /** Sends all `messages`, only the leader's own traffic (Pick.Early), or all but that (Pick.Late). */
+  private send(messages: Message[], pick: Pick): void {
     const { network, trace, nowMs, queue } = this.context;
     for (const message of messages) {
+      if (pick !== Pick.All && sendableBeforePersist(message) !== (pick === Pick.Early)) continue;
       const copies = network.send(message, nowMs);
       trace.add(nowMs, copies === 0 ? TraceKind.Drop : TraceKind.Send, this.id, message.type + (message.reject ? REJECT_FLAG : 0), message.to, message.term, message.index);
-      if ((message.type === MessageType.VoteResponse && !message.reject) || (message.type === MessageType.Append && message.entries.length > 0)) {
-        this.context.criticalMoment(this);
-      }
+      const type = message.type;
+      if ((type === MessageType.VoteResponse || type === MessageType.AppendResponse) && !message.reject) this.context.criticalMoment(this);
+      else if (type === MessageType.Append && message.entries.length > 0) this.context.criticalMoment(this);
       if (message.type === MessageType.Snapshot) {
         queue.push(nowMs + network.faults.delayMaxMs, EventKind.SnapshotStatus, this.id, this.incarnation, null, message.to, copies > 0);
       }
