@@ -144,6 +144,32 @@ describe('bad input', () => {
     await assertServing();
   });
 
+  it('Subscribe: a bad partition gets one error message and the stream ends', async () => {
+    const stream = client.subscribe({
+      topics: [
+        { name: 'good', partitions: [{ partition: 0, fetchOffset: 1_000 }] },
+        { name: 'missing', partitions: [{ partition: 0, fetchOffset: 0 }] },
+      ],
+    });
+    const messages: Array<{ topic: string; errorCode: string }> = [];
+    const ended = await new Promise<string>((resolve) => {
+      stream.on('data', (message: { topic: string; errorCode: string }) => messages.push(message));
+      stream.on('end', () => resolve('end'));
+      stream.on('error', (error: ServiceError) => resolve(`error ${error.code}`));
+    });
+    assert.equal(ended, 'end');
+    assert.deepEqual(messages.map((m) => [m.topic, m.errorCode]).sort(), [['good', 'OFFSET_OUT_OF_RANGE'], ['missing', 'UNKNOWN_TOPIC_OR_PARTITION']]);
+
+    const empty = client.subscribe({ topics: [] });
+    const refused = await new Promise<number>((resolve) => {
+      empty.on('data', () => undefined);
+      empty.on('error', (error: ServiceError) => resolve(error.code));
+      empty.on('end', () => resolve(-1));
+    });
+    assert.equal(refused, status.INVALID_ARGUMENT, 'a subscription of nothing is refused');
+    await assertServing();
+  });
+
   it('malformed protobuf -> INVALID_ARGUMENT', async () => {
     for (const method of ['Produce', 'Fetch', 'CreateTopics']) {
       await assert.rejects(client.callRaw(method, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01])), (error: ServiceError) => {
