@@ -4,7 +4,7 @@
  * as their names, absent nullable (one-field oneof) fields as undefined.
  *
  * Request messages mark fields with a useful default as optional (`?`); a decoded message always
- * has them (proto3 defaults). Response messages are typed as decoded: every non-`optional` field
+ * has them (proto3 defaults). Response messages are typed as decoded: every non-nullable field
  * present. Field documentation lives in brook.proto.
  */
 
