@@ -399,6 +399,8 @@ export function openRecords(buf: Buffer, pos: number, info: BatchInfo, limits: D
   const start = pos + BATCH_HEADER_BYTES;
   const end = pos + info.batchLength + BATCH_LOG_OVERHEAD_BYTES;
   if (info.codec === Codec.None) return { data: buf, start, end };
+  // An empty compressed batch has nothing to decompress; Kafka's reader does not look inside either.
+  if (info.recordCount === 0) return { data: buf, start, end: start };
   const data = decompress(info.codec, buf.subarray(start, end), limits.maxDecompressedBytes);
   return { data, start: 0, end: data.length };
 }

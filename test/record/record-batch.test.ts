@@ -404,6 +404,14 @@ describe('record batch: bad input gives typed errors', () => {
     assertCorrupt(() => decodeBatch(craftBatch(Buffer.from([0x0c, 0, 0, 0x04, 0x01, 0x01, 0x00]), 1)), 'bad-offset');
   });
 
+  it('a batch of no records decodes to none, compressed or not', () => {
+    const uncompressed = craftBatch(Buffer.alloc(0), 0);
+    assert.deepEqual(decodeBatch(uncompressed).records, []);
+    const compressed = Buffer.from(uncompressed);
+    compressed.writeInt16BE(Codec.Gzip, OFFSET_ATTRIBUTES);
+    assert.deepEqual(decodeBatch(fixCrc(compressed)).records, []);
+  });
+
   it('the decompressed size is capped', () => {
     const batch = encodeBatch([{ key: null, value: Buffer.alloc(1 << 20) }], { nowMs: NOW_MS, codec: Codec.Zstd });
     assert.ok(batch.length < 1000);
