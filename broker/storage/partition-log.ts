@@ -532,18 +532,17 @@ export class PartitionLog {
     }
   }
 
+  /** The appends at the head of the queue, up to APPEND_GROUP_BYTES_MAX (at least one). */
   private takeAppendGroup(): AppendOp[] {
-    const group: AppendOp[] = [];
+    let count = 0;
     let groupBytes = 0;
-    while (this.queue.length > 0) {
-      const head = this.queue[0];
-      if (head.kind !== 'append' || (group.length > 0 && groupBytes + head.bytes.length > APPEND_GROUP_BYTES_MAX)) break;
-      this.queue.shift();
-      group.push(head);
-      groupBytes += head.bytes.length;
-      this.queuedAppendBytes -= head.bytes.length;
+    for (const op of this.queue) {
+      if (op.kind !== 'append' || (count > 0 && groupBytes + op.bytes.length > APPEND_GROUP_BYTES_MAX)) break;
+      count += 1;
+      groupBytes += op.bytes.length;
     }
-    return group;
+    this.queuedAppendBytes -= groupBytes;
+    return this.queue.splice(0, count) as AppendOp[];
   }
 
   // ---- the write path ----
@@ -780,6 +779,8 @@ export class PartitionLog {
       let at = 0;
       let size = batchSizeAt(data, at);
       while (baseOffsetNumberAt(data, at) + lastOffsetDeltaAt(data, at) < offset) {
+        // Bytes were validated when written; a nonsense length means a truncation raced this read.
+        if (size < BATCH_HEADER_BYTES) return EMPTY;
         at += size;
         if (at + BATCH_HEADER_BYTES > data.length) break;
         size = batchSizeAt(data, at);
@@ -999,7 +1000,7 @@ function takeWholeBatches(data: Buffer, at: number, maxBytes: number, limit: num
   let end = at;
   while (end + BATCH_HEADER_BYTES <= data.length) {
     const size = batchSizeAt(data, end);
-    if (end + size > data.length) break;
+    if (size < BATCH_HEADER_BYTES || end + size > data.length) break;
     if ((end > at || !atLeastOne) && end - at + size > maxBytes) break;
     if (baseOffsetNumberAt(data, end) + lastOffsetDeltaAt(data, end) >= limit) break;
     end += size;
