@@ -151,7 +151,7 @@ export class TopicRegistry {
       const stored: StoredTopic = {
         name: spec.name,
         topicId: randomUUID(),
-        createdMs: Date.now(),
+        createdMs: this.logDeps.clock.nowMs(),
         partitions: this.newPartitions(0, numPartitions),
         configs: { ...spec.configs },
       };

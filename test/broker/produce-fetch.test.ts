@@ -118,6 +118,17 @@ describe('produce and fetch', () => {
     assert.equal(created.topics[0].partitions.length, 3);
   });
 
+  it('creates a topic once when many produces race to auto-create it', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => produceBytes('raced-topic', i % 3, batchOf([`r${i}`]))),
+    );
+    assert.deepEqual(new Set(results.map((r) => r.errorCode)), new Set(['NONE']));
+    const offsets = results.map((r) => r.baseOffset).sort((a, b) => a - b);
+    assert.deepEqual(offsets, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], 'every produce landed in the one topic');
+    const described = await client.call('DescribeTopics', { names: ['raced-topic'] });
+    assert.equal(described.topics[0].partitions.length, 3);
+  });
+
   it('long-polls: a waiting fetch answers when a produce commits, and at max_wait_ms otherwise', async () => {
     await produceBytes('poll-topic', 0, batchOf(['first']));
     const started = Date.now();
