@@ -89,7 +89,7 @@ async function produceAll(producer: Producer, topic: string, count: number, valu
 }
 
 async function consumeAll(address: string, topic: string, count: number): Promise<{ seconds: number; bytes: number }> {
-  const consumer = new Consumer({ brokers: address, maxWaitMs: 100, maxPrefetchBytes: 128 * 1024 * 1024, maxBytesPerPartition: 16 * 1024 * 1024 });
+  const consumer = new Consumer({ brokers: address, maxWaitMs: 100, maxPrefetchBytes: 128 * 1024 * 1024, maxBytesPerPartition: Number(process.env.BENCH_PARTITION_BYTES ?? 16 * 1024 * 1024) });
   await consumer.connect();
   const startMs = performance.now();
   await consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })));

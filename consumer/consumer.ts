@@ -19,7 +19,7 @@ import { BrokerError, BrookError, InvalidArgumentError, isNoError, StateError } 
 import { backoffMs, DEFAULT_RETRY, type RetryConfig } from '../client/retry.js';
 import type { OffsetSpec, WireFetchPartition } from '../client/service.js';
 import { CodecPool } from '../record/codec-pool.js';
-import { readFetchedRecords, type ConsumerMessage } from './fetched-records.js';
+import { nextFetchOffsetOf, readFetchedRecords, type ConsumerMessage } from './fetched-records.js';
 import { PartitionState, type StartOffset } from './partition-state.js';
 import { Signal } from './signal.js';
 
@@ -128,6 +128,11 @@ export class Consumer {
   private fetchLoop: Promise<void> | null = null;
   private stopping = false;
   private failures = 0;
+  /** Decoding of fetched responses, chained so partitions get their messages in fetch order. */
+  private decoding: Promise<void> = Promise.resolve();
+  /** Raw bytes fetched but not yet decoded; they count against the prefetch bound. */
+  private decodingBytes = 0;
+  private decodesPending = 0;
   private codecPool: CodecPool | undefined;
   private readonly ownsCodecPool: boolean;
 
@@ -374,6 +379,7 @@ export class Consumer {
     this.dataAvailable.notify();
     await this.fetchLoop;
     this.fetchLoop = null;
+    await this.decoding;
     this.cluster.close();
     if (this.ownsCodecPool && this.codecPool !== undefined) {
       await this.codecPool.close();
@@ -403,9 +409,11 @@ export class Consumer {
   }
 
   private async fetchOnce(): Promise<void> {
+    // One response decodes while the next fetch is on the wire; never more than that.
+    if (this.decodesPending > 1) await this.decoding;
     await this.resolvePendingResets();
     const candidates = this.order.filter((state) => state.fetchable());
-    const budgetBytes = this.settings.maxPrefetchBytes - this.bufferedBytes;
+    const budgetBytes = this.settings.maxPrefetchBytes - this.bufferedBytes - this.decodingBytes;
     if (candidates.length === 0 || budgetBytes <= 0) {
       await this.fetcherWake.wait();
       return;
@@ -444,9 +452,11 @@ export class Consumer {
       topics,
     }, this.settings.requestTimeoutMs + this.settings.maxWaitMs);
     let retriableError: BrookError | null = null;
+    const decodes: Array<{ state: PartitionState; epoch: number; fetchOffset: number; recordBatches: Buffer }> = [];
     for (const result of results) {
       const state = this.partitions.get(partitionKey(result.topic, result.partition));
-      if (state === undefined || epochs.get(state) !== state.epoch) continue;
+      const epoch = state === undefined ? undefined : epochs.get(state);
+      if (state === undefined || epoch !== state.epoch) continue;
       if (!isNoError(result.errorCode)) {
         const error = this.partitionError(state, new BrokerError(result.errorCode, `${result.topic}/${result.partition}: ${result.errorMessage}`));
         if (error !== null) retriableError = error;
@@ -454,14 +464,41 @@ export class Consumer {
       }
       state.highWatermark = result.highWatermark;
       const fetchOffset = state.fetchOffset;
-      const pool = (this.codecPool ??= new CodecPool());
-      const fetched = await readFetchedRecords(result.topic, result.partition, result.recordBatches, fetchOffset, pool);
-      if (state.append(epochs.get(state)!, fetched.messages, fetched.bytes, fetched.nextFetchOffset)) {
-        this.bufferedBytes += fetched.bytes;
-        if (fetched.messages.length > 0) this.dataAvailable.notify();
-      }
+      state.advanceFetchOffset(epoch, nextFetchOffsetOf(result.recordBatches, fetchOffset));
+      if (result.recordBatches.length > 0) decodes.push({ state, epoch, fetchOffset, recordBatches: result.recordBatches });
     }
+    if (decodes.length > 0) this.decodeInOrder(decodes);
     if (retriableError !== null) throw retriableError;
+  }
+
+  /** Decodes fetched partitions after any earlier response, so each partition stays in order. */
+  private decodeInOrder(decodes: Array<{ state: PartitionState; epoch: number; fetchOffset: number; recordBatches: Buffer }>): void {
+    let rawBytes = 0;
+    for (const decode of decodes) rawBytes += decode.recordBatches.length;
+    this.decodingBytes += rawBytes;
+    this.decodesPending++;
+    const pool = (this.codecPool ??= new CodecPool());
+    this.decoding = this.decoding.then(async () => {
+      for (const { state, epoch, fetchOffset, recordBatches } of decodes) {
+        try {
+          const fetched = await readFetchedRecords(state.topic, state.partition, recordBatches, fetchOffset, pool);
+          if (state.appendMessages(epoch, fetched.messages, fetched.bytes)) {
+            this.bufferedBytes += fetched.bytes;
+            if (fetched.messages.length > 0) this.dataAvailable.notify();
+          }
+        } catch (error) {
+          // Corrupt or undecodable data: the application hears of it on its next read.
+          if (state.epoch === epoch) {
+            state.error = error instanceof Error ? error : new Error(String(error));
+            this.dataAvailable.notify();
+          }
+        }
+      }
+    }).finally(() => {
+      this.decodingBytes -= rawBytes;
+      this.decodesPending--;
+      this.fetcherWake.notify();
+    });
   }
 
   /** Applies a partition's fetch error; returns it when the fetcher should back off and retry. */

@@ -34,6 +34,20 @@ export interface FetchedRecords {
 const MESSAGE_OVERHEAD_BYTES = 64;
 
 /**
+ * Where the next fetch starts after a response holding `recordBatches` for `fetchOffset`: after the
+ * last whole batch (control batches included). Reads headers only, so the next fetch can be sent
+ * before the records are decoded.
+ */
+export function nextFetchOffsetOf(recordBatches: Buffer, fetchOffset: number): number {
+  let nextFetchOffset = fetchOffset;
+  for (const view of iterateBatches(recordBatches, { verifyCrc: false })) {
+    const lastOffset = view.info.baseOffset + view.info.lastOffsetDelta;
+    if (lastOffset + 1 > nextFetchOffset) nextFetchOffset = lastOffset + 1;
+  }
+  return nextFetchOffset;
+}
+
+/**
  * Decodes `recordBatches` (concatenated batches; a partial batch at the end is ignored) for a
  * fetch that asked for `fetchOffset`. The next fetch offset is computed from the batches received
  * alone: a hint from the broker could point past records this client did not get or decode (a

@@ -64,11 +64,22 @@ export class PartitionState {
 
   /** Adds fetched messages, if the fetch belongs to the current epoch. */
   append(epoch: number, messages: ConsumerMessage[], bytes: number, nextFetchOffset: number): boolean {
+    return this.advanceFetchOffset(epoch, nextFetchOffset) && this.appendMessages(epoch, messages, bytes);
+  }
+
+  /** Moves the next fetch past a response, before its records are decoded. */
+  advanceFetchOffset(epoch: number, nextFetchOffset: number): boolean {
     if (epoch !== this.epoch) return false;
     assert(nextFetchOffset >= this.fetchOffset, 'fetch offset moves forward only');
+    this.fetchOffset = nextFetchOffset;
+    return true;
+  }
+
+  /** Adds decoded messages of a fetch of the current epoch; false (dropped) after a seek. */
+  appendMessages(epoch: number, messages: ConsumerMessage[], bytes: number): boolean {
+    if (epoch !== this.epoch) return false;
     for (const message of messages) this.queue.push(message);
     this.bufferedBytes += bytes;
-    this.fetchOffset = nextFetchOffset;
     return true;
   }
 
