@@ -157,7 +157,10 @@ export class RaftNode {
     return this.appendOwn(EntryType.Normal, data, count);
   }
 
-  /** Proposes one membership change; at most one may be unapplied at a time. */
+  /**
+   * Proposes one membership change. It takes effect when appended; at most one may be uncommitted,
+   * and a new leader accepts none before an entry of its own term has committed.
+   */
   proposeConfChange(change: ConfChange): ProposeResult {
     const data = encodeConfChange(change);
     const refusal = this.refuseProposal(data.length) ?? this.refuseConfChange(change);
@@ -221,10 +224,7 @@ export class RaftNode {
     );
   }
 
-  /**
-   * Everything the driver must do next. Configuration changes among the committed entries take
-   * effect here, as they are handed out. Call advance(ready) before the next ready().
-   */
+  /** Everything the driver must do next (see raft/README.md). Call advance(ready) before the next ready(). */
   ready(): Ready {
     assert.ok(!this.readyOutstanding, 'ready() called again before advance()');
     const committedEntries = this.takeCommittedEntries();
