@@ -7,8 +7,9 @@
  *    and at 16 MiB, in the same run, through a TCP proxy that delays every chunk by 5 ms each way
  *    (a 10 ms round trip, as between machines): the window's effect. flush.policy=never, so the
  *    disk's fdatasync rate does not hide the network path.
- * 2. (flush.policy=always from here on) Produce the same 100-byte records as client-encoded record_batch bytes and as plain records
- *    (the broker encodes): the cost of the easy path.
+ * 2. Produce the same 100-byte records as client-encoded record_batch bytes and as plain records
+ *    (the broker encodes): the cost of the easy path, under flush.policy=always (the disk's
+ *    fdatasync rate bounds both) and flush.policy=never (the broker's CPU does).
  * 3. Fetch everything back as stored bytes and as decoded records.
  *
  * Each scenario runs against a fresh broker with its own temporary data dir.
@@ -112,10 +113,10 @@ async function windowScenario(windowBytes: number) {
   });
 }
 
-async function plainVersusBytes() {
+async function plainVersusBytes(flushPolicy: string) {
   const plain = records(100, 100);
   const batch = encodeBatch(plain, { nowMs: Date.now() });
-  return withBroker([], async (client) => {
+  return withBroker(['--flush-policy', flushPolicy], async (client) => {
     const bytes = await produceFor(client, (i) => ({ topics: [{ name: 'bytes', partitions: [{ partition: i % 3, recordBatch: batch }] }] }), batch.length, 100);
     const easy = await produceFor(client, (i) => ({ topics: [{ name: 'plain', partitions: [{ partition: i % 3, records: plain }] }] }), batch.length, 100);
     const fetchRaw = await fetchAll(client, 'bytes', false);
@@ -150,10 +151,12 @@ const wide = await windowScenario(16 * MIB);
 console.log(`produce 512 KiB batches, acks=all, flush.policy=never, 10 ms round trip, concurrency ${concurrency}:`);
 console.log(`  server window 64 KiB: ${fmt(narrow.megabytesPerSecond)} MiB/s (${narrow.requests} requests)`);
 console.log(`  server window 16 MiB: ${fmt(wide.megabytesPerSecond)} MiB/s (${wide.requests} requests)  ratio ${fmt(wide.megabytesPerSecond / narrow.megabytesPerSecond)}x`);
-const mixed = await plainVersusBytes();
-console.log(`produce 100 x 100-byte records per request, acks=all, flush.policy=always, concurrency ${concurrency}:`);
-console.log(`  record_batch bytes: ${Math.round(mixed.bytes.recordsPerSecond)} records/s`);
-console.log(`  plain records:      ${Math.round(mixed.easy.recordsPerSecond)} records/s  (${fmt(mixed.easy.recordsPerSecond / mixed.bytes.recordsPerSecond)}x of bytes)`);
-console.log(`fetch ${mixed.fetchRaw.records} records back:`);
-console.log(`  stored bytes:    ${Math.round(mixed.fetchRaw.recordsPerSecond)} records/s, ${fmt(mixed.fetchRaw.megabytesPerSecond)} MiB/s`);
-console.log(`  decoded records: ${Math.round(mixed.fetchDecoded.recordsPerSecond)} records/s  (${fmt(mixed.fetchDecoded.recordsPerSecond / mixed.fetchRaw.recordsPerSecond)}x of bytes)`);
+for (const flushPolicy of ['always', 'never']) {
+  const mixed = await plainVersusBytes(flushPolicy);
+  console.log(`produce 100 x 100-byte records per request, acks=all, flush.policy=${flushPolicy}, concurrency ${concurrency}:`);
+  console.log(`  record_batch bytes: ${Math.round(mixed.bytes.recordsPerSecond)} records/s`);
+  console.log(`  plain records:      ${Math.round(mixed.easy.recordsPerSecond)} records/s  (${fmt(mixed.easy.recordsPerSecond / mixed.bytes.recordsPerSecond)}x of bytes)`);
+  console.log(`fetch ${mixed.fetchRaw.records} records back:`);
+  console.log(`  stored bytes:    ${Math.round(mixed.fetchRaw.recordsPerSecond)} records/s, ${fmt(mixed.fetchRaw.megabytesPerSecond)} MiB/s`);
+  console.log(`  decoded records: ${Math.round(mixed.fetchDecoded.recordsPerSecond)} records/s  (${fmt(mixed.fetchDecoded.recordsPerSecond / mixed.fetchRaw.recordsPerSecond)}x of bytes)`);
+}
