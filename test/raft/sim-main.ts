@@ -13,6 +13,8 @@ import { BUG_NAMES, bugOptions, nodesForSeed, replayCommand, runSimulation, type
 
 const DEFAULT_SEEDS = 1000;
 const DEFAULT_TRACE_LINES = 60;
+/** Without a terminal (long runs into a log file), a progress line every this many seeds. */
+const PROGRESS_EVERY_SEEDS = 5000;
 
 interface Arguments {
   seeds: number;
@@ -120,7 +122,7 @@ function main(): void {
   const started = performance.now();
   const failuresByInvariant = new Map<string, number>();
   let firstFailure: SimResult | undefined;
-  const totals = { proposed: 0, committed: 0, crashes: 0, snapshots: 0, confChanges: 0, steps: 0, maxHealLeaderMs: 0, maxHealConvergeMs: 0 };
+  const totals = { proposed: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0, snapshots: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, steps: 0, maxHealLeaderMs: 0, maxHealConvergeMs: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const result = runSimulation(optionsFor(args, seed));
     if (!result.ok) {
@@ -139,12 +141,20 @@ function main(): void {
     totals.committed += s.committed;
     totals.crashes += s.crashes;
     totals.snapshots += s.snapshotsInstalled;
-    totals.confChanges += s.confChanges;
+    totals.failed += s.failed;
+    totals.unknown += s.unknown;
+    totals.partitions += s.partitions;
+    totals.learnersAdded += s.learnersAdded;
+    totals.promotions += s.promotions;
+    totals.removals += s.removals;
+    totals.leaderRemovals += s.leaderRemovals;
+    totals.transfers += s.transfers;
     totals.steps += s.steps;
     totals.maxHealLeaderMs = Math.max(totals.maxHealLeaderMs, s.healLeaderMs);
     totals.maxHealConvergeMs = Math.max(totals.maxHealConvergeMs, s.healConvergeMs);
     const done = seed - args.firstSeed + 1;
-    if (done % 100 === 0 && process.stdout.isTTY) process.stdout.write(`\r${done}/${args.seeds} seeds ok`);
+    if (done % 100 === 0 && process.stdout.isTTY) process.stdout.write(`\r${done}/${args.seeds} seeds done`);
+    else if (done % PROGRESS_EVERY_SEEDS === 0 && !process.stdout.isTTY) console.log(`${done}/${args.seeds} seeds done, ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
   const seconds = (performance.now() - started) / 1000;
   if (process.stdout.isTTY) process.stdout.write('\r');

@@ -41,6 +41,11 @@ export interface SimStats {
   maxTerm: number;
   snapshotsInstalled: number;
   confChanges: number;
+  learnersAdded: number;
+  promotions: number;
+  removals: number;
+  /** Removals of the node that was leading when the removal was proposed. */
+  leaderRemovals: number;
   transfers: number;
   messages: number;
   /** Virtual ms from the heal until a leader was known to every member. */
@@ -106,7 +111,7 @@ function drawFaultMix(prng: Prng): FaultMix {
     criticalCrashRate: prng.pick([0, 0.02, 0.05, 0.15]),
     restartDelayMaxMs: prng.pick([30, 300, 1500]),
     transferRate: prng.pick([0, 0.006, 0.02]),
-    membershipRate: prng.pick([0, 0.015, 0.04]),
+    membershipRate: prng.pick([0, 0.03, 0.08]),
     proposalRate: prng.pick([0.2, 0.5, 0.9]),
     delayMaxMs: prng.pick([30, 30, 150]),
   };
@@ -144,6 +149,7 @@ export class ClusterSim implements SimContext {
   private nextNodeId: number;
   /** Nodes that were in some committed configuration (a node still joining is not "removed"). */
   private readonly everMember = new Set<number>();
+  private readonly removalProposedByLeader = new Set<number>();
   private phase = Phase.Faults;
   private step = 0;
   private nextValue = 1;
@@ -166,7 +172,7 @@ export class ClusterSim implements SimContext {
   private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
     steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0,
-    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, transfers: 0, messages: 0, healLeaderMs: -1, healConvergeMs: -1,
+    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, messages: 0, healLeaderMs: -1, healConvergeMs: -1,
   };
 
   constructor(readonly options: SimOptions) {
@@ -450,6 +456,7 @@ export class ClusterSim implements SimContext {
     this.trace.add(this.nowMs, TraceKind.ConfChange, leader.id, 0, 0, 0, 0, ` ${ConfChangeType[change.type]} n${change.nodeId}: ${outcome.ok ? `proposed at ${outcome.index}` : `refused (${outcome.reason})`}`);
     if (!outcome.ok) return;
     if (change.type === ConfChangeType.AddLearner) this.addNode(this.nextNodeId++, EMPTY_DISK);
+    if (change.type === ConfChangeType.RemoveNode && change.nodeId === leader.id) this.removalProposedByLeader.add(leader.id);
     this.adminChange = { change, startedMs: this.nowMs };
     leader.pump();
   }
@@ -520,8 +527,16 @@ export class ClusterSim implements SimContext {
   confApplied(_node: number, index: number, conf: ConfState): void {
     if (index <= this.committedConfIndex) return;
     this.committedConfIndex = index;
+    const previous = this.committedConf;
     this.committedConf = conf;
     this.stats.confChanges++;
+    if (conf.learners.length > previous.learners.length) this.stats.learnersAdded++;
+    else if (conf.voters.length > previous.voters.length) this.stats.promotions++;
+    else if (conf.voters.length < previous.voters.length) {
+      this.stats.removals++;
+      const removed = previous.voters.find((id) => !conf.voters.includes(id));
+      if (removed !== undefined && this.removalProposedByLeader.has(removed)) this.stats.leaderRemovals++;
+    }
     for (const id of conf.voters) this.everMember.add(id);
     for (const id of conf.learners) this.everMember.add(id);
     for (const node of this.nodes.values()) {
