@@ -30,6 +30,7 @@ export class TranscriptCluster {
   private readonly applied = new Map<NodeId, Entry[]>();
   private readonly highestCommit = new Map<NodeId, number>();
   private out: string[] = [];
+  private bootstrapConf: ConfState = { voters: [], learners: [] };
   /** Every message handed out in a Ready, in order, for unit tests to inspect. */
   readonly sent: Message[] = [];
 
@@ -49,7 +50,9 @@ export class TranscriptCluster {
         this.createNodes(positional, options);
         break;
       case 'add-node':
-        this.addNode(Number(positional[0]), { voters: [], learners: [] }, options);
+        // A joining node starts from the group's bootstrap state, as the first members did, and
+        // learns every later change from the log (or from a snapshot).
+        this.addNode(Number(positional[0]), this.bootstrapConf, options);
         break;
       case 'campaign':
         this.node(ids()[0]).step(hup(ids()[0]));
@@ -128,6 +131,7 @@ export class TranscriptCluster {
     const count = Number(positional[0]);
     const voters = Array.from({ length: count }, (_, i) => i + 1);
     const learners = (options.get('learners') ?? '').split(',').filter((x) => x !== '').map(Number);
+    this.bootstrapConf = { voters, learners };
     for (const id of [...voters, ...learners]) this.addNode(id, { voters, learners }, options);
   }
 
