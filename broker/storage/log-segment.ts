@@ -58,19 +58,54 @@ export class LogSegment {
   private timeIndexEntriesWritten = 0;
   /** The .log file, open for writing while the segment is active. Index files are opened per write. */
   private logWriter: WritableFile | undefined;
+  /**
+   * The indexes in memory. A sealed segment may have them unloaded (the log keeps only a few
+   * sealed segments' indexes in memory) and loads them again on use; the active segment always
+   * has them.
+   */
+  private offsetIndex: OffsetIndex | undefined;
+  private timeIndexInMemory: TimeIndex | undefined;
 
   constructor(
     readonly dir: string,
     readonly baseOffset: number,
-    public index: OffsetIndex,
-    public timeIndex: TimeIndex,
+    index: OffsetIndex | undefined,
+    timeIndex: TimeIndex | undefined,
     private readonly fileWriter: FileWriter,
   ) {
+    this.offsetIndex = index;
+    this.timeIndexInMemory = timeIndex;
     this.logPath = join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
     this.indexPath = join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
     this.timeIndexPath = join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX));
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
+  }
+
+  get index(): OffsetIndex {
+    assert.ok(this.offsetIndex !== undefined, 'the offset index is not loaded');
+    return this.offsetIndex;
+  }
+
+  get timeIndex(): TimeIndex {
+    assert.ok(this.timeIndexInMemory !== undefined, 'the time index is not loaded');
+    return this.timeIndexInMemory;
+  }
+
+  get indexesLoaded(): boolean {
+    return this.offsetIndex !== undefined && this.timeIndexInMemory !== undefined;
+  }
+
+  setIndexes(index: OffsetIndex, timeIndex: TimeIndex): void {
+    this.offsetIndex = index;
+    this.timeIndexInMemory = timeIndex;
+  }
+
+  /** Drops the in-memory indexes of a sealed segment (they are reloaded from the files on use). */
+  unloadIndexes(): void {
+    assert.ok(!this.isWritable, 'the active segment keeps its indexes');
+    this.offsetIndex = undefined;
+    this.timeIndexInMemory = undefined;
   }
 
   get isWritable(): boolean {

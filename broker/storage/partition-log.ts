@@ -35,7 +35,7 @@ import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { MAX_BATCH_BYTES_LIMIT, validateLogConfig, type LogConfig } from './log-config.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, parseSegmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
 import { OffsetIndex } from './offset-index.js';
-import { loadSealedSegment, loadTailSegment, type SegmentLoadContext, type TailLoadResult } from './segment-loader.js';
+import { loadSealedIndexes, loadTailSegment, openSealedSegment, type SegmentLoadContext, type TailLoadResult } from './segment-loader.js';
 import {
   BatchTooLargeError,
   CorruptBatchError,
@@ -84,6 +84,8 @@ export const APPEND_GROUP_BYTES_MAX = 16 * 1024 * 1024;
 export const APPEND_QUEUE_BYTES_MAX = 256 * 1024 * 1024;
 /** The largest maxBytes a read accepts; a read allocates up to this much. */
 export const READ_BYTES_MAX = 64 * 1024 * 1024;
+/** Sealed segments whose indexes a log keeps in memory (least recently used are unloaded). */
+export const SEALED_INDEXES_IN_MEMORY_MAX = 4;
 /** Relative offsets in the index are int32, so a segment covers fewer offsets than this. */
 const SEGMENT_OFFSETS_MAX = 0x7fffffff;
 
@@ -132,6 +134,9 @@ export class PartitionLog {
   private readonly listeners = new Set<() => void>();
   private readonly tailCache: TailCache;
   private readonly writer: FileWriter;
+  /** Sealed segments with indexes in memory, least recently used first. */
+  private loadedSealed: LogSegment[] = [];
+  private readonly indexLoads = new Map<LogSegment, Promise<void>>();
 
   private constructor(
     readonly dir: string,
@@ -173,7 +178,9 @@ export class PartitionLog {
     }
     const segments: LogSegment[] = [];
     for (let i = 0; i < bases.length - 1; i++) {
-      segments.push((await loadSealedSegment(context, bases[i], bases[i + 1])).segment);
+      const { segment, rebuilt } = await openSealedSegment(context, bases[i], bases[i + 1]);
+      if (rebuilt) segment.unloadIndexes();
+      segments.push(segment);
     }
     const tail = await loadTailSegment(context, bases[bases.length - 1], clean);
     segments.push(tail.segment);
@@ -457,6 +464,11 @@ export class PartitionLog {
     return lengths;
   }
 
+  /** Sealed segments whose indexes are in memory now (at most SEALED_INDEXES_IN_MEMORY_MAX). */
+  get sealedIndexesInMemory(): number {
+    return this.segments.filter((segment) => !segment.isWritable && segment.indexesLoaded).length;
+  }
+
   /** The number of segments, for tests and metrics. */
   get segmentCount(): number {
     return this.segments.length;
@@ -732,6 +744,7 @@ export class PartitionLog {
     }
     segment.lastModifiedMs = nowMs;
     this.segments = [...this.segments, segment];
+    this.touchSealed(old);
   }
 
   private async recordEpochs(epochs: Array<[number, number]>): Promise<void> {
@@ -767,10 +780,58 @@ export class PartitionLog {
 
   // ---- reads ----
 
+  /**
+   * The segment's indexes, loading a sealed segment's from its files when they are not in
+   * memory. Callers keep the returned objects rather than the segment's fields: a later load of
+   * another segment may unload these.
+   */
+  private async useIndexes(segment: LogSegment): Promise<{ index: OffsetIndex; timeIndex: TimeIndex }> {
+    while (!segment.indexesLoaded) {
+      let loading = this.indexLoads.get(segment);
+      if (loading === undefined) {
+        loading = this.loadIndexes(segment).finally(() => this.indexLoads.delete(segment));
+        this.indexLoads.set(segment, loading);
+      }
+      await loading;
+    }
+    this.touchSealed(segment);
+    return { index: segment.index, timeIndex: segment.timeIndex };
+  }
+
+  private async loadIndexes(segment: LogSegment): Promise<void> {
+    const { rebuilt } = await loadSealedIndexes(this.loadContext, segment);
+    if (!rebuilt) return;
+    // Rewrite the damaged files through the queue, so it cannot race retention deleting them.
+    this.enqueueTask(async () => {
+      if (!this.segments.includes(segment) || segment.isWritable) return;
+      await this.useIndexes(segment);
+      await segment.rewriteIndexFiles(true);
+    }).catch(() => undefined);
+  }
+
+  /** Marks a sealed segment's indexes as just used; unloads the least recently used beyond the bound. */
+  private touchSealed(segment: LogSegment): void {
+    if (segment.isWritable) return;
+    this.loadedSealed = this.loadedSealed.filter((loaded) => loaded !== segment);
+    this.loadedSealed.push(segment);
+    while (this.loadedSealed.length > SEALED_INDEXES_IN_MEMORY_MAX) {
+      // A segment whose indexes are being (re)built stays until its load finishes.
+      const victim = this.loadedSealed.findIndex((loaded) => !this.indexLoads.has(loaded));
+      if (victim < 0) break;
+      const [evicted] = this.loadedSealed.splice(victim, 1);
+      if (!evicted.isWritable) evicted.unloadIndexes();
+    }
+  }
+
+  private get loadContext(): SegmentLoadContext {
+    return { dir: this.dir, files: this.deps.files, writer: this.writer, indexIntervalBytes: this.config.indexIntervalBytes };
+  }
+
   /** Whole batches of one segment; with `atLeastOne`, the first even when larger than maxBytes. */
   private async readSegment(segment: LogSegment, offset: number, maxBytes: number, limit: number, atLeastOne: boolean): Promise<Buffer> {
+    const { index } = await this.useIndexes(segment);
     const endBytes = segment.sizeBytes;
-    let position = segment.index.lookupPosition(offset);
+    let position = index.lookupPosition(offset);
     for (;;) {
       if (endBytes - position < BATCH_HEADER_BYTES) return EMPTY;
       const windowBytes = Math.min(endBytes - position, maxBytes + this.config.indexIntervalBytes);
@@ -808,14 +869,15 @@ export class PartitionLog {
   }
 
   private async findTimestampInSegment(segment: LogSegment, timestampMs: number): Promise<number | undefined> {
-    const startOffset = Math.max(segment.timeIndex.lookupStartOffset(timestampMs), this.startOffset);
+    const { index, timeIndex } = await this.useIndexes(segment);
+    const startOffset = Math.max(timeIndex.lookupStartOffset(timestampMs), this.startOffset);
     let found: number | undefined;
     const minimumOffset = this.startOffset;
     await scanBatches(
       {
         path: segment.logPath,
         files: this.deps.files,
-        fromPosition: segment.index.lookupPosition(startOffset),
+        fromPosition: index.lookupPosition(startOffset),
         endPosition: segment.sizeBytes,
         checkCrc: false,
         firstOffsetMin: 0,
@@ -845,6 +907,8 @@ export class PartitionLog {
     for (const segment of removed) await this.deleteSegment(segment);
     if (removed.length > 0) await this.writer.syncDirectory(this.dir);
     this.segments = segments.slice(0, targetIndex + 1);
+    await this.useIndexes(target);
+    this.loadedSealed = this.loadedSealed.filter((segment) => segment !== target);
     await target.openWriters();
     await target.truncateTo(position, offset);
     await this.recomputeMaxTimestamp(target);
@@ -858,12 +922,13 @@ export class PartitionLog {
 
   /** The file position where the batch with base offset `offset` starts; throws if none does. */
   private async batchBoundary(segment: LogSegment, offset: number): Promise<number> {
+    const { index } = await this.useIndexes(segment);
     let boundary: number | undefined;
     const result = await scanBatches(
       {
         path: segment.logPath,
         files: this.deps.files,
-        fromPosition: segment.index.lookupPosition(offset),
+        fromPosition: index.lookupPosition(offset),
         endPosition: segment.sizeBytes,
         checkCrc: false,
         firstOffsetMin: 0,
@@ -950,6 +1015,7 @@ export class PartitionLog {
   }
 
   private async deleteSegment(segment: LogSegment): Promise<void> {
+    this.loadedSealed = this.loadedSealed.filter((loaded) => loaded !== segment);
     await segment.closeWriters();
     // The .log goes first: a crash in between leaves index files without a log, which open removes.
     for (const path of [segment.logPath, segment.indexPath, segment.timeIndexPath]) {

@@ -15,8 +15,8 @@ import type { FileHandleCache } from './file-handle-cache.js';
 import type { FileWriter } from './file-writer.js';
 import { MAX_BATCH_BYTES_LIMIT } from './log-config.js';
 import { LogSegment } from './log-segment.js';
-import { OffsetIndex } from './offset-index.js';
-import { TimeIndex } from './time-index.js';
+import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
+import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
 
 /** How many index entries recovery steps back over before it rescans the tail from its start. */
 const RECOVERY_ENTRY_RETRIES = 8;
@@ -121,30 +121,104 @@ async function scanFromEntry(
 }
 
 /**
- * Loads a sealed (non-tail) segment. Its indexes are rebuilt by a header scan when a file is
- * missing, has a torn entry, or its last offset entry does not point at the indexed batch.
+ * Opens a sealed (non-tail) segment without loading its indexes: only their last entries are
+ * checked (whole entries; the last offset entry points at a batch with that offset; the last time
+ * entry lies inside the segment), which gives the segment's largest timestamp. Indexes that fail
+ * the check are rebuilt by a header scan now; the rest load on first use (loadSealedIndexes).
  */
-export async function loadSealedSegment(
+export async function openSealedSegment(
   context: SegmentLoadContext,
   baseOffset: number,
   nextSegmentBaseOffset: number,
 ): Promise<{ segment: LogSegment; rebuilt: boolean }> {
-  const { segment, indexesComplete } = await loadFiles(context, baseOffset, nextSegmentBaseOffset);
-  segment.firstAppendMs = segment.lastModifiedMs;
-  if (indexesComplete && (await lastEntryIsSound(segment, context.files)) && segment.timeIndex.entries > 0) {
-    const last = segment.timeIndex.entries - 1;
-    segment.maxTimestampMs = segment.timeIndex.timestampAt(last);
-    segment.offsetOfMaxTimestamp = segment.timeIndex.offsetAt(last);
-    segment.nextOffset = nextSegmentBaseOffset;
-    segment.markIndexesWritten();
-    return { segment, rebuilt: false };
+  const segment = new LogSegment(context.dir, baseOffset, undefined, undefined, context.writer);
+  const [info, indexInfo, timeInfo] = await Promise.all([stat(segment.logPath), statIfExists(segment.indexPath), statIfExists(segment.timeIndexPath)]);
+  segment.sizeBytes = info.size;
+  segment.syncedBytes = info.size;
+  segment.lastModifiedMs = info.mtimeMs;
+  segment.firstAppendMs = info.mtimeMs;
+  segment.nextOffset = nextSegmentBaseOffset;
+  const lastTime =
+    indexInfo !== undefined && timeInfo !== undefined && (await lastOffsetEntryIsSound(context, segment, indexInfo.size))
+      ? await lastTimeEntry(context, segment, timeInfo.size)
+      : undefined;
+  if (lastTime === undefined) {
+    await rebuildSealedIndexes(context, segment);
+    await segment.rewriteIndexFiles(true);
+    return { segment, rebuilt: true };
   }
+  if (lastTime !== null) {
+    segment.maxTimestampMs = lastTime.timestampMs;
+    segment.offsetOfMaxTimestamp = lastTime.offset;
+  }
+  return { segment, rebuilt: false };
+}
+
+/**
+ * Loads a sealed segment's indexes into memory. When the files turn out damaged (which the
+ * cheap check at open cannot see everywhere), the indexes are rebuilt in memory and `rebuilt` is
+ * true: the caller rewrites the files.
+ */
+export async function loadSealedIndexes(context: SegmentLoadContext, segment: LogSegment): Promise<{ rebuilt: boolean }> {
+  const [indexBytes, timeBytes] = await Promise.all([readIfExists(segment.indexPath), readIfExists(segment.timeIndexPath)]);
+  if (indexBytes !== undefined && timeBytes !== undefined) {
+    const offsets = OffsetIndex.load(segment.baseOffset, indexBytes, segment.sizeBytes);
+    const times = TimeIndex.load(segment.baseOffset, timeBytes, segment.nextOffset);
+    if (offsets.complete && times.complete) {
+      segment.setIndexes(offsets.index, times.index);
+      if (await lastEntryIsSound(segment, context.files)) return { rebuilt: false };
+    }
+  }
+  await rebuildSealedIndexes(context, segment);
+  return { rebuilt: true };
+}
+
+/** Rebuilds a sealed segment's indexes in memory from its batch headers. */
+async function rebuildSealedIndexes(context: SegmentLoadContext, segment: LogSegment): Promise<void> {
+  segment.setIndexes(new OffsetIndex(segment.baseOffset), new TimeIndex(segment.baseOffset));
   // A sealed segment was fdatasynced whole, so its framing is trusted; headers suffice.
   const result = await scanFromEntry(context, segment, 0, false, []);
   segment.maybeAppendTimeIndexEntry();
-  await segment.rewriteIndexFiles(true);
   if (result.stop !== null) segment.sizeBytes = result.endPosition;
-  return { segment, rebuilt: true };
+}
+
+async function statIfExists(path: string): Promise<{ size: number } | undefined> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The last offset-index entry (if any) is whole and points at a batch with that offset. */
+async function lastOffsetEntryIsSound(context: SegmentLoadContext, segment: LogSegment, fileBytes: number): Promise<boolean> {
+  if (fileBytes % OFFSET_INDEX_ENTRY_BYTES !== 0) return false;
+  if (fileBytes === 0) return true;
+  const entry = await context.files.readBytes(segment.indexPath, fileBytes - OFFSET_INDEX_ENTRY_BYTES, OFFSET_INDEX_ENTRY_BYTES);
+  if (entry.length !== OFFSET_INDEX_ENTRY_BYTES) return false;
+  const relative = entry.readInt32BE(0);
+  const position = entry.readInt32BE(4);
+  if (relative < 0 || position < 0 || position >= segment.sizeBytes || segment.baseOffset + relative >= segment.nextOffset) return false;
+  const header = await context.files.readBytes(segment.logPath, position, BATCH_HEADER_BYTES);
+  if (checkBatchAt(header, 0, Number.MAX_SAFE_INTEGER, false) !== null) return false;
+  return baseOffsetNumberAt(header, 0) === segment.baseOffset + relative;
+}
+
+/** The last time-index entry: null for an empty index, undefined when it is not plausible. */
+async function lastTimeEntry(
+  context: SegmentLoadContext,
+  segment: LogSegment,
+  fileBytes: number,
+): Promise<{ timestampMs: number; offset: number } | null | undefined> {
+  if (fileBytes % TIME_INDEX_ENTRY_BYTES !== 0) return undefined;
+  if (fileBytes === 0) return null;
+  const entry = await context.files.readBytes(segment.timeIndexPath, fileBytes - TIME_INDEX_ENTRY_BYTES, TIME_INDEX_ENTRY_BYTES);
+  if (entry.length !== TIME_INDEX_ENTRY_BYTES) return undefined;
+  const timestampMs = Number(entry.readBigInt64BE(0));
+  const offset = segment.baseOffset + entry.readInt32BE(8);
+  if (timestampMs < 0 || offset < segment.baseOffset || offset >= segment.nextOffset) return undefined;
+  return { timestampMs, offset };
 }
 
 /**

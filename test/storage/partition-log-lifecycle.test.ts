@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { baseOffsetNumberAt } from '../../record/batch-header.js';
-import type { PartitionLog } from '../../broker/storage/partition-log.js';
+import { SEALED_INDEXES_IN_MEMORY_MAX, type PartitionLog } from '../../broker/storage/partition-log.js';
 import { OffsetOutOfRangeError } from '../../broker/storage/storage-errors.js';
 import { buildBatch } from './batch-fixture.js';
 import { testLogContext, withTempDir } from './storage-fixtures.js';
@@ -166,6 +166,26 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
       for (const [offset, maxBytes, limit] of [[30, 100, 60], [45, 1200, 60], [35, 900, 50], [50, 10, 60]]) {
         assert.deepEqual(log.readCached(offset, maxBytes, limit), await log.read(offset, maxBytes, limit), `${offset} ${maxBytes} ${limit}`);
       }
+      await log.close();
+    });
+  });
+
+  test('only a few sealed segments keep their indexes in memory; the rest load on use', async () => {
+    await withTempDir(async (dir) => {
+      const context = testLogContext(dir);
+      let log = await context.open(SMALL_SEGMENTS);
+      for (let i = 0; i < 40; i++) await log.append(timedBatch(T0 + i * 1000), 0);
+      assert.equal(log.segmentCount, 10);
+      assert.ok(log.sealedIndexesInMemory <= SEALED_INDEXES_IN_MEMORY_MAX);
+      await log.close();
+      log = await context.open({ ...SMALL_SEGMENTS, tailCacheBytes: 0 });
+      assert.equal(log.sealedIndexesInMemory, 0, 'open loads no sealed index');
+      const reads = await Promise.all(Array.from({ length: 40 }, (_, i) => log.read(i * 10 + 5, 100)));
+      reads.forEach((bytes, i) => assert.equal(baseOffsetNumberAt(bytes, 0), i * 10));
+      assert.ok(log.sealedIndexesInMemory <= SEALED_INDEXES_IN_MEMORY_MAX);
+      for (let i = 0; i < 40; i++) assert.equal(await log.offsetForTimestamp(T0 + i * 1000), i * 10);
+      await log.applyRetention(T0 + 7 * 24 * 3_600_000 + 20_500);
+      assert.equal(log.logStartOffset, 200);
       await log.close();
     });
   });

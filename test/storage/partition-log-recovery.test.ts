@@ -147,12 +147,13 @@ describe('PartitionLog crash recovery', () => {
       const original = await snapshotDir(dir);
       const indexNames = [...original.keys()].filter((name) => name.endsWith('.index') || name.endsWith('.timeindex')).sort();
       assert.ok(indexNames.length >= 6);
-      for (const damage of ['delete', 'garbage', 'torn'] as const) {
+      for (const damage of ['delete', 'garbage', 'torn', 'middle'] as const) {
         for (const name of [indexNames[0], indexNames[indexNames.length - 1], indexNames[1]]) {
           const files = new Map(original);
           const bytes = original.get(name) as Buffer;
           if (damage === 'delete') files.delete(name);
           else if (damage === 'torn') files.set(name, bytes.subarray(0, Math.max(0, bytes.length - 3)));
+          else if (damage === 'middle') files.set(name, Buffer.concat([bytes.subarray(0, 8), Buffer.alloc(12, 0xff), bytes.subarray(20)]));
           else files.set(name, Buffer.concat([bytes.subarray(0, 8), Buffer.alloc(16, 0xff)]));
           await restoreDir(dir, files);
           const reopened = await context.open(SMALL_SEGMENTS);
