@@ -117,6 +117,8 @@ async function plainVersusBytes(flushPolicy: string) {
   const plain = records(100, 100);
   const batch = encodeBatch(plain, { nowMs: Date.now() });
   return withBroker(['--flush-policy', flushPolicy], async (client) => {
+    // Warm-up (JIT on both sides, topic creation, codec pool start), not measured.
+    await produceFor(client, (i) => ({ topics: [{ name: 'warm-up', partitions: [{ partition: i % 3, recordBatch: batch }] }] }), batch.length, 100);
     const bytes = await produceFor(client, (i) => ({ topics: [{ name: 'bytes', partitions: [{ partition: i % 3, recordBatch: batch }] }] }), batch.length, 100);
     const easy = await produceFor(client, (i) => ({ topics: [{ name: 'plain', partitions: [{ partition: i % 3, records: plain }] }] }), batch.length, 100);
     const fetchRaw = await fetchAll(client, 'bytes', false);
