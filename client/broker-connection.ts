@@ -46,6 +46,8 @@ export function translateGrpcError(error: grpc.ServiceError, address: string, me
 export class BrokerConnection {
   private readonly client: grpc.Client;
   private closed = false;
+  /** Calls in progress, cancelled by close() so that nobody waits for a deadline on shutdown. */
+  private readonly calls = new Set<grpc.ClientUnaryCall>();
 
   constructor(
     readonly address: string,
@@ -60,10 +62,12 @@ export class BrokerConnection {
     const fn = (this.client as unknown as Record<string, UnaryMethod>)[method];
     if (typeof fn !== 'function') throw new Error(`the broker service has no method ${method}`);
     return new Promise<Response>((resolve, reject) => {
-      fn.call(this.client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+      const call = fn.call(this.client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+        this.calls.delete(call);
         if (error) reject(translateGrpcError(error, this.address, method));
         else resolve(response as Response);
       });
+      this.calls.add(call);
     });
   }
 
@@ -77,6 +81,8 @@ export class BrokerConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const call of this.calls) call.cancel();
+    this.calls.clear();
     this.client.close();
   }
 }

@@ -85,6 +85,7 @@ export class Cluster {
   private lastRefreshMs = 0;
   private refreshInFlight: Promise<void> | null = null;
   private bootstrapIndex = 0;
+  private closed = false;
 
   constructor(config: ClusterOptions) {
     this.bootstrap = parseBrokerList(config.brokers);
@@ -98,17 +99,20 @@ export class Cluster {
 
   /** Fetches metadata from the first bootstrap broker that answers. */
   async connect(): Promise<void> {
+    this.closed = false;
     await this.refreshMetadata();
   }
 
   /** Closes every channel. */
   close(): void {
+    this.closed = true;
     for (const connection of this.connections.values()) connection.close();
     this.connections.clear();
   }
 
   /** A connection to `address` ("host:port"), created on first use and then reused. */
   connectionTo(address: string): BrokerConnection {
+    if (this.closed) throw new ConnectionError('the client is closed');
     let connection = this.connections.get(address);
     if (connection === undefined) {
       connection = new BrokerConnection(address, this.service.client);

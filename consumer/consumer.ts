@@ -377,10 +377,11 @@ export class Consumer {
     this.stopping = true;
     this.fetcherWake.notify();
     this.dataAvailable.notify();
+    // Closing the channels cancels a fetch that is long-polling, so the fetcher ends at once.
+    this.cluster.close();
     await this.fetchLoop;
     this.fetchLoop = null;
     await this.decoding;
-    this.cluster.close();
     if (this.ownsCodecPool && this.codecPool !== undefined) {
       await this.codecPool.close();
       this.codecPool = undefined;
@@ -400,6 +401,7 @@ export class Consumer {
         await this.fetchOnce();
         this.failures = 0;
       } catch (error) {
+        if (this.stopping) return;
         this.failures++;
         if (error instanceof BrookError && error.refreshMetadata) this.cluster.invalidate();
         const waitMs = backoffMs(this.retryConfig, Math.min(this.failures, 10), Math.random());
