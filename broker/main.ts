@@ -105,6 +105,7 @@ async function assemble(
 
   const shutdown = new AbortController();
   const listen = parseListen(original.listen);
+  const advertised = config.advertisedListener === '' ? undefined : parseListen(config.advertisedListener);
   let server: RunningGrpcServer | undefined;
   const context: ApiContext = {
     config,
@@ -115,7 +116,7 @@ async function assemble(
     clock: systemClock,
     logger: logger.child({ component: 'api' }),
     shutdownSignal: shutdown.signal,
-    advertised: () => ({ host: listen.host, port: server?.port ?? listen.port }),
+    advertised: () => (advertised !== undefined ? advertised : { host: listen.host, port: server?.port ?? listen.port }),
   };
   const proto = loadBrookProto();
   server = await startGrpcServer({

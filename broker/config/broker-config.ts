@@ -22,6 +22,8 @@ export interface BrokerConfig {
   readonly dataDir: string;
   /** host:port the gRPC server binds; port 0 picks a free port. */
   readonly listen: string;
+  /** host:port clients are told to connect to (Metadata); empty = the bound listen address. */
+  readonly advertisedListener: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
   readonly autoCreateTopics: boolean;
@@ -75,6 +77,8 @@ export interface BrokerSetting {
   readonly max?: number;
   /** For strings with a fixed set of values. */
   readonly choices?: readonly string[];
+  /** For strings: whether the empty string is a value (it then has a documented meaning). */
+  readonly emptyAllowed?: boolean;
   readonly description: string;
 }
 
@@ -84,7 +88,7 @@ function setting(
   kind: Kind,
   defaultValue: number | boolean | string,
   description: string,
-  range: { min?: number; max?: number; choices?: readonly string[] } = {},
+  range: { min?: number; max?: number; choices?: readonly string[]; emptyAllowed?: boolean } = {},
 ): BrokerSetting {
   const dashed = name.replaceAll('.', '-');
   const env = `BROOK_${name.replaceAll('.', '_').toUpperCase()}`;
@@ -98,6 +102,9 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('nodeId', 'node.id', 'integer', 1, 'This broker\'s id in the cluster.', { min: 0, max: INT32_MAX }),
   setting('dataDir', 'data.dir', 'string', './data', 'Directory for partition logs and the metadata database.'),
   setting('listen', 'listen', 'string', '127.0.0.1:9092', 'host:port the gRPC server binds (port 0 picks a free port).'),
+  setting('advertisedListener', 'advertised.listener', 'string', '', 'host:port clients are told to connect to (in Metadata); empty means the bound listen address. Set it when listening on 0.0.0.0.', {
+    emptyAllowed: true,
+  }),
   setting('logLevel', 'log.level', 'string', 'info', 'pino log level.', {
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
   }),
@@ -197,6 +204,7 @@ export function loadBrokerConfigWithSources(sources: BrokerConfigSources = {}): 
   }
   const config = Object.freeze(values) as unknown as BrokerConfig;
   checkListen(config.listen);
+  if (config.advertisedListener !== '') checkListen(config.advertisedListener);
   if (config.defaultPartitions > config.topicPartitionsMax) {
     throw new BrokerConfigError(`num.partitions (${config.defaultPartitions}) exceeds topic.partitions.max (${config.topicPartitionsMax})`);
   }
@@ -285,6 +293,7 @@ function parseValue(item: BrokerSetting, raw: unknown, source: SettingSource): n
     }
     return value;
   }
+  if (typeof raw === 'string' && raw === '' && item.emptyAllowed === true) return raw;
   if (typeof raw !== 'string' || raw === '') throw new BrokerConfigError(`${where} must be a non-empty string, got ${JSON.stringify(raw)}`);
   if (item.choices !== undefined && !item.choices.includes(raw)) {
     throw new BrokerConfigError(`${where} must be one of ${item.choices.join(', ')}, got ${JSON.stringify(raw)}`);

@@ -18,6 +18,7 @@ describe('broker config', () => {
     assert.equal(config.autoCreateTopics, true);
     assert.equal(config.defaultPartitions, 3);
     assert.equal(config.flushPolicy, 'always');
+    assert.equal(config.advertisedListener, '', 'empty: clients are told the bound address');
   });
 
   it('takes flags over env over the config file over defaults', () => {
@@ -52,6 +53,7 @@ describe('broker config', () => {
       [{ env: { BROOK_FLUSH_POLICY: 'sometimes' } }, /flush.policy \(from env\) must be one of always, interval, never/],
       [{ env: { BROOK_AUTO_CREATE_TOPICS: 'yes' } }, /must be true or false/],
       [{ flags: { listen: 'nonsense' } }, /listen must be host:port/],
+      [{ flags: { 'advertised.listener': 'no-port' } }, /listen must be host:port/],
       [{ flags: { 'max.message.bytes': 2048, 'segment.bytes': 1024 } }, /max.message.bytes \(2048\) exceeds segment.bytes/],
       [{ configFile: join(dir, 'missing.json') }, /cannot read config file/],
     ];

@@ -140,9 +140,11 @@ describe('topic administration', () => {
     const cluster = (await client.call('Metadata', {})).clusterId;
     client.close();
     assert.equal(await broker.stop('SIGTERM'), 0);
-    broker = await startBrokerProcess(dataDir, ['--num-partitions', '2']);
+    broker = await startBrokerProcess(dataDir, ['--num-partitions', '2', '--advertised-listener', 'brook-1.example:19092']);
     client = new RawClient(broker.address);
-    assert.equal((await client.call('Metadata', {})).clusterId, cluster, 'the cluster id is stable');
+    const metadata = await client.call('Metadata', {});
+    assert.equal(metadata.clusterId, cluster, 'the cluster id is stable');
+    assert.deepEqual([metadata.brokers[0].host, metadata.brokers[0].port], ['brook-1.example', 19092], 'the advertised listener is what clients are told');
     const orders = await describeTopic('orders');
     assert.equal(orders.partitions.length, 4);
     assert.equal(configValue(orders, 'message.timestamp.type')?.value, 'LogAppendTime');
