@@ -22,6 +22,7 @@ import {
   type RaftStatus,
   type ReadState,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from './types.js';
 
@@ -699,8 +700,9 @@ export class RaftNode {
     return true;
   }
 
-  private storageSnapshot() {
-    const snapshot = this.log.storageSnapshot();
+  private storageSnapshot(): Snapshot {
+    // A node elected while the driver was still installing a snapshot it received sends that one.
+    const snapshot = this.log.pendingSnapshot() ?? this.log.storageSnapshot();
     assert.ok(snapshot.index >= this.log.firstIndex() - 1, `storage snapshot ${snapshot.index} older than first index ${this.log.firstIndex()}`);
     return snapshot;
   }
