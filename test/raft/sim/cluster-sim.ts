@@ -19,7 +19,7 @@ export interface SimOptions {
   driverBugs?: DriverBugs;
   /**
    * Whether a node steps messages and ticks while its Ready waits for the disk (as a driver with
-   * asynchronous fsync does; on by default), or holds them until advance().
+   * asynchronous fsync does), or holds them until advance(). Unset: each seed draws (mostly the former).
    */
   stepDuringSync?: boolean;
   /** Check that nothing is applied before some node reported it committed (on by default). */
@@ -181,7 +181,8 @@ export class ClusterSim implements SimContext {
     this.network = new SimNetwork(this.queue, this.prng.fork());
     this.trace = new TraceRing(options.traceCapacity ?? 400);
     this.driverBugs = options.driverBugs ?? {};
-    this.stepDuringSync = options.stepDuringSync ?? true;
+    const stepDuringSync = this.prng.chance(0.7);
+    this.stepDuringSync = options.stepDuringSync ?? stepDuringSync;
     this.diskLatencyMaxMs = this.prng.pick([0, 2, 5, 10, 20]);
     this.mix = drawFaultMix(this.prng);
     this.leaderSendsEarly = this.prng.chance(0.5);
@@ -652,7 +653,7 @@ export function replayCommand(options: SimOptions, defaults: { steps: number }):
   if (options.steps !== defaults.steps) flags.push(`--steps ${options.steps}`);
   const bug = bugName(options);
   if (bug !== undefined) flags.push(`--bug ${bug}`);
-  if (options.stepDuringSync === false) flags.push('--hold-during-sync');
+  if (options.stepDuringSync !== undefined) flags.push(options.stepDuringSync ? '--step-during-sync' : '--hold-during-sync');
   return `SEED=${options.seed} npm run sim${flags.length > 0 ? ` -- ${flags.join(' ')}` : ''}`;
 }
 

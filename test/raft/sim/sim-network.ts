@@ -17,6 +17,9 @@ export interface NetworkFaults {
 
 export const CALM_NETWORK: NetworkFaults = { dropRate: 0, duplicateRate: 0, detourRate: 0, delayMinMs: 1, delayMaxMs: 5, detourMaxMs: 5 };
 
+/** What send() returns when the link to the target is cut. */
+export const LINK_DOWN = -1;
+
 /** Node ids are small; the reachability matrix is sized for this many (ids 1 .. NODE_ID_LIMIT - 1). */
 export const NODE_ID_LIMIT = 32;
 
@@ -49,12 +52,17 @@ export class SimNetwork {
 
   /**
    * Sends a message; returns the number of copies that will arrive (0 when lost), so the caller can
-   * tell a snapshot's sender whether it got through.
+   * tell a snapshot's sender whether it got through, or LINK_DOWN when the link is cut (which a
+   * connection-based transport notices).
    */
   send(message: Message, nowMs: number): number {
     this.sent++;
     const faults = this.faults;
-    if (!this.canSend(message.from, message.to) || (faults.dropRate > 0 && this.prng.chance(faults.dropRate))) {
+    if (!this.canSend(message.from, message.to)) {
+      this.dropped++;
+      return LINK_DOWN;
+    }
+    if (faults.dropRate > 0 && this.prng.chance(faults.dropRate)) {
       this.dropped++;
       return 0;
     }

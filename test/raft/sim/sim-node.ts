@@ -5,7 +5,7 @@ import { InvariantViolation, entryFingerprint, type InvariantChecker } from './i
 import type { Prng } from './prng.js';
 import type { RaftCore } from './raft-core.js';
 import type { SimDisk } from './sim-disk.js';
-import type { SimNetwork } from './sim-network.js';
+import { LINK_DOWN, type SimNetwork } from './sim-network.js';
 import { REJECT_FLAG, TraceKind, type TraceRing } from './trace-ring.js';
 
 /** Which of a Ready's messages have left already. */
@@ -286,7 +286,9 @@ export class SimNode {
     for (const message of messages) {
       if (pick !== Pick.All && sendableBeforePersist(message) !== (pick === Pick.Early)) continue;
       const copies = network.send(message, nowMs);
-      trace.add(nowMs, copies === 0 ? TraceKind.Drop : TraceKind.Send, this.id, message.type + (message.reject ? REJECT_FLAG : 0), message.to, message.term, message.index);
+      // A cut link breaks the connection, which the transport reports; plain loss goes unnoticed.
+      if (copies === LINK_DOWN && message.type === MessageType.Append) this.raft!.reportUnreachable(message.to);
+      trace.add(nowMs, copies <= 0 ? TraceKind.Drop : TraceKind.Send, this.id, message.type + (message.reject ? REJECT_FLAG : 0), message.to, message.term, message.index);
       const type = message.type;
       if ((type === MessageType.VoteResponse || type === MessageType.AppendResponse) && !message.reject) this.context.criticalMoment(this);
       else if (type === MessageType.Append && message.entries.length > 0) this.context.criticalMoment(this);
