@@ -22,7 +22,7 @@ interface ModelBatch {
   readonly bytes: Buffer;
 }
 
-const CONFIG = { segmentBytes: 2048, maxBatchBytes: 2048, indexIntervalBytes: 100, tailCacheBytes: 1200, retentionBytes: 7000 } as const;
+const CONFIG = { segmentBytes: 2048, maxBatchBytes: 2048, indexIntervalBytes: 100, tailCacheBytes: 1200, retentionBytes: 16_000 } as const;
 const STEPS = 220;
 const SEEDS = process.env.BROOK_STORAGE_SEED !== undefined ? [Number(process.env.BROOK_STORAGE_SEED)] : [1, 2, 3];
 
