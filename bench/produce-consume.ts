@@ -12,7 +12,8 @@
  *
  * Options: --small-records N (default 1000000), --large-records N (200000), --partitions N (4),
  * --phases small,large,consume,latency, --broker-cpu-prof DIR (profile the broker process),
- * --compression none|lz4|zstd|... (none). Run this script itself under `node --cpu-prof` to
+ * --compression none|lz4|zstd|... (none), --in-flight-per-partition N (1), --max-request-bytes N
+ * (16 MiB). Run this script itself under `node --cpu-prof` to
  * profile the client side; bench/e2e-profile-top.ts prints a profile's top frames.
  */
 import { spawn } from 'node:child_process';
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     phases: { type: 'string', default: 'small,large,consume,latency' },
     compression: { type: 'string', default: 'none' },
     'broker-cpu-prof': { type: 'string' },
+    'in-flight-per-partition': { type: 'string', default: '1' },
+    'max-request-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
   },
 });
 const smallRecords = Number(args['small-records']);
@@ -124,7 +127,7 @@ try {
   await admin.connect();
   await admin.createTopics({ topics: ['small', 'large', 'latency'].map((topic) => ({ topic, numPartitions: partitions })) });
   await admin.disconnect();
-  const producer = new Producer({ brokers: broker.address, acks: 'all', compression, batchBytes: 512 * 1024, lingerMs: 2, bufferMemoryBytes: 128 * 1024 * 1024 });
+  const producer = new Producer({ brokers: broker.address, acks: 'all', compression, batchBytes: 512 * 1024, lingerMs: 2, bufferMemoryBytes: 128 * 1024 * 1024, maxInFlightRequestsPerPartition: Number(args['in-flight-per-partition']), maxRequestBytes: Number(args['max-request-bytes']) });
   await producer.connect();
 
   if (phases.has('small')) {

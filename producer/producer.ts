@@ -55,6 +55,8 @@ export interface ProducerConfig {
   /** Longest send() waits for buffer memory before failing with a TimeoutError. */
   maxBlockMs?: number;
   maxInFlightRequestsPerBroker?: number;
+  /** 1 (default) keeps each partition in send order even across retries; more pipelines writes. */
+  maxInFlightRequestsPerPartition?: number;
   /** Batches are combined into one request up to this many bytes. */
   maxRequestBytes?: number;
   requestTimeoutMs?: number;
@@ -79,6 +81,7 @@ export const PRODUCER_DEFAULTS = {
   bufferMemoryBytes: 64 * 1024 * 1024,
   maxBlockMs: 60_000,
   maxInFlightRequestsPerBroker: 5,
+  maxInFlightRequestsPerPartition: 1,
   maxRequestBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   deliveryTimeoutMs: 120_000,
@@ -167,7 +170,7 @@ export class Producer {
       ...(settings.metadataMaxAgeMs !== undefined ? { metadataMaxAgeMs: settings.metadataMaxAgeMs } : {}),
     };
     this.cluster = new Cluster(clusterConfig);
-    for (const [name, value] of Object.entries({ batchBytes: settings.batchBytes, bufferMemoryBytes: settings.bufferMemoryBytes, maxInFlightRequestsPerBroker: settings.maxInFlightRequestsPerBroker, maxRequestBytes: settings.maxRequestBytes, batchRecordsMax: settings.batchRecordsMax })) {
+    for (const [name, value] of Object.entries({ batchBytes: settings.batchBytes, bufferMemoryBytes: settings.bufferMemoryBytes, maxInFlightRequestsPerBroker: settings.maxInFlightRequestsPerBroker, maxInFlightRequestsPerPartition: settings.maxInFlightRequestsPerPartition, maxRequestBytes: settings.maxRequestBytes, batchRecordsMax: settings.batchRecordsMax })) {
       if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
     }
     if (!(settings.lingerMs >= 0)) throw new InvalidArgumentError('lingerMs must be >= 0');
@@ -182,6 +185,7 @@ export class Producer {
     this.sender = new Sender(this.cluster, this.accumulator, {
       requestTimeoutMs: settings.requestTimeoutMs,
       maxInFlightRequestsPerBroker: settings.maxInFlightRequestsPerBroker,
+      maxInFlightRequestsPerPartition: settings.maxInFlightRequestsPerPartition,
       maxRequestBytes: settings.maxRequestBytes,
       deliveryTimeoutMs: settings.deliveryTimeoutMs,
       retry,

@@ -20,6 +20,12 @@ export type BatchEncoder = (batch: ProducerBatch, nowMs: number) => Promise<Buff
 export interface SenderConfig {
   readonly requestTimeoutMs: number;
   readonly maxInFlightRequestsPerBroker: number;
+  /**
+   * Requests in flight per partition. 1 keeps every partition's records in send order, retries
+   * included; more pipelines a partition's writes, but a retried request may then land after a
+   * later one (as in Kafka without idempotence).
+   */
+  readonly maxInFlightRequestsPerPartition: number;
   /** Batches are added to one request until it holds this many bytes (the first always fits). */
   readonly maxRequestBytes: number;
   /** A record not acknowledged this long after it was appended fails with a TimeoutError. */
@@ -29,7 +35,8 @@ export interface SenderConfig {
 
 export class Sender {
   private readonly inFlightPerBroker = new Map<number, number>();
-  private readonly mutedPartitions = new Set<string>();
+  /** Requests in flight per partition; at `maxInFlightRequestsPerPartition` the partition is muted. */
+  private readonly inFlightPerPartition = new Map<string, number>();
   private runScheduled = false;
   private timer: NodeJS.Timeout | undefined = undefined;
   private timerAtMs = Infinity;
@@ -67,7 +74,7 @@ export class Sender {
     this.accumulator.expireQueued(nowMs - this.config.deliveryTimeoutMs, (batch) => new TimeoutError(
       `${batch.records.length} records for ${batch.topic}/${batch.partition} not delivered within ${this.config.deliveryTimeoutMs} ms`,
     ));
-    const { readyKeys, nextReadyMs } = this.accumulator.ready(nowMs, (key) => this.mutedPartitions.has(key));
+    const { readyKeys, nextReadyMs } = this.accumulator.ready(nowMs, (key) => (this.inFlightPerPartition.get(key) ?? 0) >= this.config.maxInFlightRequestsPerPartition);
     const byBroker = new Map<number, string[]>();
     let leaderMissing = false;
     for (const key of readyKeys) {
@@ -113,7 +120,10 @@ export class Sender {
    */
   private async sendRequest(brokerId: number, acks: Acks, partitions: ProducerBatch[][], nowMs: number): Promise<void> {
     this.inFlightPerBroker.set(brokerId, (this.inFlightPerBroker.get(brokerId) ?? 0) + 1);
-    for (const batches of partitions) this.mutedPartitions.add(topicPartitionKey(batches[0].topic, batches[0].partition));
+    for (const batches of partitions) {
+      const key = topicPartitionKey(batches[0].topic, batches[0].partition);
+      this.inFlightPerPartition.set(key, (this.inFlightPerPartition.get(key) ?? 0) + 1);
+    }
     try {
       const data = new Map<string, WirePartitionProduce[]>();
       for (const batches of partitions) {
@@ -130,18 +140,25 @@ export class Sender {
       }
       const connection = this.cluster.connectionToBroker(brokerId);
       const results = await this.cluster.wire.produce(connection, acks, this.config.requestTimeoutMs, data);
+      const doneMs = Date.now();
       const byKey = new Map(results.map((result) => [topicPartitionKey(result.topic, result.partition), result]));
       for (const batches of partitions) {
         const result = byKey.get(topicPartitionKey(batches[0].topic, batches[0].partition));
-        if (result === undefined) this.handleFailures(batches, new BrokerError('UNKNOWN_SERVER_ERROR', 'no result for the partition'));
-        else if (!isNoError(result.errorCode)) this.handleFailures(batches, new BrokerError(result.errorCode, result.errorMessage));
+        if (result === undefined) this.handleFailures(batches, new BrokerError('UNKNOWN_SERVER_ERROR', 'no result for the partition'), doneMs);
+        else if (!isNoError(result.errorCode)) this.handleFailures(batches, new BrokerError(result.errorCode, result.errorMessage), doneMs);
         else this.completeAll(batches, result.baseOffset);
       }
     } catch (error) {
-      for (const batches of partitions) this.handleFailures(batches.filter((batch) => !batch.isDone), error);
+      const failedMs = Date.now();
+      for (const batches of partitions) this.handleFailures(batches.filter((batch) => !batch.isDone), error, failedMs);
     } finally {
       this.inFlightPerBroker.set(brokerId, this.inFlightPerBroker.get(brokerId)! - 1);
-      for (const batches of partitions) this.mutedPartitions.delete(topicPartitionKey(batches[0].topic, batches[0].partition));
+      for (const batches of partitions) {
+        const key = topicPartitionKey(batches[0].topic, batches[0].partition);
+        const count = this.inFlightPerPartition.get(key)! - 1;
+        if (count === 0) this.inFlightPerPartition.delete(key);
+        else this.inFlightPerPartition.set(key, count);
+      }
       this.wakeup();
     }
   }
@@ -156,8 +173,8 @@ export class Sender {
   }
 
   /** Failed batches go back to the head of their partition in their order, or fail for good. */
-  private handleFailures(batches: ProducerBatch[], error: unknown): void {
-    for (let i = batches.length - 1; i >= 0; i--) this.handleFailure(batches[i], error);
+  private handleFailures(batches: ProducerBatch[], error: unknown, nowMs: number): void {
+    for (let i = batches.length - 1; i >= 0; i--) this.handleFailure(batches[i], error, nowMs);
   }
 
   private complete(batch: ProducerBatch, baseOffset: number): void {
@@ -165,8 +182,7 @@ export class Sender {
     this.accumulator.deallocate(batch);
   }
 
-  private handleFailure(batch: ProducerBatch, error: unknown): void {
-    const nowMs = Date.now();
+  private handleFailure(batch: ProducerBatch, error: unknown, nowMs: number): void {
     const retriable = error instanceof BrookError && error.retriable;
     const timeLeft = batch.createdMs + this.config.deliveryTimeoutMs > nowMs;
     if (retriable && batch.attempts <= this.config.retry.retries && timeLeft && !this.stopped) {
