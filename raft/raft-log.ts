@@ -145,6 +145,7 @@ export class RaftLog {
   append(entries: Entry[]): void {
     if (entries.length === 0) return;
     assert.equal(entries[0].index, this.lastIndex() + 1, 'append must continue the log');
+    assert.ok(entries[0].term >= this.lastTerm(), 'terms never decrease along the log');
     this.truncateAndAppend(entries);
   }
 
@@ -157,9 +158,12 @@ export class RaftLog {
   maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: Entry[]): { lastNew: number; written: Entry[] } | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     let expected = prevIndex + 1;
+    let term = prevTerm;
     for (const entry of entries) {
       assert.ok(entry.count >= 1 && entry.index === expected, `append entries not contiguous at ${entry.index}`);
+      assert.ok(entry.term >= term, `terms go backwards at ${entry.index}`);
       expected = entry.index + entry.count;
+      term = entry.term;
     }
     const lastNew = expected - 1;
     const conflict = entries.findIndex((entry) => !this.matchTerm(entry.index, entry.term));

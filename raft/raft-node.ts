@@ -228,6 +228,7 @@ export class RaftNode {
   /** Everything the driver must do next (see raft/README.md). Call advance(ready) before the next ready(). */
   ready(): Ready {
     assert.ok(!this.readyOutstanding, 'ready() called again before advance()');
+    assert.ok(this.log.applying <= this.log.committed && this.log.committed <= this.log.lastIndex(), 'applying <= commit <= last index');
     const committedEntries = this.takeCommittedEntries();
     const snapshot = this.log.pendingSnapshot();
     const entries = this.log.unstableEntries();
@@ -349,6 +350,7 @@ export class RaftNode {
   }
 
   private becomeLeader(): void {
+    assert.equal(this.vote, this.id, 'a leader voted for itself in its term');
     this.transition(Role.Leader);
     this.reset(this.term);
     this.lead = this.id;
