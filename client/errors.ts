@@ -13,8 +13,9 @@ interface ErrorCodeInfo {
   readonly refreshMetadata: boolean;
 }
 
-const CODES: Record<string, ErrorCodeInfo> = {
-  UNKNOWN_SERVER_ERROR: { retriable: false, refreshMetadata: false },
+/** How the client treats each broker error code. brook.proto documents which are retriable. */
+export const ERROR_CODE_HANDLING: Readonly<Record<string, ErrorCodeInfo>> = {
+  UNKNOWN_SERVER_ERROR: { retriable: true, refreshMetadata: false },
   OFFSET_OUT_OF_RANGE: { retriable: false, refreshMetadata: false },
   CORRUPT_MESSAGE: { retriable: true, refreshMetadata: false },
   UNKNOWN_TOPIC_OR_PARTITION: { retriable: true, refreshMetadata: true },
@@ -48,7 +49,10 @@ const CODES: Record<string, ErrorCodeInfo> = {
   THROTTLING_QUOTA_EXCEEDED: { retriable: true, refreshMetadata: false },
   POLICY_VIOLATION: { retriable: false, refreshMetadata: false },
   TOPIC_DELETION_DISABLED: { retriable: false, refreshMetadata: false },
+  UNSUPPORTED_COMPRESSION_TYPE: { retriable: false, refreshMetadata: false },
+  INVALID_RECORD: { retriable: false, refreshMetadata: false },
 };
+const CODES = ERROR_CODE_HANDLING;
 
 /** Base class of every error the clients raise. */
 export class BrookError extends Error {
