@@ -2,7 +2,6 @@
  * What producer, consumer and admin share: bootstrap from a list of brokers, a metadata cache that
  * refreshes on demand and by age, routing a partition to its leader's connection, and retries.
  */
-import assert from 'node:assert';
 import { BrokerConnection } from './broker-connection.js';
 import { BrokerError, BrookError, ConnectionError, InvalidArgumentError, isNoError } from './errors.js';
 import { DEFAULT_RETRY, retry, type RetryConfig } from './retry.js';
@@ -211,11 +210,12 @@ export class Cluster {
 
   /** Broker id of the partition's leader per the cache; -1 when unknown. */
   leaderOf(topic: string, partition: number): number {
-    const info = this.topics.get(topic);
-    const partitionInfo = info?.partitions[partition];
-    if (partitionInfo === undefined) return -1;
-    assert.equal(partitionInfo.partition, partition, 'partitions are listed in order');
-    return partitionInfo.leader;
+    const partitions = this.topics.get(topic)?.partitions;
+    if (partitions === undefined) return -1;
+    // Partitions are sorted; a gap in what the broker listed falls back to a search.
+    let partitionInfo: PartitionInfo | undefined = partitions[partition];
+    if (partitionInfo?.partition !== partition) partitionInfo = partitions.find((p) => p.partition === partition);
+    return partitionInfo === undefined ? -1 : partitionInfo.leader;
   }
 
   /** The partition leader's connection; refreshes metadata first when no leader is known. */

@@ -48,7 +48,10 @@ export const DEFAULT_BATCH_OPTIONS: BatchOptions = { acks: 'ACKS_ALL', codec: 0 
 
 /** Records of one partition that will travel as one record batch. */
 export class ProducerBatch {
-  readonly records: PendingRecord[] = [];
+  /** The records until the batch is encoded; then only `encoded` is kept (see releaseRecords). */
+  records: PendingRecord[] = [];
+  /** Records in the batch; stays when the records are released after encoding. */
+  recordCount = 0;
   /** Estimated bytes, reserved from the memory budget and released on completion. */
   sizeBytes = 0;
   /** Send attempts so far. */
@@ -143,8 +146,9 @@ export class RecordAccumulator {
       this.incompleteBatches.add(batch);
     }
     batch.records.push(record);
+    batch.recordCount++;
     batch.sizeBytes += recordBytes;
-    return { batch, index: batch.records.length - 1 };
+    return { batch, index: batch.recordCount - 1 };
   }
 
   private queueFor(topic: string, partition: number): ProducerBatch[] {
@@ -164,8 +168,8 @@ export class RecordAccumulator {
 
   private fits(batch: ProducerBatch, recordBytes: number): boolean {
     // An empty batch takes any record, so a record larger than batchBytes still travels alone.
-    if (batch.records.length === 0) return true;
-    return batch.sizeBytes + recordBytes <= this.config.batchBytes && batch.records.length < this.config.batchRecordsMax;
+    if (batch.recordCount === 0) return true;
+    return batch.sizeBytes + recordBytes <= this.config.batchBytes && batch.recordCount < this.config.batchRecordsMax;
   }
 
   /**
@@ -188,7 +192,7 @@ export class RecordAccumulator {
   private readyAtMs(queue: ProducerBatch[], index: number): number {
     const batch = queue[index];
     const urgent = this.flushesInProgress > 0 || this.memory.hasWaiters;
-    const full = index < queue.length - 1 || batch.sizeBytes >= this.config.batchBytes || batch.records.length >= this.config.batchRecordsMax;
+    const full = index < queue.length - 1 || batch.sizeBytes >= this.config.batchBytes || batch.recordCount >= this.config.batchRecordsMax;
     const lingerEndMs = full || urgent || batch.attempts > 0 ? 0 : batch.createdMs + this.config.lingerMs;
     return Math.max(batch.retryAtMs, lingerEndMs);
   }

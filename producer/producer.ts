@@ -312,7 +312,7 @@ export class Producer {
 
   /** Encodes a batch; the pool compresses large compressed batches on a worker thread. */
   private encodeBatch(batch: ProducerBatch, nowMs: number): Promise<Buffer> {
-    assert(batch.records.length > 0, 'empty batch');
+    assert(batch.records.length > 0 && batch.records.length === batch.recordCount, 'a batch is encoded once, with all its records');
     // Workers start only when a compressed batch is large enough to go to one.
     this.codecPool ??= new CodecPool();
     return this.codecPool.encodeBatch(batch.records, { codec: batch.options.codec as Codec, nowMs });

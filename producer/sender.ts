@@ -72,7 +72,7 @@ export class Sender {
   private runOnce(nowMs: number): void {
     if (this.stopped) return;
     this.accumulator.expireQueued(nowMs - this.config.deliveryTimeoutMs, (batch) => new TimeoutError(
-      `${batch.records.length} records for ${batch.topic}/${batch.partition} not delivered within ${this.config.deliveryTimeoutMs} ms`,
+      `${batch.recordCount} records for ${batch.topic}/${batch.partition} not delivered within ${this.config.deliveryTimeoutMs} ms`,
     ));
     const { readyKeys, nextReadyMs } = this.accumulator.ready(nowMs, (key) => (this.inFlightPerPartition.get(key) ?? 0) >= this.config.maxInFlightRequestsPerPartition);
     const byBroker = new Map<number, string[]>();
@@ -130,7 +130,11 @@ export class Sender {
         const encoded: Buffer[] = [];
         for (const batch of batches) {
           batch.attempts++;
-          batch.encoded ??= await this.encode(batch, nowMs);
+          if (batch.encoded === undefined) {
+            batch.encoded = await this.encode(batch, nowMs);
+            // The bytes are all a retry needs; holding the record objects too would double memory.
+            batch.records = [];
+          }
           encoded.push(batch.encoded);
         }
         const topic = batches[0].topic;
@@ -168,7 +172,7 @@ export class Sender {
     for (const batch of batches) {
       // With acks=none the broker reports no offset (-1); every record gets -1.
       this.complete(batch, baseOffset < 0 ? -1 : offset);
-      offset += batch.records.length;
+      offset += batch.recordCount;
     }
   }
 
