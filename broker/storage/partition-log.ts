@@ -1043,7 +1043,7 @@ export class PartitionLog {
   }
 }
 
-// ---- helpers for the directory as a whole ----
+// ---- the directory as a whole ----
 
 function floorSegment(segments: readonly LogSegment[], offset: number): number {
   let low = 0;
@@ -1087,10 +1087,15 @@ function lastOffsetIn(batches: Buffer): number {
 async function createSegment(dir: string, baseOffset: number, writer: FileWriter): Promise<LogSegment> {
   const segment = new LogSegment(dir, baseOffset, new OffsetIndex(baseOffset), new TimeIndex(baseOffset), writer);
   await segment.openWriters();
-  // Stale files of that name (from an interrupted truncation) must not leak into the new segment.
-  await segment.rewriteIndexFiles();
-  await segment.logFile.truncate(0);
-  await writer.syncDirectory(dir);
+  try {
+    // Stale files of that name (from an interrupted truncation) must not leak into the new segment.
+    await segment.rewriteIndexFiles();
+    await segment.logFile.truncate(0);
+    await writer.syncDirectory(dir);
+  } catch (error) {
+    await segment.closeWriters();
+    throw error;
+  }
   return segment;
 }
 

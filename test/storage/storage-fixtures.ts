@@ -1,5 +1,5 @@
 /** Shared pieces of the storage tests: a manual clock, a counting/faulty writer, temp dirs. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
@@ -33,10 +33,17 @@ export class FaultInjectingWriter implements FileWriter {
   failAfterBytes = Number.POSITIVE_INFINITY;
   /** Makes truncate fail with EIO, so a failed write cannot be cleaned up. */
   failTruncate = false;
+  /** Makes opening a .log that does not exist yet fail with ENOSPC (a roll on a full disk). */
+  failCreateLog = false;
+  /** Makes the next fdatasync of a .log fail with EIO. */
+  failNextLogDatasync = false;
 
   async open(path: string): Promise<WritableFile> {
-    const inner = await nodeFileWriter.open(path);
     const isLog = path.endsWith('.log');
+    if (isLog && this.failCreateLog && !(await exists(path))) {
+      throw Object.assign(new Error(`ENOSPC: no space left on device, open '${path}'`), { code: 'ENOSPC' });
+    }
+    const inner = await nodeFileWriter.open(path);
     return {
       path,
       writeAll: async (buffers, positionBytes) => {
@@ -55,6 +62,10 @@ export class FaultInjectingWriter implements FileWriter {
       datasync: async () => {
         this.datasyncs += 1;
         if (isLog) this.logDatasyncs += 1;
+        if (isLog && this.failNextLogDatasync) {
+          this.failNextLogDatasync = false;
+          throw Object.assign(new Error(`EIO: i/o error, fdatasync '${path}'`), { code: 'EIO' });
+        }
         if (this.durable) await inner.datasync();
       },
       truncate: async (lengthBytes) => {
@@ -70,6 +81,13 @@ export class FaultInjectingWriter implements FileWriter {
     this.directorySyncs += 1;
     if (this.durable) await nodeFileWriter.syncDirectory(dir);
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 export async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
