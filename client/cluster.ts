@@ -80,6 +80,8 @@ export class Cluster {
   private readonly bootstrap: string[];
   private brokersById = new Map<number, BrokerInfo>();
   private topics = new Map<string, TopicInfo>();
+  /** The error of the last metadata answer for topics that had one (e.g. an invalid name). */
+  private readonly topicErrors = new Map<string, string>();
   private readonly trackedTopics = new Set<string>();
   private lastRefreshMs = 0;
   private refreshInFlight: Promise<void> | null = null;
@@ -185,8 +187,13 @@ export class Cluster {
   private applyMetadata(metadata: ClusterMetadata): void {
     this.brokersById = new Map(metadata.brokers.map((broker) => [broker.id, broker]));
     for (const topic of metadata.topics) {
-      if (isNoError(topic.errorCode)) this.topics.set(topic.name, topic);
-      else this.topics.delete(topic.name);
+      if (isNoError(topic.errorCode)) {
+        this.topics.set(topic.name, topic);
+        this.topicErrors.delete(topic.name);
+      } else {
+        this.topics.delete(topic.name);
+        this.topicErrors.set(topic.name, topic.errorCode);
+      }
     }
     this.lastRefreshMs = Date.now();
   }
@@ -198,7 +205,8 @@ export class Cluster {
     return retry(async () => {
       await this.refreshMetadata([topic]);
       const info = this.topics.get(topic);
-      if (info === undefined || info.partitions.length === 0) throw new BrokerError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic}`);
+      // A non-retriable answer (an invalid topic name) ends the wait at once.
+      if (info === undefined || info.partitions.length === 0) throw new BrokerError(this.topicErrors.get(topic) ?? 'UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic}`);
       return info;
     }, this.config.retry);
   }
