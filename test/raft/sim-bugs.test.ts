@@ -10,7 +10,7 @@ import { BUG_NAMES, bugOptions, nodesForSeed, runSimulation, type BugName, type 
  */
 const STEPS = 6000;
 const SEED_BOUND: Record<BugName, number> = {
-  'commit-previous-term': 1500,
+  'commit-previous-term': 2000,
   'vote-without-log-check': 50,
   'forget-vote': 1000,
   'send-before-persist': 200,
