@@ -8,7 +8,7 @@
  */
 import { partitionForKey } from './murmur2.js';
 
-/** What a partitioner is told about one record. */
+/** What a partitioner is told about one record. The object is reused between calls: read it, don't keep it. */
 export interface PartitionerInput {
   readonly topic: string;
   readonly partitionCount: number;

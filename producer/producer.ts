@@ -18,7 +18,7 @@ import { InvalidArgumentError, StateError } from '../client/errors.js';
 import { DEFAULT_RETRY, type RetryConfig } from '../client/retry.js';
 import type { Acks } from '../client/service.js';
 import { Codec } from '../record/record-batch.js';
-import { RecordAccumulator, estimateRecordBytes, type AppendResult, type BatchOptions, type PendingRecord, type ProducerBatch, type RecordHeader } from './accumulator.js';
+import { RecordAccumulator, estimateRecordBytes, type BatchOptions, type PendingRecord, type ProducerBatch, type RecordHeader } from './accumulator.js';
 import { MemoryBudget } from './memory-budget.js';
 import { createDefaultPartitioner, type Partitioner } from './partitioner.js';
 import { Sender } from './sender.js';
@@ -87,6 +87,11 @@ export const PRODUCER_DEFAULTS = {
   deliveryTimeoutMs: 120_000,
 };
 
+interface Placements {
+  readonly batches: ProducerBatch[];
+  readonly indexes: Int32Array;
+}
+
 export type HeaderValue = string | Buffer | null;
 
 /** A record to send. Strings are encoded as UTF-8. */
@@ -134,8 +139,11 @@ function toBuffer(value: Buffer | string | null | undefined): Buffer | null {
   return typeof value === 'string' ? Buffer.from(value) : value;
 }
 
+/** Records without headers share this array; the encoder only reads it. */
+const NO_HEADERS: RecordHeader[] = [];
+
 function toHeaders(headers: Message['headers']): RecordHeader[] {
-  if (headers === undefined) return [];
+  if (headers === undefined) return NO_HEADERS;
   if (Array.isArray(headers)) return headers.map((h) => ({ key: h.key, value: toBuffer(h.value) }));
   return Object.entries(headers).map(([key, value]) => ({ key, value: toBuffer(value) }));
 }
@@ -238,42 +246,60 @@ export class Producer {
     return results.flat();
   }
 
-  private async appendAll(topic: string, messages: readonly Message[], options: BatchOptions): Promise<AppendResult[]> {
+  /** Where each message of a send went: its batch and index there, in parallel arrays. */
+  private async appendAll(topic: string, messages: readonly Message[], options: BatchOptions): Promise<Placements> {
     const info = await this.cluster.topicMetadata(topic);
     const partitionCount = info.partitions.length;
     const available = info.partitions.filter((p) => p.leader >= 0).map((p) => p.partition);
-    const placements: AppendResult[] = new Array(messages.length);
+    const placements: Placements = { batches: new Array(messages.length), indexes: new Int32Array(messages.length) };
+    // One input object for every partitioner call of this send: no allocation per record.
+    const input = { topic, partitionCount, availablePartitions: available, key: null as Buffer | null, value: null as Buffer | null, recordBytes: 0 };
     let nowMs = Date.now();
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i];
       const record: PendingRecord = { key: toBuffer(message.key), value: toBuffer(message.value), headers: toHeaders(message.headers), timestamp: toTimestamp(message.timestamp, nowMs) };
       const recordBytes = estimateRecordBytes(record);
-      const partition = message.partition ?? this.partitioner({ topic, partitionCount, availablePartitions: available, key: record.key, value: record.value, recordBytes });
+      let partition = message.partition;
+      if (partition === undefined) {
+        input.key = record.key;
+        input.value = record.value;
+        input.recordBytes = recordBytes;
+        partition = this.partitioner(input);
+      }
       if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
         throw new InvalidArgumentError(`partition ${partition} is not in 0..${partitionCount - 1} of topic ${topic}`);
       }
-      let placement = this.accumulator.tryAppend(topic, partition, record, recordBytes, nowMs, options);
-      if (placement === null) {
+      let batch = this.accumulator.tryAppend(topic, partition, record, recordBytes, nowMs, options)?.batch;
+      if (batch === undefined) {
         // Buffer memory is spent: make every batch sendable now, then wait for acks to free some.
         this.sender.wakeup();
         await this.accumulator.memory.reserve(recordBytes, this.maxBlockMs);
         nowMs = Date.now();
-        placement = this.accumulator.appendReserved(topic, partition, record, recordBytes, nowMs, options);
+        batch = this.accumulator.appendReserved(topic, partition, record, recordBytes, nowMs, options).batch;
       }
-      placements[i] = placement;
+      placements.batches[i] = batch;
+      placements.indexes[i] = batch.recordCount - 1;
     }
     return placements;
   }
 
-  private async awaitPlacements(topic: string, placements: AppendResult[]): Promise<RecordMetadata[]> {
-    const batches = new Set<ProducerBatch>();
-    for (const placement of placements) batches.add(placement.batch);
-    const baseOffsets = new Map<ProducerBatch, number>();
-    await Promise.all([...batches].map(async (batch) => baseOffsets.set(batch, await batch.result)));
-    return placements.map(({ batch, index }) => {
-      const baseOffset = baseOffsets.get(batch)!;
-      return { topic, partition: batch.partition, offset: baseOffset < 0 ? -1 : baseOffset + index };
-    });
+  private async awaitPlacements(topic: string, placements: Placements): Promise<RecordMetadata[]> {
+    const distinct = [...new Set(placements.batches)];
+    const baseOffsets = await Promise.all(distinct.map((batch) => batch.result));
+    const baseOffsetOf = new Map<ProducerBatch, number>();
+    distinct.forEach((batch, i) => baseOffsetOf.set(batch, baseOffsets[i]));
+    const results: RecordMetadata[] = new Array(placements.batches.length);
+    let lastBatch: ProducerBatch | undefined = undefined;
+    let baseOffset = -1;
+    for (let i = 0; i < results.length; i++) {
+      const batch = placements.batches[i];
+      if (batch !== lastBatch) {
+        lastBatch = batch;
+        baseOffset = baseOffsetOf.get(batch)!;
+      }
+      results[i] = { topic, partition: batch.partition, offset: baseOffset < 0 ? -1 : baseOffset + placements.indexes[i] };
+    }
+    return results;
   }
 
   /** Sends every buffered record now and resolves when all have completed (ack or failure). */
