@@ -1,0 +1,532 @@
+/**
+ * Broker-to-broker transport for the Raft messages of every group on this broker: one gRPC
+ * bidirectional stream per broker pair (the lower broker id dials), bounded per-peer queues that
+ * drop rather than block, heartbeats of all groups coalesced into one frame per flush, identity
+ * checked when a stream opens, and redialing with exponential backoff and jitter.
+ *
+ * Threading: everything runs on the event loop of the broker; onMessage is called from gRPC's
+ * data events, one message at a time, envelopes of a frame in order and then its heartbeats.
+ */
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Message } from '../../raft/types.js';
+import { MessageType } from '../../raft/types.js';
+import { PeerQueue } from './peer-queue.js';
+import type { GroupId, WireFrame, WireHeartbeatBatch } from './raft-codec.js';
+import { GROUP_ID_MAX, heartbeatMessage, InvalidFrameError, isCoalescibleHeartbeat, messageFromWire, uint64ToNumber } from './raft-codec.js';
+import { loadRaftProto, RAFT_CONNECT_PATH } from './raft-proto.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
+import { widenServerFlowControl } from './server-flow-control.js';
+import type { TransportLimits } from './transport-limits.js';
+import { DEFAULT_TRANSPORT_LIMITS } from './transport-limits.js';
+
+/** Call metadata keys of the handshake (see proto/raft.proto). */
+export const METADATA_CLUSTER_ID = 'brook-cluster-id';
+export const METADATA_BROKER_ID = 'brook-broker-id';
+export const METADATA_TARGET_BROKER_ID = 'brook-target-broker-id';
+
+export type BrokerId = number;
+
+export interface PeerTransportOptions {
+  /** This broker's id (>= 1); also its Raft node id in every group. */
+  readonly selfId: BrokerId;
+  /** Streams between brokers of different clusters are refused. */
+  readonly clusterId: string;
+  /** host:port of the internal listener; port 0 picks a free one (see start()). */
+  readonly listenAddress: string;
+  /** Every other broker, by id, with its internal listener's host:port. */
+  readonly peers: ReadonlyMap<BrokerId, string>;
+  readonly limits?: Partial<TransportLimits>;
+  readonly logger: Logger;
+  /** Receives each Raft message from a peer with its group id. */
+  readonly onMessage: (groupId: GroupId, message: Message) => void;
+  /** Jitter source in [0, 1); injected so tests and simulations can seed it. */
+  readonly random?: () => number;
+}
+
+/** Counters of one peer, since start (a queue's contents are a snapshot). */
+export interface PeerStats {
+  readonly peerId: BrokerId;
+  readonly address: string;
+  /** True when this broker dials the peer (lower id); false when it waits for the peer's stream. */
+  readonly dialer: boolean;
+  readonly connected: boolean;
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+  readonly framesInFlight: number;
+  /** Raft messages written to the stream, coalesced heartbeats included. */
+  readonly sentMessages: number;
+  readonly sentFrames: number;
+  /** Encoded frame bytes written. */
+  readonly sentBytes: number;
+  /** Frames that carried coalesced heartbeats. */
+  readonly heartbeatFrames: number;
+  readonly heartbeatsSent: number;
+  /** Heartbeats replaced in the queue by a newer one of the same group before they left. */
+  readonly heartbeatsSuperseded: number;
+  /** Messages refused because the queue was full or the message larger than a frame may be. */
+  readonly droppedMessages: number;
+  readonly receivedMessages: number;
+  readonly receivedFrames: number;
+  /** Messages from the peer that could not be decoded into Raft messages (skipped). */
+  readonly invalidMessages: number;
+  readonly dialAttempts: number;
+  /** Streams established (dialed or accepted). */
+  readonly connects: number;
+  /** Streams established after the first. */
+  readonly reconnects: number;
+  /** Streams lost or refused. */
+  readonly disconnects: number;
+  /** Handshakes that failed: the peer refused ours, or its identity was not the expected one. */
+  readonly handshakeFailures: number;
+}
+
+export interface TransportStats {
+  readonly peers: ReadonlyMap<BrokerId, PeerStats>;
+  /** Inbound streams refused at the handshake (wrong cluster, unknown broker, wrong target). */
+  readonly inboundRejected: number;
+  /** send() calls for a broker that is not a known peer. */
+  readonly unknownPeerDrops: number;
+  /** Whether the server-side HTTP/2 windows could be widened (see server-flow-control.ts). */
+  readonly serverWindowsWidened: boolean;
+}
+
+type Counters = { -readonly [K in Exclude<keyof PeerStats, 'peerId' | 'address' | 'dialer' | 'connected' | 'queuedMessages' | 'queuedBytes' | 'framesInFlight'>]: number };
+type ClientStream = grpc.ClientDuplexStream<Buffer, WireFrame>;
+type ServerStream = grpc.ServerDuplexStream<WireFrame, Buffer>;
+type FrameStream = ClientStream | ServerStream;
+
+interface PeerLink {
+  readonly id: BrokerId;
+  address: string;
+  readonly dialer: boolean;
+  readonly queue: PeerQueue;
+  readonly backoff: ReconnectBackoff;
+  readonly counters: Counters;
+  client?: grpc.Client;
+  /** The established stream, when there is one. */
+  stream?: FrameStream;
+  /** A dialed stream waiting for the peer's identity. */
+  pending?: ClientStream;
+  framesInFlight: number;
+  redialTimer?: NodeJS.Timeout;
+  handshakeTimer?: NodeJS.Timeout;
+}
+
+function newCounters(): Counters {
+  return {
+    sentMessages: 0, sentFrames: 0, sentBytes: 0,
+    heartbeatFrames: 0, heartbeatsSent: 0, heartbeatsSuperseded: 0, droppedMessages: 0, receivedMessages: 0,
+    receivedFrames: 0, invalidMessages: 0, dialAttempts: 0, connects: 0, reconnects: 0, disconnects: 0, handshakeFailures: 0,
+  };
+}
+
+const identity = (frame: Buffer): Buffer => frame;
+
+export class PeerTransport {
+  private readonly limits: TransportLimits;
+  private readonly logger: Logger;
+  private readonly random: () => number;
+  private readonly links = new Map<BrokerId, PeerLink>();
+  private readonly decodeFrame: (bytes: Buffer) => WireFrame;
+  private readonly encodeFrame: (frame: object) => Uint8Array;
+  private server?: grpc.Server;
+  private boundAddress?: string;
+  private flushHandle?: NodeJS.Immediate;
+  private started = false;
+  private closed = false;
+  private inboundRejected = 0;
+  private unknownPeerDrops = 0;
+  private serverWindowsWidened = false;
+
+  constructor(private readonly options: PeerTransportOptions) {
+    assert.ok(Number.isInteger(options.selfId) && options.selfId >= 1, 'selfId must be an integer >= 1');
+    assert.ok(options.clusterId.length > 0, 'clusterId must not be empty');
+    this.limits = Object.freeze({ ...DEFAULT_TRANSPORT_LIMITS, ...options.limits });
+    assert.ok(this.limits.frameBytesTarget <= this.limits.frameBytesMax / 2, 'frameBytesTarget must leave room for one large message');
+    this.logger = options.logger.child({ component: 'peer-transport', brokerId: options.selfId });
+    this.random = options.random ?? Math.random;
+    const { Frame } = loadRaftProto();
+    this.decodeFrame = (bytes) => Frame.decode(bytes) as unknown as WireFrame;
+    this.encodeFrame = (frame) => Frame.encode(frame).finish();
+    for (const [id, address] of options.peers) this.addLink(id, address);
+  }
+
+  /** The listener's host:port once started (with the real port when 0 was asked for). */
+  get address(): string {
+    assert.ok(this.boundAddress !== undefined, 'PeerTransport not started');
+    return this.boundAddress;
+  }
+
+  /** Binds the internal listener and starts dialing the peers with higher ids. Resolves with the bound host:port. */
+  async start(): Promise<string> {
+    assert.ok(!this.started && !this.closed, 'start() may be called once, before close()');
+    this.started = true;
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': this.limits.frameBytesMax,
+      'grpc.max_send_message_length': this.limits.frameBytesMax,
+      'grpc.keepalive_time_ms': this.limits.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
+    });
+    const method: grpc.MethodDefinition<WireFrame, Buffer> = {
+      path: RAFT_CONNECT_PATH, requestStream: true, responseStream: true, originalName: 'connect',
+      requestSerialize: identity as unknown as (frame: WireFrame) => Buffer, requestDeserialize: this.decodeFrame,
+      responseSerialize: identity, responseDeserialize: identity,
+    };
+    server.addService({ Connect: method }, { Connect: (call: ServerStream) => this.accept(call) });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(this.options.listenAddress, grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error)));
+    });
+    this.server = server;
+    this.serverWindowsWidened = widenServerFlowControl(server, this.limits.flowControlWindowBytes, this.logger);
+    const host = this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(':'));
+    this.boundAddress = `${host}:${port}`;
+    for (const link of this.links.values()) if (link.dialer) this.dial(link);
+    this.logger.info({ address: this.boundAddress, peers: this.links.size }, 'peer transport listening');
+    return this.boundAddress;
+  }
+
+  /**
+   * Queues a Raft message of group `groupId` for broker `to`. Returns false when it was dropped
+   * (unknown peer, queue full, message too large, transport closed); Raft copes with the loss.
+   * Queued messages leave at the end of the current event-loop turn, or at flushTick().
+   */
+  send(to: BrokerId, groupId: GroupId, message: Message): boolean {
+    assert.ok(Number.isInteger(groupId) && groupId >= 0 && groupId <= GROUP_ID_MAX, `group id ${groupId} out of range`);
+    const link = this.links.get(to);
+    if (link === undefined || this.closed) {
+      this.unknownPeerDrops += 1;
+      return false;
+    }
+    const outcome = link.queue.push(groupId, message, isCoalescibleHeartbeat(message, this.options.selfId, to));
+    if (outcome === 'dropped-full' || outcome === 'dropped-oversize') {
+      link.counters.droppedMessages += 1;
+      if (outcome === 'dropped-oversize') this.logger.warn({ peer: to, groupId }, 'message larger than a frame may be: dropped');
+      return false;
+    }
+    if (outcome === 'superseded') link.counters.heartbeatsSuperseded += 1;
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Writes what is queued for every connected peer now, instead of at the end of this turn. */
+  flushTick(): void {
+    if (this.flushHandle !== undefined) {
+      clearImmediate(this.flushHandle);
+      this.flushHandle = undefined;
+    }
+    for (const link of this.links.values()) this.flush(link);
+  }
+
+  /** Replaces the peer set: new peers are added (and dialed), gone ones dropped, moved ones redialed. */
+  updatePeers(peers: ReadonlyMap<BrokerId, string>): void {
+    assert.ok(!this.closed, 'updatePeers() after close()');
+    for (const [id, link] of this.links) {
+      const address = peers.get(id);
+      if (address === undefined) {
+        this.removeLink(link);
+      } else if (address !== link.address) {
+        this.logger.info({ peer: id, from: link.address, to: address }, 'peer moved');
+        link.address = address;
+        this.dropStream(link, 'peer address changed');
+        link.client?.close();
+        link.client = undefined;
+        if (link.dialer && this.started) this.dial(link);
+      }
+    }
+    for (const [id, address] of peers) {
+      if (this.links.has(id)) continue;
+      const link = this.addLink(id, address);
+      if (link.dialer && this.started) this.dial(link);
+    }
+  }
+
+  stats(): TransportStats {
+    const peers = new Map<BrokerId, PeerStats>();
+    for (const link of this.links.values()) {
+      peers.set(link.id, {
+        ...link.counters,
+        peerId: link.id,
+        address: link.address,
+        dialer: link.dialer,
+        connected: link.stream !== undefined,
+        queuedMessages: link.queue.messageCount,
+        queuedBytes: link.queue.byteCount,
+        framesInFlight: link.framesInFlight,
+      });
+    }
+    return { peers, inboundRejected: this.inboundRejected, unknownPeerDrops: this.unknownPeerDrops, serverWindowsWidened: this.serverWindowsWidened };
+  }
+
+  /** Ends every stream and the listener; leaves no timers or sockets behind. Queued messages are discarded. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
+    this.flushHandle = undefined;
+    for (const link of this.links.values()) this.removeLink(link);
+    const server = this.server;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, this.limits.closeGraceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private addLink(id: BrokerId, address: string): PeerLink {
+    assert.ok(Number.isInteger(id) && id >= 1 && id !== this.options.selfId, `bad peer id ${id}`);
+    const limits = this.limits;
+    const link: PeerLink = {
+      id,
+      address,
+      dialer: this.options.selfId < id,
+      queue: new PeerQueue(limits.queueMessagesMax, limits.queueBytesMax, limits.frameBytesMax / 2),
+      backoff: new ReconnectBackoff(limits.reconnectBackoffInitialMs, limits.reconnectBackoffMaxMs, this.random),
+      counters: newCounters(),
+      framesInFlight: 0,
+    };
+    this.links.set(id, link);
+    return link;
+  }
+
+  private removeLink(link: PeerLink): void {
+    this.links.delete(link.id);
+    clearTimeout(link.redialTimer);
+    link.redialTimer = undefined;
+    this.dropStream(link, 'peer removed');
+    link.client?.close();
+    link.client = undefined;
+    link.queue.clear();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushHandle !== undefined) return;
+    this.flushHandle = setImmediate(() => {
+      this.flushHandle = undefined;
+      for (const link of this.links.values()) this.flush(link);
+    });
+  }
+
+  /** Writes frames to the peer while its stream has room (framesInFlightMax frames not yet written out). */
+  private flush(link: PeerLink): void {
+    const stream = link.stream;
+    if (stream === undefined) return;
+    while (link.framesInFlight < this.limits.framesInFlightMax) {
+      const outgoing = link.queue.takeFrame(this.limits.frameBytesTarget);
+      if (outgoing === undefined) return;
+      const bytes = this.encodeFrame(outgoing.frame) as Buffer;
+      assert.ok(bytes.length <= this.limits.frameBytesMax, `frame of ${bytes.length} bytes exceeds frameBytesMax`);
+      const counters = link.counters;
+      counters.sentFrames += 1;
+      counters.sentMessages += outgoing.messages;
+      counters.sentBytes += bytes.length;
+      if (outgoing.heartbeats > 0) {
+        counters.heartbeatFrames += 1;
+        counters.heartbeatsSent += outgoing.heartbeats;
+      }
+      link.framesInFlight += 1;
+      stream.write(bytes, () => {
+        // Completions of a stream already replaced must not open the window of the new one.
+        if (link.stream !== stream) return;
+        link.framesInFlight -= 1;
+        this.flush(link);
+      });
+    }
+  }
+
+  // ---- dialing side ----
+
+  private dial(link: PeerLink): void {
+    if (this.closed || !this.links.has(link.id)) return;
+    link.redialTimer = undefined;
+    link.counters.dialAttempts += 1;
+    link.client ??= new grpc.Client(link.address, grpc.credentials.createInsecure(), this.channelOptions());
+    const metadata = new grpc.Metadata();
+    metadata.set(METADATA_CLUSTER_ID, this.options.clusterId);
+    metadata.set(METADATA_BROKER_ID, String(this.options.selfId));
+    metadata.set(METADATA_TARGET_BROKER_ID, String(link.id));
+    const call = link.client.makeBidiStreamRequest<Buffer, WireFrame>(RAFT_CONNECT_PATH, identity, this.decodeFrame, metadata, {});
+    link.pending = call;
+    link.handshakeTimer = setTimeout(() => {
+      link.counters.handshakeFailures += 1;
+      this.lose(link, call, 'no handshake in time');
+    }, this.limits.handshakeTimeoutMs);
+    call.on('metadata', (reply: grpc.Metadata) => this.onHandshakeReply(link, call, reply));
+    call.on('error', (error: grpc.ServiceError) => {
+      if (error.code === grpc.status.FAILED_PRECONDITION) link.counters.handshakeFailures += 1;
+      this.lose(link, call, error.details || error.message);
+    });
+    call.on('end', () => this.lose(link, call, 'peer ended the stream'));
+  }
+
+  private onHandshakeReply(link: PeerLink, call: ClientStream, reply: grpc.Metadata): void {
+    if (link.pending !== call) return;
+    const clusterId = reply.get(METADATA_CLUSTER_ID)[0];
+    const brokerId = reply.get(METADATA_BROKER_ID)[0];
+    if (clusterId !== this.options.clusterId || brokerId !== String(link.id)) {
+      link.counters.handshakeFailures += 1;
+      this.logger.warn({ peer: link.id, address: link.address, clusterId, brokerId }, 'peer identity does not match: stream dropped');
+      this.lose(link, call, 'peer identity mismatch');
+      return;
+    }
+    clearTimeout(link.handshakeTimer);
+    link.handshakeTimer = undefined;
+    link.pending = undefined;
+    link.backoff.reset();
+    call.on('data', (frame: WireFrame) => this.receive(link, frame));
+    this.attach(link, call);
+  }
+
+  private channelOptions(): grpc.ChannelOptions {
+    const limits = this.limits;
+    return {
+      'grpc-node.flow_control_window': limits.flowControlWindowBytes,
+      'grpc.max_receive_message_length': limits.frameBytesMax,
+      'grpc.max_send_message_length': limits.frameBytesMax,
+      'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': limits.reconnectBackoffInitialMs,
+      'grpc.max_reconnect_backoff_ms': limits.reconnectBackoffMaxMs,
+      // Each broker pair gets its own connection even when several transports share a process.
+      'grpc.use_local_subchannel_pool': 1,
+    };
+  }
+
+  // ---- accepting side ----
+
+  private accept(call: ServerStream): void {
+    const clusterId = call.metadata.get(METADATA_CLUSTER_ID)[0];
+    const fromText = call.metadata.get(METADATA_BROKER_ID)[0];
+    const targetText = call.metadata.get(METADATA_TARGET_BROKER_ID)[0];
+    const from = Number(fromText);
+    const link = this.links.get(from);
+    let refusal: string | undefined;
+    if (this.closed) refusal = 'broker is shutting down';
+    else if (clusterId !== this.options.clusterId) refusal = `cluster id mismatch: this broker belongs to ${JSON.stringify(this.options.clusterId)}, caller to ${JSON.stringify(clusterId)}`;
+    else if (targetText !== String(this.options.selfId)) refusal = `wrong target broker ${String(targetText)}: this is broker ${this.options.selfId}`;
+    else if (link === undefined) refusal = `broker ${String(fromText)} is not a known peer`;
+    else if (link.dialer) refusal = `broker ${from} must wait for this broker's stream (the lower id dials)`;
+    if (refusal !== undefined || link === undefined) {
+      this.inboundRejected += 1;
+      this.logger.warn({ from: fromText, peer: call.getPeer(), reason: refusal }, 'inbound peer stream refused');
+      call.on('error', () => {});
+      call.emit('error', { code: grpc.status.FAILED_PRECONDITION, details: refusal });
+      return;
+    }
+    const reply = new grpc.Metadata();
+    reply.set(METADATA_CLUSTER_ID, this.options.clusterId);
+    reply.set(METADATA_BROKER_ID, String(this.options.selfId));
+    call.sendMetadata(reply);
+    if (link.stream !== undefined) this.dropStream(link, 'replaced by a newer stream from the peer');
+    call.on('data', (frame: WireFrame) => this.receive(link, frame));
+    call.on('error', (error: Error) => this.lose(link, call, error.message));
+    call.on('cancelled', () => this.lose(link, call, 'peer cancelled the stream'));
+    call.on('end', () => this.lose(link, call, 'peer ended the stream'));
+    this.attach(link, call);
+  }
+
+  // ---- both sides ----
+
+  private attach(link: PeerLink, stream: FrameStream): void {
+    link.stream = stream;
+    link.framesInFlight = 0;
+    link.counters.connects += 1;
+    if (link.counters.connects > 1) link.counters.reconnects += 1;
+    this.logger.info({ peer: link.id, address: link.address, dialer: link.dialer }, 'peer stream established');
+    this.flush(link);
+  }
+
+  /** A stream failed or ended: forget it and, on the dialing side, redial after a backoff. */
+  private lose(link: PeerLink, stream: FrameStream, reason: string): void {
+    if (link.stream !== stream && link.pending !== stream) return;
+    const wasEstablished = link.stream === stream;
+    this.endStream(link, stream);
+    link.counters.disconnects += 1;
+    if (this.closed || this.links.get(link.id) !== link) return;
+    this.logger[wasEstablished ? 'warn' : 'debug']({ peer: link.id, address: link.address, reason }, 'peer stream lost');
+    if (link.dialer && link.redialTimer === undefined) {
+      const delayMs = link.backoff.nextDelayMs();
+      link.redialTimer = setTimeout(() => this.dial(link), delayMs);
+    }
+  }
+
+  /** Ends the link's current and pending streams without redialing. */
+  private dropStream(link: PeerLink, reason: string): void {
+    if (link.stream !== undefined) {
+      this.logger.debug({ peer: link.id, reason }, 'dropping peer stream');
+      this.endStream(link, link.stream);
+    }
+    if (link.pending !== undefined) this.endStream(link, link.pending);
+  }
+
+  private endStream(link: PeerLink, stream: FrameStream): void {
+    if (link.stream === stream) link.stream = undefined;
+    if (link.pending === stream) {
+      link.pending = undefined;
+      clearTimeout(link.handshakeTimer);
+      link.handshakeTimer = undefined;
+    }
+    link.framesInFlight = 0;
+    // Errors after this point concern a stream nobody uses any more.
+    stream.on('error', () => {});
+    if ('cancel' in stream) {
+      stream.cancel();
+    } else if (!stream.writableEnded) {
+      stream.end();
+    }
+  }
+
+  private receive(link: PeerLink, frame: WireFrame): void {
+    link.counters.receivedFrames += 1;
+    for (const envelope of frame.envelopes) {
+      let message: Message;
+      try {
+        if (envelope.message === null || envelope.message === undefined) throw new InvalidFrameError('envelope without a message');
+        message = messageFromWire(envelope.message);
+      } catch (error) {
+        if (!(error instanceof InvalidFrameError)) throw error;
+        link.counters.invalidMessages += 1;
+        this.logger.warn({ peer: link.id, groupId: envelope.groupId, err: error }, 'invalid message from peer skipped');
+        continue;
+      }
+      link.counters.receivedMessages += 1;
+      this.options.onMessage(envelope.groupId, message);
+    }
+    if (frame.heartbeats !== null && frame.heartbeats !== undefined) this.receiveHeartbeats(link, frame.heartbeats);
+  }
+
+  private receiveHeartbeats(link: PeerLink, batch: WireHeartbeatBatch): void {
+    const heartbeats = batch.heartbeatGroupIds.length;
+    const responses = batch.responseGroupIds.length;
+    if (batch.heartbeatTerms.length !== heartbeats || batch.heartbeatCommits.length !== heartbeats || batch.responseTerms.length !== responses) {
+      link.counters.invalidMessages += heartbeats + responses;
+      this.logger.warn({ peer: link.id }, 'heartbeat columns of unequal lengths: skipped');
+      return;
+    }
+    const self = this.options.selfId;
+    try {
+      for (let i = 0; i < heartbeats; i += 1) {
+        const message = heartbeatMessage(MessageType.Heartbeat, link.id, self, uint64ToNumber(batch.heartbeatTerms[i]), uint64ToNumber(batch.heartbeatCommits[i]));
+        link.counters.receivedMessages += 1;
+        this.options.onMessage(batch.heartbeatGroupIds[i], message);
+      }
+      for (let i = 0; i < responses; i += 1) {
+        const message = heartbeatMessage(MessageType.HeartbeatResponse, link.id, self, uint64ToNumber(batch.responseTerms[i]), 0);
+        link.counters.receivedMessages += 1;
+        this.options.onMessage(batch.responseGroupIds[i], message);
+      }
+    } catch (error) {
+      if (!(error instanceof InvalidFrameError)) throw error;
+      link.counters.invalidMessages += 1;
+      this.logger.warn({ peer: link.id, err: error }, 'invalid heartbeat from peer: rest of the batch skipped');
+    }
+  }
+}

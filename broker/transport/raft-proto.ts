@@ -1,0 +1,69 @@
+/**
+ * Loads proto/raft.proto with protobufjs and builds the gRPC method definition of
+ * RaftTransport.Connect by hand, so frames are (de)serialized by protobufjs directly: decoded
+ * `bytes` fields (entry data, snapshot data) are views into the received buffer, never copies,
+ * and no intermediate plain-object conversion runs per message.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import type * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+/** Full gRPC path of the one method of the transport. */
+export const RAFT_CONNECT_PATH = '/brook.raft.v1.RaftTransport/Connect';
+
+/** The nearest ancestor of this module's directory holding package.json (works from dist/ and any build dir). */
+function findProjectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/** Absolute path of raft.proto. */
+export function raftProtoPath(): string {
+  return join(findProjectRoot(), 'proto', 'raft.proto');
+}
+
+export interface RaftProto {
+  /** brook.raft.v1.Frame: encode(plainObject).finish() / decode(buffer). */
+  readonly Frame: protobuf.Type;
+}
+
+let cached: RaftProto | undefined;
+
+/** Loads raft.proto once per process. */
+export function loadRaftProto(): RaftProto {
+  if (cached !== undefined) return cached;
+  const root = protobuf.loadSync(raftProtoPath());
+  const service = root.lookupService('brook.raft.v1.RaftTransport');
+  const connect = service.methods['Connect'];
+  assert.ok(connect !== undefined && connect.requestStream === true && connect.responseStream === true, 'raft.proto: Connect must be a bidirectional stream');
+  cached = Object.freeze({ Frame: root.lookupType('brook.raft.v1.Frame') });
+  return cached;
+}
+
+/**
+ * The gRPC method definition for RaftTransport.Connect. Serialize takes a Frame already in
+ * protobufjs shape (see raft-codec.ts); deserialize returns protobufjs's decoded message.
+ */
+export function connectMethodDefinition(): grpc.MethodDefinition<object, protobuf.Message> {
+  const { Frame } = loadRaftProto();
+  const serialize = (frame: object): Buffer => Frame.encode(frame).finish() as Buffer;
+  const deserialize = (bytes: Buffer): protobuf.Message => Frame.decode(bytes);
+  return {
+    path: RAFT_CONNECT_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serialize,
+    requestDeserialize: deserialize,
+    responseSerialize: serialize,
+    responseDeserialize: deserialize,
+    originalName: 'connect',
+  };
+}
