@@ -241,6 +241,18 @@ export async function loadTailSegment(context: SegmentLoadContext, baseOffset: n
   if (result === undefined) result = await recoverTail(context, segment, epochs);
   const fileSizeBytes = segment.sizeBytes;
   await segment.openWriters();
+  try {
+    await cutTail(segment, result, fileSizeBytes);
+    segment.firstAppendMs = await firstBatchTimeMs(segment, context.files);
+  } catch (error) {
+    await segment.closeWriters();
+    throw error;
+  }
+  return { segment, truncatedBytes: fileSizeBytes - result.endPosition, scannedEpochs: epochs };
+}
+
+/** Cuts the tail file after its last valid batch and rewrites the indexes to match. */
+async function cutTail(segment: LogSegment, result: ScanResult, fileSizeBytes: number): Promise<void> {
   if (result.endPosition < fileSizeBytes) await segment.logFile.truncate(result.endPosition);
   segment.sizeBytes = result.endPosition;
   segment.syncedBytes = result.endPosition;
@@ -249,8 +261,6 @@ export async function loadTailSegment(context: SegmentLoadContext, baseOffset: n
   segment.timeIndex.truncateToOffset(result.nextOffset);
   await segment.rewriteIndexFiles();
   if (result.endPosition < fileSizeBytes) await segment.logFile.datasync();
-  segment.firstAppendMs = await firstBatchTimeMs(segment, context.files);
-  return { segment, truncatedBytes: fileSizeBytes - result.endPosition, scannedEpochs: epochs };
 }
 
 async function recoverTail(context: SegmentLoadContext, segment: LogSegment, epochs: EpochStart[]): Promise<ScanResult> {
