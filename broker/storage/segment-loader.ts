@@ -2,8 +2,8 @@
  * Opens the segments of a log directory at start-up.
  *
  * A segment before the tail was sealed (indexes written, every file fdatasynced) before the next
- * one was created, so its indexes are trusted after a sanity check, and rebuilt by a header scan
- * only when missing or inconsistent. The tail segment is the only one that can hold a torn write:
+ * one was created, so its indexes are trusted after a check of their last entries, loaded into
+ * memory only on first use, and rebuilt by a header scan only when missing or inconsistent. The tail segment is the only one that can hold a torn write:
  * after an unclean shutdown it is scanned with CRC checks from its last sound index entry, and
  * the file is cut at the first invalid batch. After a clean shutdown only the few batches after
  * the last index entry are walked (headers only) to find the end offset.
