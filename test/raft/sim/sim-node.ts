@@ -118,6 +118,8 @@ export class SimNode {
   pending: Proposal[] = [];
   /** Set when the node was removed from the configuration and has been shut down for good. */
   retired = false;
+  /** Until this virtual time the node's process is frozen (events wait for it). */
+  pausedUntilMs = 0;
   /** When a committed configuration without this node was first seen (-1: never). */
   removedAtMs = -1;
 
@@ -149,6 +151,7 @@ export class SimNode {
   crash(): { survivedWrites: number; torn: boolean } {
     this.raft = null;
     this.inflight = null;
+    this.pausedUntilMs = 0;
     this.inbox = [];
     this.deferredTicks = 0;
     for (const proposal of this.pending) this.context.proposalResolved(proposal, ProposalOutcome.Unknown);
