@@ -189,6 +189,11 @@ export class TranscriptCluster {
     return this.node(id);
   }
 
+  /** The node's storage, for unit tests that play the driver themselves. */
+  storageOf(id: NodeId): MemoryStorage {
+    return this.storage(id);
+  }
+
   /** The node's persisted log, for unit tests. */
   logOf(id: NodeId): Entry[] {
     return this.storage(id).allEntries();
