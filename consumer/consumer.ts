@@ -53,6 +53,8 @@ export interface ConsumerConfig {
   offsetResetPolicy?: 'earliest' | 'latest' | 'error';
   /** Messages handed to one eachBatch call at most. */
   batchMessagesMax?: number;
+  /** Fetches outstanding to one broker at once, each for different partitions. */
+  fetchesInFlightPerBrokerMax?: number;
   retry?: Partial<RetryConfig>;
   metadataMaxAgeMs?: number;
   /** Pool that decompresses large batches off the main thread; the consumer makes one if needed. */
@@ -68,6 +70,7 @@ export const CONSUMER_DEFAULTS = {
   requestTimeoutMs: 30_000,
   offsetResetPolicy: 'latest' as 'earliest' | 'latest' | 'error',
   batchMessagesMax: 10_000,
+  fetchesInFlightPerBrokerMax: 2,
 };
 
 /** Messages taken from one partition before the reader moves on to the next (fairness). */
@@ -133,6 +136,13 @@ export class Consumer {
   /** Raw bytes fetched but not yet decoded; they count against the prefetch bound. */
   private decodingBytes = 0;
   private decodesPending = 0;
+  private readonly partitionsInFlight = new Set<PartitionState>();
+  private readonly fetchesPerBroker = new Map<number, number>();
+  private readonly fetchesInFlight = new Set<Promise<void>>();
+  /** maxBytes of the fetches in flight: their answers count against the prefetch bound. */
+  private reservedFetchBytes = 0;
+  /** No fetch starts before this time (backoff after a failure). */
+  private retryAtMs = 0;
   private codecPool: CodecPool | undefined;
   private readonly ownsCodecPool: boolean;
 
@@ -141,7 +151,7 @@ export class Consumer {
     for (const key of Object.keys(CONSUMER_DEFAULTS) as Array<keyof typeof CONSUMER_DEFAULTS>) {
       if (config[key] !== undefined) (this.settings as Record<string, unknown>)[key] = config[key];
     }
-    for (const name of ['maxPrefetchBytes', 'maxBytesPerPartition', 'batchMessagesMax', 'requestTimeoutMs'] as const) {
+    for (const name of ['maxPrefetchBytes', 'maxBytesPerPartition', 'batchMessagesMax', 'requestTimeoutMs', 'fetchesInFlightPerBrokerMax'] as const) {
       const value = this.settings[name];
       if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
     }
@@ -395,34 +405,46 @@ export class Consumer {
     this.fetchLoop ??= this.fetchUntilStopped();
   }
 
+  /**
+   * The fetcher: keeps up to `fetchesInFlightPerBrokerMax` fetches outstanding to each leader, each
+   * for partitions no other fetch holds, so one response is read from disk and sent while another
+   * is decoded. Waits when nothing can be fetched (all paused, in flight, or the prefetch bound
+   * reached) until something changes.
+   */
   private async fetchUntilStopped(): Promise<void> {
     while (!this.stopping) {
       try {
-        await this.fetchOnce();
-        this.failures = 0;
+        const waitUntilMs = this.retryAtMs - Date.now();
+        if (waitUntilMs > 0) {
+          await this.fetcherWake.waitAtMost(waitUntilMs);
+          continue;
+        }
+        await this.resolvePendingResets();
+        if (!this.startFetches()) await this.fetcherWake.wait();
       } catch (error) {
-        if (this.stopping) return;
-        this.failures++;
-        if (error instanceof BrookError && error.refreshMetadata) this.cluster.invalidate();
-        const waitMs = backoffMs(this.retryConfig, Math.min(this.failures, 10), Math.random());
-        await this.fetcherWake.waitAtMost(waitMs);
+        if (this.stopping) break;
+        this.fetchFailed(error);
       }
     }
+    await Promise.allSettled(this.fetchesInFlight);
   }
 
-  private async fetchOnce(): Promise<void> {
-    // One response decodes while the next fetch is on the wire; never more than that.
-    if (this.decodesPending > 1) await this.decoding;
-    await this.resolvePendingResets();
-    const candidates = this.order.filter((state) => state.fetchable());
-    const budgetBytes = this.settings.maxPrefetchBytes - this.bufferedBytes - this.decodingBytes;
-    if (candidates.length === 0 || budgetBytes <= 0) {
-      await this.fetcherWake.wait();
-      return;
-    }
+  private fetchFailed(error: unknown): void {
+    this.failures++;
+    if (error instanceof BrookError && error.refreshMetadata) this.cluster.invalidate();
+    this.retryAtMs = Date.now() + backoffMs(this.retryConfig, Math.min(this.failures, 10), Math.random());
+  }
+
+  /** Starts the fetches that may start now; false when none could. */
+  private startFetches(): boolean {
+    // One response decodes while the next fetches are on the wire; never more than that.
+    if (this.decodesPending > 1) return false;
+    const budgetBytes = this.settings.maxPrefetchBytes - this.bufferedBytes - this.decodingBytes - this.reservedFetchBytes;
+    if (budgetBytes <= 0) return false;
     const byLeader = new Map<number, PartitionState[]>();
     let leaderMissing = false;
-    for (const state of candidates) {
+    for (const state of this.order) {
+      if (!state.fetchable() || this.partitionsInFlight.has(state)) continue;
       const leader = this.cluster.leaderOf(state.topic, state.partition);
       if (leader < 0) {
         leaderMissing = true;
@@ -432,9 +454,41 @@ export class Consumer {
       if (list === undefined) byLeader.set(leader, (list = []));
       list.push(state);
     }
-    if (leaderMissing) await this.cluster.refreshMetadata(candidates.map((s) => s.topic));
-    if (byLeader.size === 0) throw new BrokerError('LEADER_NOT_AVAILABLE', 'no leader known for the assigned partitions');
-    await Promise.all([...byLeader].map(([leader, states]) => this.fetchFromBroker(leader, states, budgetBytes)));
+    if (leaderMissing) {
+      this.cluster.invalidate();
+      void this.cluster.refreshMetadata(this.order.map((s) => s.topic)).then(() => this.fetcherWake.notify(), (error: unknown) => this.fetchFailed(error));
+    }
+    let started = false;
+    for (const [leader, states] of byLeader) {
+      const freeSlots = this.settings.fetchesInFlightPerBrokerMax - (this.fetchesPerBroker.get(leader) ?? 0);
+      if (freeSlots <= 0) continue;
+      // Spread the free partitions over the free slots so the fetches overlap.
+      const groups = Math.min(freeSlots, states.length);
+      for (let g = 0; g < groups; g++) {
+        const group = states.filter((_, i) => i % groups === g);
+        const maxBytes = Math.max(1, Math.floor(budgetBytes / (byLeader.size * groups)));
+        this.launchFetch(leader, group, maxBytes);
+        started = true;
+      }
+    }
+    return started;
+  }
+
+  private launchFetch(brokerId: number, states: PartitionState[], maxBytes: number): void {
+    for (const state of states) this.partitionsInFlight.add(state);
+    this.fetchesPerBroker.set(brokerId, (this.fetchesPerBroker.get(brokerId) ?? 0) + 1);
+    this.reservedFetchBytes += maxBytes;
+    const fetch = this.fetchFromBroker(brokerId, states, maxBytes).then(
+      () => { this.failures = 0; },
+      (error: unknown) => { if (!this.stopping) this.fetchFailed(error); },
+    ).finally(() => {
+      for (const state of states) this.partitionsInFlight.delete(state);
+      this.fetchesPerBroker.set(brokerId, this.fetchesPerBroker.get(brokerId)! - 1);
+      this.reservedFetchBytes -= maxBytes;
+      this.fetchesInFlight.delete(fetch);
+      this.fetcherWake.notify();
+    });
+    this.fetchesInFlight.add(fetch);
   }
 
   private async fetchFromBroker(brokerId: number, states: PartitionState[], budgetBytes: number): Promise<void> {
