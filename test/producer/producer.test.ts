@@ -100,6 +100,28 @@ test('retriable errors are retried in order; errors that are not retriable fail 
   await producer.disconnect();
 });
 
+test('many batches of a partition travel together and keep their order through retries', async () => {
+  broker.createTopic('ordered', 2);
+  let failuresLeft = 3;
+  broker.onProduce = () => (failuresLeft-- > 0 ? 'LEADER_NOT_AVAILABLE' : undefined);
+  const producer = new Producer({ brokers: broker.address, batchBytes: 300, lingerMs: 20, retry: fastRetry });
+  await producer.connect();
+  const sends = [];
+  for (let i = 0; i < 10; i++) {
+    sends.push(producer.send({ topic: 'ordered', messages: Array.from({ length: 20 }, (_, j) => ({ value: `m${i * 20 + j}`, partition: j % 2 })) }));
+  }
+  const results = (await Promise.all(sends)).flat();
+  broker.onProduce = null;
+  for (const partition of [0, 1]) {
+    const expected = results.map((r, i) => ({ r, i })).filter(({ r }) => r.partition === partition);
+    assert.deepEqual(expected.map(({ r }) => r.offset), expected.map((_, k) => k), 'offsets follow send order');
+    assert.deepEqual(storedValues('ordered', partition), expected.map(({ i }) => `m${i}`));
+  }
+  const multiBatch = broker.produceRequests.some((request) => request.some((p) => p.topic === 'ordered' && p.bytes > 400));
+  assert.ok(multiBatch, 'a request carried several batches of one partition');
+  await producer.disconnect();
+});
+
 test('flush sends lingering batches at once', async () => {
   broker.createTopic('linger', 1);
   const producer = new Producer({ brokers: broker.address, lingerMs: 60_000 });
