@@ -242,6 +242,12 @@ export class PeerTransport {
     }
   }
 
+  /** Messages and bytes waiting for peer `to` (cheap; for callers that pace themselves). Undefined for an unknown peer. */
+  queueDepth(to: BrokerId): { readonly messages: number; readonly bytes: number } | undefined {
+    const link = this.links.get(to);
+    return link === undefined ? undefined : { messages: link.queue.messageCount, bytes: link.queue.byteCount };
+  }
+
   stats(): TransportStats {
     const peers = new Map<BrokerId, PeerStats>();
     for (const link of this.links.values()) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Message } from '../../raft/types.js';
 import { MessageType } from '../../raft/types.js';
 import { appendMessage, baseMessage, comparable, freePort, makeNode, startCluster, waitFor } from './transport-fixtures.js';
@@ -206,5 +207,32 @@ test('updatePeers adds, moves and removes peers', async () => {
     await waitFor('peer sees the stream end', () => b.transport.stats().peers.get(1)?.connected === false);
   } finally {
     await Promise.all([a.transport.close(), b.transport.close()]);
+  }
+});
+
+test('a peer that accepts connections but never answers is abandoned at the handshake timeout and redialed', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as AddressInfo).port;
+  const a = makeNode(1, new Map([
+    [1, `127.0.0.1:${await freePort()}`],
+    [2, `127.0.0.1:${port}`],
+  ]), { limits: { handshakeTimeoutMs: 150, reconnectBackoffInitialMs: 20, reconnectBackoffMaxMs: 40, closeGraceMs: 500 } });
+  await a.transport.start();
+  try {
+    a.transport.send(2, 1, baseMessage(MessageType.Vote, 1, 2));
+    await waitFor('two handshake timeouts', () => (a.transport.stats().peers.get(2)?.handshakeFailures ?? 0) >= 2);
+    const stats = a.transport.stats().peers.get(2);
+    assert.equal(stats?.connected, false);
+    assert.ok(stats.dialAttempts >= 2);
+    assert.equal(stats.queuedMessages, 1);
+  } finally {
+    await a.transport.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
   }
 });

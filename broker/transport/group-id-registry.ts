@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import type { GroupId } from './raft-codec.js';
+import { GROUP_ID_MAX } from './raft-codec.js';
+
+/**
+ * The numeric group ids of the Raft groups hosted on this broker, with their names (such as
+ * "orders-3") and whatever handles their messages (a partition replica). The wire carries only
+ * the number; the cluster metadata is where a partition's group id is assigned, once, so every
+ * broker maps it the same way. A message for an id that is not (or no longer) registered is
+ * counted and dropped, which is what Raft expects of a replica that was moved away.
+ */
+export class GroupIdRegistry<Handler> {
+  private readonly byId = new Map<GroupId, { name: string; handler: Handler }>();
+  private readonly idsByName = new Map<string, GroupId>();
+  private unknown = 0;
+
+  /** Adds a group; its id and its name must both be free. */
+  register(id: GroupId, name: string, handler: Handler): void {
+    assert.ok(Number.isInteger(id) && id >= 0 && id <= GROUP_ID_MAX, `group id ${id} out of range`);
+    assert.ok(!this.byId.has(id), `group id ${id} registered twice`);
+    assert.ok(!this.idsByName.has(name), `group name ${name} registered twice`);
+    this.byId.set(id, { name, handler });
+    this.idsByName.set(name, id);
+  }
+
+  unregister(id: GroupId): void {
+    const group = this.byId.get(id);
+    if (group === undefined) return;
+    this.byId.delete(id);
+    this.idsByName.delete(group.name);
+  }
+
+  /** The handler of group `id`, or undefined (counted) when no such group lives here. */
+  handlerOf(id: GroupId): Handler | undefined {
+    const group = this.byId.get(id);
+    if (group === undefined) this.unknown += 1;
+    return group?.handler;
+  }
+
+  idOf(name: string): GroupId | undefined {
+    return this.idsByName.get(name);
+  }
+
+  nameOf(id: GroupId): string | undefined {
+    return this.byId.get(id)?.name;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Lookups by handlerOf() that found no group. */
+  get unknownGroupLookups(): number {
+    return this.unknown;
+  }
+}
