@@ -83,6 +83,16 @@ export class PeerQueue {
     return this.bytes;
   }
 
+  /** Raft messages (not coalesced heartbeats) wait. */
+  get hasMessages(): boolean {
+    return this.head < this.items.length;
+  }
+
+  /** Coalesced heartbeats wait. */
+  get hasHeartbeats(): boolean {
+    return this.heartbeats.size + this.heartbeatResponses.size > 0;
+  }
+
   get isEmpty(): boolean {
     return this.messageCount === 0;
   }

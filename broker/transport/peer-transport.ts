@@ -1,8 +1,13 @@
 /**
  * Broker-to-broker transport for the Raft messages of every group on this broker: one gRPC
  * bidirectional stream per broker pair (the lower broker id dials), bounded per-peer queues that
- * drop rather than block, heartbeats of all groups coalesced into one frame per flush, identity
+ * drop rather than block, heartbeats of all groups coalesced into one frame per tick, identity
  * checked when a stream opens, and redialing with exponential backoff and jitter.
+ *
+ * When messages leave: Raft messages at the end of the event-loop turn that queued them (so what
+ * one turn produces shares a frame); coalesced heartbeats with the next frame that leaves anyway,
+ * at flushTick(), or `heartbeatLingerMs` after the first of them was queued, whichever is first.
+ * The linger gathers heartbeat answers that replicas produce over several turns into one frame.
  *
  * Threading: everything runs on the event loop of the broker; onMessage is called from gRPC's
  * data events, one message at a time, envelopes of a frame in order and then its heartbeats.
@@ -110,6 +115,8 @@ interface PeerLink {
   /** A dialed stream waiting for the peer's identity. */
   pending?: ClientStream;
   framesInFlight: number;
+  /** Pending coalesced heartbeats may leave in a frame of their own (linger elapsed or flushTick). */
+  heartbeatsDue: boolean;
   redialTimer?: NodeJS.Timeout;
   handshakeTimer?: NodeJS.Timeout;
 }
@@ -134,6 +141,7 @@ export class PeerTransport {
   private server?: grpc.Server;
   private boundAddress?: string;
   private flushHandle?: NodeJS.Immediate;
+  private heartbeatLingerTimer?: NodeJS.Timeout;
   private started = false;
   private closed = false;
   private inboundRejected = 0;
@@ -190,7 +198,8 @@ export class PeerTransport {
   /**
    * Queues a Raft message of group `groupId` for broker `to`. Returns false when it was dropped
    * (unknown peer, queue full, message too large, transport closed); Raft copes with the loss.
-   * Queued messages leave at the end of the current event-loop turn, or at flushTick().
+   * Raft messages leave at the end of the current event-loop turn; coalesced heartbeats as the
+   * file comment says. Call reportUnreachable on the replica when this returns false.
    */
   send(to: BrokerId, groupId: GroupId, message: Message): boolean {
     assert.ok(Number.isInteger(groupId) && groupId >= 0 && groupId <= GROUP_ID_MAX, `group id ${groupId} out of range`);
@@ -206,17 +215,21 @@ export class PeerTransport {
       return false;
     }
     if (outcome === 'superseded') link.counters.heartbeatsSuperseded += 1;
-    this.scheduleFlush();
+    if (outcome === 'queued') this.scheduleFlush();
+    else this.scheduleHeartbeatLinger();
     return true;
   }
 
-  /** Writes what is queued for every connected peer now, instead of at the end of this turn. */
+  /**
+   * Writes everything queued for every connected peer now, heartbeats included. The broker calls
+   * it right after ticking all its groups, so that tick's heartbeats leave as one frame per peer.
+   */
   flushTick(): void {
     if (this.flushHandle !== undefined) {
       clearImmediate(this.flushHandle);
       this.flushHandle = undefined;
     }
-    for (const link of this.links.values()) this.flush(link);
+    this.releaseHeartbeats();
   }
 
   /** Replaces the peer set: new peers are added (and dialed), gone ones dropped, moved ones redialed. */
@@ -229,6 +242,8 @@ export class PeerTransport {
       } else if (address !== link.address) {
         this.logger.info({ peer: id, from: link.address, to: address }, 'peer moved');
         link.address = address;
+        clearTimeout(link.redialTimer);
+        link.redialTimer = undefined;
         this.dropStream(link, 'peer address changed');
         link.client?.close();
         link.client = undefined;
@@ -271,6 +286,8 @@ export class PeerTransport {
     this.closed = true;
     if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
+    clearTimeout(this.heartbeatLingerTimer);
+    this.heartbeatLingerTimer = undefined;
     for (const link of this.links.values()) this.removeLink(link);
     const server = this.server;
     if (server === undefined) return;
@@ -297,6 +314,7 @@ export class PeerTransport {
       backoff: new ReconnectBackoff(limits.reconnectBackoffInitialMs, limits.reconnectBackoffMaxMs, this.random),
       counters: newCounters(),
       framesInFlight: 0,
+      heartbeatsDue: false,
     };
     this.links.set(id, link);
     return link;
@@ -320,13 +338,31 @@ export class PeerTransport {
     });
   }
 
+  private scheduleHeartbeatLinger(): void {
+    if (this.heartbeatLingerTimer !== undefined) return;
+    this.heartbeatLingerTimer = setTimeout(() => this.releaseHeartbeats(), this.limits.heartbeatLingerMs);
+  }
+
+  /** Lets every peer's pending heartbeats leave, in a frame of their own if need be, and flushes. */
+  private releaseHeartbeats(): void {
+    clearTimeout(this.heartbeatLingerTimer);
+    this.heartbeatLingerTimer = undefined;
+    for (const link of this.links.values()) {
+      if (link.queue.hasHeartbeats) link.heartbeatsDue = true;
+      this.flush(link);
+    }
+  }
+
   /** Writes frames to the peer while its stream has room (framesInFlightMax frames not yet written out). */
   private flush(link: PeerLink): void {
     const stream = link.stream;
     if (stream === undefined) return;
     while (link.framesInFlight < this.limits.framesInFlightMax) {
+      // Heartbeats alone wait for their linger; Raft messages take them along when they leave.
+      if (!link.queue.hasMessages && !link.heartbeatsDue) return;
       const outgoing = link.queue.takeFrame(this.limits.frameBytesTarget);
       if (outgoing === undefined) return;
+      if (outgoing.heartbeats > 0) link.heartbeatsDue = false;
       const bytes = this.encodeFrame(outgoing.frame) as Buffer;
       assert.ok(bytes.length <= this.limits.frameBytesMax, `frame of ${bytes.length} bytes exceeds frameBytesMax`);
       const counters = link.counters;

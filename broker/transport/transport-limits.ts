@@ -12,6 +12,11 @@ export interface TransportLimits {
   readonly framesInFlightMax: number;
   /** HTTP/2 stream and connection flow-control window, both directions. */
   readonly flowControlWindowBytes: number;
+  /**
+   * Longest a coalesced heartbeat waits for company before it leaves in a frame of its own (when
+   * no flushTick() and no other frame takes it first). Small against the Raft heartbeat interval.
+   */
+  readonly heartbeatLingerMs: number;
   /** First reconnect delay after a failed or lost stream. */
   readonly reconnectBackoffInitialMs: number;
   /** Reconnect delays double up to this. */
@@ -33,6 +38,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   frameBytesMax: 32 * 1024 * 1024,
   framesInFlightMax: 8,
   flowControlWindowBytes: 8 * 1024 * 1024,
+  heartbeatLingerMs: 5,
   reconnectBackoffInitialMs: 100,
   reconnectBackoffMaxMs: 5_000,
   handshakeTimeoutMs: 5_000,

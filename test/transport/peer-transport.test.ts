@@ -236,3 +236,27 @@ test('a peer that accepts connections but never answers is abandoned at the hand
     await new Promise((resolve) => silent.close(resolve));
   }
 });
+
+test('heartbeat answers produced over several turns wait for each other: one frame within the linger', async () => {
+  const [a, b] = await startCluster([1, 2], { limits: { heartbeatLingerMs: 50, reconnectBackoffInitialMs: 20, reconnectBackoffMaxMs: 200, closeGraceMs: 500 } });
+  try {
+    b.transport.send(1, 0, baseMessage(MessageType.TimeoutNow, 2, 1));
+    await waitFor('stream up', () => a.received.length === 1);
+    // Ten replicas answer in ten different turns, as their Ready loops finish one by one.
+    for (let turn = 0; turn < 10; turn += 1) {
+      for (let groupId = turn * 100; groupId < (turn + 1) * 100; groupId += 1) b.transport.send(1, groupId, { ...baseMessage(MessageType.HeartbeatResponse, 2, 1), term: 4 });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor('answers', () => a.received.length === 1_001);
+    const stats = b.transport.stats().peers.get(1);
+    assert.equal(stats?.heartbeatFrames, 1);
+    assert.equal(stats?.sentFrames, 2);
+    // A Raft message takes the waiting heartbeats along at once.
+    b.transport.send(1, 5, { ...baseMessage(MessageType.HeartbeatResponse, 2, 1), term: 4 });
+    b.transport.send(1, 6, baseMessage(MessageType.AppendResponse, 2, 1));
+    await waitFor('piggybacked', () => a.received.length === 1_003);
+    assert.equal(b.transport.stats().peers.get(1)?.sentFrames, 3);
+  } finally {
+    await Promise.all([a.transport.close(), b.transport.close()]);
+  }
+});
