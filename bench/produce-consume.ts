@@ -150,6 +150,6 @@ try {
   await producer.disconnect();
 } finally {
   await broker.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }
 process.stdout.write(`acks=all, flush.policy=always, ${partitions} partitions, compression ${compression}\n${report.join('\n')}\n`);

@@ -35,7 +35,7 @@ export function makeDataDir(): string {
 }
 
 export function removeDataDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 /** Starts a broker on `port` (0: any free port) with its data in `dataDir`. */
