@@ -41,6 +41,7 @@ test('messages of many groups arrive intact, in order, both ways', async () => {
     assert.equal(stats.sentMessages, sentAtoB.length);
     assert.equal(stats.droppedMessages, 0);
     assert.equal(b.transport.stats().peers.get(1)?.dialer, false);
+    assert.equal(b.transport.stats().serverWindowsWidened, true);
   } finally {
     await Promise.all([a.transport.close(), b.transport.close()]);
   }
