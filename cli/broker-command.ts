@@ -24,7 +24,7 @@ export function createCommand(): Command {
   for (const setting of BROKER_SETTINGS) {
     const flagName = setting.flag.slice(2);
     const option = setting.kind === 'boolean'
-      ? new Option(`${setting.flag} <true|false>`, `${setting.description} (default ${setting.defaultValue}; env ${setting.env})`)
+      ? new Option(`${setting.flag} [true|false]`, `${setting.description} (default ${setting.defaultValue}; env ${setting.env})`)
       : new Option(`${setting.flag} <value>`, `${setting.description} (default ${setting.defaultValue}; env ${setting.env})`);
     attributeToFlag.set(option.attributeName(), flagName);
     start.addOption(option);
