@@ -125,7 +125,7 @@ function main(): void {
   const started = performance.now();
   const failuresByInvariant = new Map<string, number>();
   let firstFailure: SimResult | undefined;
-  const totals = { proposed: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0, snapshots: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, steps: 0, maxHealLeaderMs: 0, maxHealConvergeMs: 0 };
+  const totals = { proposed: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0, snapshots: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, steps: 0, maxHealLeaderMs: 0, maxHealAnsweredMs: 0, maxHealConvergeMs: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const result = runSimulation(optionsFor(args, seed));
     if (!result.ok) {
@@ -155,6 +155,7 @@ function main(): void {
     totals.steps += s.steps;
     totals.maxHealLeaderMs = Math.max(totals.maxHealLeaderMs, s.healLeaderMs);
     totals.maxHealConvergeMs = Math.max(totals.maxHealConvergeMs, s.healConvergeMs);
+    totals.maxHealAnsweredMs = Math.max(totals.maxHealAnsweredMs, s.healAnsweredMs);
     const done = seed - args.firstSeed + 1;
     if (done % 100 === 0 && process.stdout.isTTY) process.stdout.write(`\r${done}/${args.seeds} seeds done`);
     else if (done % PROGRESS_EVERY_SEEDS === 0 && !process.stdout.isTTY) console.log(`${done}/${args.seeds} seeds done, ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -51,6 +51,8 @@ export interface SimStats {
   messages: number;
   /** Virtual ms from the heal until a leader was known to every member. */
   healLeaderMs: number;
+  /** Virtual ms from the heal until every proposal made during the faults was answered. */
+  healAnsweredMs: number;
   /** Virtual ms from the heal until everything pending resolved and all members converged. */
   healConvergeMs: number;
 }
@@ -87,6 +89,8 @@ export const LEADER_BOUND_WITHOUT_PRE_VOTE_MS = 4 * LEADER_BOUND_MS;
  * limits), but it must never stall.
  */
 export const STALL_BOUND_MS = 20 * ELECTION_TIMEOUT_MS;
+/** Every proposal made during the faults is answered (acknowledged or failed) this soon after the heal. */
+export const ANSWER_BOUND_MS = 150 * ELECTION_TIMEOUT_MS;
 /** The heal phase ends (everything answered, every member converged) within this, or the run fails. */
 export const HEAL_BOUND_MS = 3000 * ELECTION_TIMEOUT_MS;
 const CHAOS_INTERVAL_MS = TICK_MS;
@@ -189,7 +193,7 @@ export class ClusterSim implements SimContext {
   private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
     steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, pauses: 0, partitions: 0,
-    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, messages: 0, healLeaderMs: -1, healConvergeMs: -1,
+    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, messages: 0, healLeaderMs: -1, healAnsweredMs: -1, healConvergeMs: -1,
   };
 
   constructor(readonly options: SimOptions) {
@@ -639,6 +643,10 @@ export class ClusterSim implements SimContext {
     let pendingFromFaults = 0;
     for (const node of this.nodes.values()) {
       for (const proposal of node.pending) if (proposal.proposedAtMs <= this.healStartMs) pendingFromFaults++;
+    }
+    if (pendingFromFaults === 0 && this.stats.healAnsweredMs < 0) this.stats.healAnsweredMs = sinceHealMs;
+    if (pendingFromFaults > 0 && sinceHealMs > ANSWER_BOUND_MS) {
+      throw new InvariantViolation('Liveness', `${pendingFromFaults} proposals made during the faults neither committed nor failed ${ANSWER_BOUND_MS} ms after the heal`);
     }
     if (this.probeAcked && pendingFromFaults === 0 && this.membersConverged()) {
       this.stats.healConvergeMs = sinceHealMs;
