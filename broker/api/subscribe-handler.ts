@@ -6,27 +6,23 @@
  * ends that partition's loop; the call ends when every partition has ended, when the client
  * cancels, or when the broker shuts down.
  */
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { PartitionFetchData, SubscribeRequest, SubscribeResponse } from '../../proto/brook-types.js';
 import { LogClosedError } from '../storage/storage-errors.js';
 import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
-import { ByteBudget } from './byte-budget.js';
 import { mapError } from './error-codes.js';
 import { checkLeaderEpoch } from './fetch-handler.js';
 import { readPartition } from './partition-reader.js';
 import { StatusError } from './status-error.js';
-import { status } from '@grpc/grpc-js';
 
 /** Most partitions one Subscribe call may follow. */
 export const SUBSCRIBE_PARTITIONS_MAX = 10_000;
 
 export class SubscribeHandler {
-  private readonly streams: ByteBudget;
+  private openStreams = 0;
 
-  constructor(private readonly context: ApiContext) {
-    this.streams = new ByteBudget(context.config.subscribeStreamsMax);
-  }
+  constructor(private readonly context: ApiContext) {}
 
   async subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>, cancelled: AbortSignal): Promise<void> {
     const request = call.request;
@@ -34,15 +30,16 @@ export class SubscribeHandler {
     if (wanted.length === 0 || wanted.length > SUBSCRIBE_PARTITIONS_MAX) {
       throw new StatusError(status.INVALID_ARGUMENT, `a subscription names 1 to ${SUBSCRIBE_PARTITIONS_MAX} partitions, got ${wanted.length}`);
     }
-    if (this.streams.inUseBytes >= this.streams.capacityBytes || !this.streams.tryAcquire(1)) {
+    if (this.openStreams >= this.context.config.subscribeStreamsMax) {
       throw new StatusError(status.RESOURCE_EXHAUSTED, `subscribe.streams.max=${this.context.config.subscribeStreamsMax} streams are open`);
     }
+    this.openStreams++;
     try {
       const stop = AbortSignal.any([cancelled, this.context.shutdownSignal]);
       const writer = new StreamWriter(call, stop);
       await Promise.all(wanted.map(({ topic, data }) => this.follow(topic, data, request.decodeRecords === true, writer, stop)));
     } finally {
-      this.streams.release(1);
+      this.openStreams--;
     }
   }
 

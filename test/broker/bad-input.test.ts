@@ -20,6 +20,7 @@ before(async () => {
     '--max-message-bytes', '2048',
     '--request-max-bytes', String(64 * 1024),
     '--retention-check-interval-ms', '50',
+    '--subscribe-streams-max', '2',
   ]);
   client = new RawClient(broker.address);
   const created = await client.call('CreateTopics', { topics: [{ name: 'good', numPartitions: 3 }] });
@@ -54,7 +55,7 @@ async function latestOffset(topic: string, partition: number): Promise<number> {
   return response.topics[0].partitions[0].offset;
 }
 
-describe('bad input', () => {
+describe('bad input', { timeout: 60_000 }, () => {
   it('unknown topic with auto-create off -> UNKNOWN_TOPIC_OR_PARTITION', async () => {
     assert.equal((await produce('missing', 0, { recordBatch: batchOf(['x']) })).errorCode, 'UNKNOWN_TOPIC_OR_PARTITION');
     const fetched = await client.call('Fetch', { topics: [{ name: 'missing', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
@@ -167,6 +168,28 @@ describe('bad input', () => {
       empty.on('end', () => resolve(-1));
     });
     assert.equal(refused, status.INVALID_ARGUMENT, 'a subscription of nothing is refused');
+    await assertServing();
+  });
+
+  it('Subscribe calls over subscribe.streams.max -> RESOURCE_EXHAUSTED', async () => {
+    const follow = () => client.subscribe({ topics: [{ name: 'good', partitions: [{ partition: 1, fetchOffset: 0 }] }] });
+    const open = [follow(), follow()];
+    for (const stream of open) stream.on('error', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const third = follow();
+    const code = await new Promise<number>((resolve) => {
+      third.on('data', () => undefined);
+      third.on('error', (error: ServiceError) => resolve(error.code));
+      third.on('end', () => resolve(-1));
+    });
+    assert.equal(code, status.RESOURCE_EXHAUSTED);
+    for (const stream of open) stream.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = follow();
+    again.on('error', () => undefined);
+    const first = await new Promise<{ errorCode: string }>((resolve) => again.once('data', resolve));
+    assert.equal(first.errorCode, 'NONE', 'cancelled streams free their slots');
+    again.cancel();
     await assertServing();
   });
 

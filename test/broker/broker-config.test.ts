@@ -10,7 +10,7 @@ import { makeDataDir, removeDir } from './broker-process.js';
 const dir = makeDataDir('brook-config-test-');
 after(() => removeDir(dir));
 
-describe('broker config', () => {
+describe('broker config', { timeout: 30_000 }, () => {
   it('has the documented defaults', () => {
     const config = loadBrokerConfig({ env: {} });
     assert.equal(config.dataDir, './data');

@@ -40,7 +40,17 @@ export function startBrokerProcess(dataDir: string, args: readonly string[] = []
     env: { ...process.env, ...env },
   });
   let out = '';
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  // Never leave a broker behind, even when the test process ends abruptly (a timeout, a crash).
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      process.off('exit', killOnExit);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
   return new Promise<BrokerProcess>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

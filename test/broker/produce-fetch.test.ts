@@ -40,7 +40,7 @@ async function fetchOne(topic: string, partition: number, fetchOffset: number, e
   return response.topics[0].partitions[0];
 }
 
-describe('produce and fetch', () => {
+describe('produce and fetch', { timeout: 60_000 }, () => {
   it('appends record_batch bytes and serves them back as stored batches', async () => {
     const first = await produceBytes('bytes-topic', 0, batchOf(['a', 'b', 'c']));
     assert.equal(first.errorCode, 'NONE', first.errorMessage);

@@ -32,7 +32,7 @@ async function readAll(client: RawClient, topic: string, partition: number): Pro
   }
 }
 
-describe('restart', () => {
+describe('restart', { timeout: 90_000 }, () => {
   it('keeps every acks=all record after SIGKILL', async () => {
     const dataDir = makeDataDir();
     dirs.push(dataDir);

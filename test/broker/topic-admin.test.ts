@@ -38,7 +38,7 @@ function configValue(topic: { configs: Array<{ name: string; value: string; isDe
   return topic.configs.find((entry) => entry.name === name);
 }
 
-describe('topic administration', () => {
+describe('topic administration', { timeout: 60_000 }, () => {
   it('creates topics, with per-topic results and refusals', async () => {
     const response = await client.call('CreateTopics', {
       topics: [
