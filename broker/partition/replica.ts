@@ -1,0 +1,509 @@
+/**
+ * One replica of one partition: a Raft group member (raft/raft-node.ts) driving the partition's
+ * log (broker/storage/partition-log.ts). See README.md for the mapping between entries and record
+ * batches, what is durable when, and what callers (the peer transport, the group manager, the API)
+ * must do.
+ *
+ * Threading model: everything runs on the event loop. Inputs (tick, receive, append, ...) step the
+ * Raft node at once; one Ready at a time is processed asynchronously (persist, send, apply,
+ * advance), and inputs that arrive while a Ready's fsync runs are gathered into the next one, so
+ * many appends share one write and one fdatasync (group commit).
+ */
+import assert from 'node:assert/strict';
+import { RaftNode } from '../../raft/raft-node.js';
+import { entryEnd } from '../../raft/raft-log.js';
+import { sendableBeforePersist } from '../../raft/sendable-before-persist.js';
+import {
+  EntryType,
+  MessageType,
+  NO_NODE,
+  Role,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type RaftConfig,
+  type RaftStatus,
+  type Ready,
+  type Snapshot,
+} from '../../raft/types.js';
+import { stampLogAppendTime, batchSizeAt } from '../../record/batch-header.js';
+import type { FileHandleCache } from '../storage/file-handle-cache.js';
+import { nodeFileWriter, type FileWriter } from '../storage/file-writer.js';
+import type { LogConfig } from '../storage/log-config.js';
+import { PartitionLog, type Clock } from '../storage/partition-log.js';
+import { BatchTooLargeError } from '../storage/storage-errors.js';
+import { checkBatches, entryToBatches, stampBatches } from './replica-entries.js';
+import { MembershipChangeError, NotLeaderError, ReplicaBusyError, ReplicaClosedError, ReplicaStateError } from './replica-errors.js';
+import { ReplicaLogStorage } from './replica-log-storage.js';
+import { ReplicaState } from './replica-state.js';
+
+/**
+ * When an append is acknowledged. 'all': once committed (a majority of voters has it on disk, per
+ * the flush policy). 'leader': once the leader's own log has it; such an append is lost if the
+ * leader fails before a majority copied it, and a new leader then reuses its offsets.
+ */
+export type Acks = 'all' | 'leader';
+
+export interface AppendOutcome {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+}
+
+/** Bytes one append call may carry (its batches are written as one entry, never across segments). */
+export const APPEND_BYTES_MAX = 16 * 1024 * 1024;
+
+export interface ReplicaOptions {
+  /** The partition's directory: its segments and the replica's `raft-state` file. */
+  readonly dir: string;
+  /** Names the group in errors and logs, e.g. "orders-3". */
+  readonly groupId: string;
+  readonly nodeId: NodeId;
+  /** The group's first configuration; read only when the directory holds no replica yet. */
+  readonly initialConf: ConfState;
+  readonly logConfig: LogConfig;
+  /** Raft settings except the id (which is nodeId). */
+  readonly raftConfig: Omit<RaftConfig, 'id'>;
+  readonly clock: Clock;
+  readonly files: FileHandleCache;
+  /** Where the log and the state file write; tests wrap it. */
+  readonly writer?: FileWriter;
+  /**
+   * Hands a message to the peer transport. Must not throw for a peer that is down (drop it, or
+   * call reportUnreachable); the message must be delivered to the peer's replica of this group
+   * with its entries' bytes intact. Messages may be lost, duplicated or reordered.
+   */
+  readonly send: (message: Message) => void;
+}
+
+interface PendingAppend {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly term: number;
+  readonly resolve: (outcome: AppendOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingChange {
+  readonly index: number;
+  readonly term: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class Replica {
+  private readonly node: RaftNode;
+  private readonly writer: FileWriter;
+  private roleNow: Role = Role.Follower;
+  private leaderNow: NodeId = NO_NODE;
+  /** Appends waiting for the leader's own write (acks 'leader') and for commit (acks 'all'), in offset order. */
+  private waitingForWrite: PendingAppend[] = [];
+  private waitingForCommit: PendingAppend[] = [];
+  private waitingChanges: PendingChange[] = [];
+  private loopScheduled = false;
+  private loopRunning: Promise<void> | undefined;
+  private stopped = false;
+  private closing: Promise<void> | undefined;
+  private failure: unknown = undefined;
+  /** The Raft term as of the last Ready (appends proposed in an older term have an unknown outcome). */
+  private termNow: number;
+
+  private constructor(
+    private readonly options: ReplicaOptions,
+    readonly log: PartitionLog,
+    private readonly state: ReplicaState,
+    private readonly storage: ReplicaLogStorage,
+  ) {
+    this.writer = options.writer ?? nodeFileWriter;
+    this.termNow = state.term;
+    storage.openingAt(storage.committedIndex());
+    try {
+      this.node = new RaftNode({ ...options.raftConfig, id: options.nodeId }, storage);
+    } finally {
+      storage.openingAt(undefined);
+    }
+  }
+
+  /**
+   * Opens the partition's log (recovering it) and the replica's state, or creates both for a new
+   * replica (whose log then starts at offset 1: Raft's index 0 is the empty log's sentinel).
+   */
+  static async open(options: ReplicaOptions): Promise<Replica> {
+    const writer = options.writer ?? nodeFileWriter;
+    const log = await PartitionLog.open(options.dir, options.logConfig, { clock: options.clock, files: options.files, writer });
+    try {
+      let state = await ReplicaState.load(options.dir);
+      if (state === undefined) {
+        if (log.logEndOffset > 0) throw new ReplicaStateError(ReplicaState.path(options.dir), 'the log holds data but the replica has no state');
+        state = ReplicaState.bootstrap(options.initialConf);
+        await state.save(writer, options.dir);
+      }
+      await reconcile(state, log, writer, options.dir);
+      const replica = new Replica(options, log, state, new ReplicaLogStorage(log, state));
+      const commit = replica.node.status().commit;
+      if (commit + 1 > log.highWatermark) log.setHighWatermark(commit + 1);
+      return replica;
+    } catch (error) {
+      await log.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  get nodeId(): NodeId {
+    return this.options.nodeId;
+  }
+
+  get role(): Role {
+    return this.roleNow;
+  }
+
+  /** The leader this replica knows of, NO_NODE (0) when none. */
+  get leader(): NodeId {
+    return this.leaderNow;
+  }
+
+  get isLeader(): boolean {
+    return this.roleNow === Role.Leader;
+  }
+
+  /** Consumers read below it: one past the last committed offset this replica knows of. */
+  get highWatermark(): number {
+    return this.log.highWatermark;
+  }
+
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  /** Raft's view: term, commit, configuration, and on the leader every peer's progress. */
+  status(): RaftStatus {
+    return this.node.status();
+  }
+
+  /** Reads of the segment files that the tail cache could not serve (a follower far behind). */
+  get coldReads(): number {
+    return this.storage.coldReads;
+  }
+
+  /** Calls `listener` after the log end, log start or high watermark moved. Returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    return this.log.onChange(listener);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** One unit of Raft time; the caller calls it every tick interval (e.g. 100 ms). */
+  tick(): void {
+    if (this.stopped) return;
+    this.node.tick();
+    this.kick();
+  }
+
+  /** A message from a peer's replica of this group. */
+  receive(message: Message): void {
+    if (this.stopped) return;
+    this.node.step(message);
+    this.kick();
+  }
+
+  /** The transport could not deliver to `peer`: the leader stops streaming to it and probes. */
+  reportUnreachable(peer: NodeId): void {
+    if (this.stopped) return;
+    this.node.reportUnreachable(peer);
+  }
+
+  /**
+   * Leader only: appends one or more concatenated record batches. Their offsets are assigned here
+   * and stamped in place, with this leader's term as partitionLeaderEpoch; the buffer is owned by
+   * the replica from now on. Resolves per `acks` with the offsets given. Rejects with
+   * NotLeaderError (with the leader hint) on a follower, or when leadership is lost before the
+   * append was acknowledged (its outcome is then unknown); with ReplicaBusyError when the leader
+   * holds too many uncommitted bytes; with CorruptBatchError or BatchTooLargeError for bad input.
+   */
+  append(batches: Buffer, acks: Acks): Promise<AppendOutcome> {
+    try {
+      this.checkOpen();
+      const limit = Math.min(APPEND_BYTES_MAX, this.options.logConfig.segmentBytes);
+      if (batches.length > limit) throw new BatchTooLargeError(batches.length, limit, 'segmentBytes');
+      const offsets = checkBatches(batches, this.options.logConfig.maxBatchBytes);
+      if (this.options.logConfig.timestampType === 'log-append') stampAppendTime(batches, this.options.clock.nowMs());
+      const proposed = this.node.propose(batches, offsets);
+      if (!proposed.ok) throw this.refusal(proposed);
+      stampBatches(batches, proposed.index, proposed.term);
+      this.kick();
+      return new Promise<AppendOutcome>((resolve, reject) => {
+        const pending = { baseOffset: proposed.index, lastOffset: proposed.index + offsets - 1, term: proposed.term, resolve, reject };
+        (acks === 'all' ? this.waitingForCommit : this.waitingForWrite).push(pending);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Committed whole batches from the one holding `offset`, up to about maxBytes (at least one
+   * batch when any is committed there). Throws OffsetOutOfRangeError outside the log.
+   */
+  read(offset: number, maxBytes: number): Promise<Buffer> {
+    return this.log.read(offset, maxBytes, this.log.highWatermark);
+  }
+
+  /** Leader only (ignored elsewhere): hands leadership to voter `to` once it has caught up. */
+  transferLeadership(to: NodeId): void {
+    if (this.stopped) return;
+    this.node.transferLeadership(to);
+    this.kick();
+  }
+
+  /**
+   * Leader only: one membership change (add a learner, promote it, remove a node). Resolves once
+   * the change is committed; rejects with MembershipChangeError when refused (one at a time; a
+   * learner is promoted only once caught up) and NotLeaderError elsewhere.
+   */
+  changeMembership(change: ConfChange): Promise<void> {
+    try {
+      this.checkOpen();
+      const proposed = this.node.proposeConfChange(change);
+      if (!proposed.ok) throw this.refusal(proposed);
+      this.kick();
+      return new Promise<void>((resolve, reject) => this.waitingChanges.push({ index: proposed.index, term: proposed.term, resolve, reject }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Stops the replica: finishes the Ready in progress, fails waiting appends with
+   * ReplicaClosedError, writes the state (the commit index, unless `flushState` is false, which
+   * is what a crash would leave) and closes the log.
+   */
+  close(options: { flushState?: boolean } = {}): Promise<void> {
+    this.closing ??= this.closeOnce(options.flushState !== false);
+    return this.closing;
+  }
+
+  private async closeOnce(flushState: boolean): Promise<void> {
+    this.stopped = true;
+    while (this.loopRunning !== undefined) await this.loopRunning;
+    this.rejectAll(new ReplicaClosedError(this.groupId, { cause: this.failure }));
+    try {
+      if (flushState && this.failure === undefined) {
+        this.state.commit = this.node.status().commit;
+        this.state.prune(this.log.logStartOffset);
+        await this.state.save(this.writer, this.options.dir);
+      }
+    } finally {
+      await this.log.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- the Ready loop
+
+  private kick(): void {
+    if (this.loopScheduled || this.loopRunning !== undefined || this.stopped) return;
+    this.loopScheduled = true;
+    // setImmediate rather than a microtask: appends arriving in the same I/O phase join this Ready.
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (this.loopRunning !== undefined || this.stopped) return;
+      const running: Promise<void> = this.runReadyLoop().finally(() => {
+        this.loopRunning = undefined;
+        // advance() may have produced work (a leader's commit) after hasReady() was last asked.
+        if (!this.stopped && this.node.hasReady()) this.kick();
+      });
+      this.loopRunning = running;
+    });
+  }
+
+  private async runReadyLoop(): Promise<void> {
+    try {
+      while (!this.stopped && this.node.hasReady()) {
+        const ready = this.node.ready();
+        await this.handleReady(ready);
+        this.node.advance(ready);
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    if (ready.softState !== undefined) {
+      this.roleNow = ready.softState.role;
+      this.leaderNow = ready.softState.leader;
+    }
+    if (ready.hardState !== undefined) this.termNow = ready.hardState.term;
+    this.rejectStaleAppends();
+    for (const message of ready.messages) if (sendableBeforePersist(message)) this.send(message);
+    if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
+    await this.persist(ready.entries, ready.hardState);
+    if (ready.entries.length > 0) this.acknowledgeWritten(entryEnd(ready.entries[ready.entries.length - 1]));
+    for (const message of ready.messages) if (!sendableBeforePersist(message)) this.send(message);
+    if (ready.committedEntries.length > 0) this.applyCommitted(ready.committedEntries);
+  }
+
+  /**
+   * Entries, then the hard state, durably before the messages that depend on them. A divergent
+   * suffix is cut first; the state file (new terms, configuration entries, term and vote) is
+   * written before the entries it describes; the entries go to the log as one group (one writev
+   * and, under flushPolicy 'always', one fdatasync for all of them).
+   */
+  private async persist(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+    let stateDirty = false;
+    if (hardState !== undefined) {
+      stateDirty = hardState.term !== this.state.term || hardState.vote !== this.state.vote;
+      this.state.term = hardState.term;
+      this.state.vote = hardState.vote;
+      // The commit index is written lazily, with the next state write: it is re-learned from the leader.
+      this.state.commit = hardState.commit;
+    }
+    if (entries.length > 0) {
+      const first = entries[0].index;
+      if (first < this.log.logEndOffset) {
+        await this.log.truncateTo(first);
+        stateDirty = this.state.truncateFrom(first) || stateDirty;
+      }
+      stateDirty = this.state.recordEntries(entries) || stateDirty;
+    }
+    if (stateDirty) {
+      this.state.prune(this.log.logStartOffset);
+      await this.state.save(this.writer, this.options.dir);
+    }
+    if (entries.length === 0) return;
+    const writes = entries.map((entry) => this.log.appendReplicated(entryToBatches(entry)));
+    const results = await Promise.allSettled(writes);
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+  }
+
+  /** The leader sent us past its log start: our log restarts after the snapshot's index. */
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    // The state goes first: if we crash before the log is replaced, open finishes the job.
+    this.state.installSnapshot(snapshot);
+    await this.state.save(this.writer, this.options.dir);
+    await this.log.truncateFullyAndStartAt(snapshot.index + 1);
+  }
+
+  private applyCommitted(entries: readonly Entry[]): void {
+    const committed = entryEnd(entries[entries.length - 1]);
+    if (committed + 1 > this.log.highWatermark) this.log.setHighWatermark(committed + 1);
+    while (this.waitingForCommit.length > 0 && this.waitingForCommit[0].lastOffset <= committed) {
+      const pending = this.waitingForCommit.shift() as PendingAppend;
+      pending.resolve({ baseOffset: pending.baseOffset, lastOffset: pending.lastOffset });
+    }
+    if (this.waitingChanges.length > 0 && entries.some((entry) => entry.type === EntryType.ConfChange)) {
+      this.waitingChanges = this.waitingChanges.filter((pending) => {
+        if (pending.index > committed) return true;
+        pending.resolve();
+        return false;
+      });
+    }
+  }
+
+  private acknowledgeWritten(lastWritten: number): void {
+    while (this.waitingForWrite.length > 0 && this.waitingForWrite[0].lastOffset <= lastWritten) {
+      const pending = this.waitingForWrite.shift() as PendingAppend;
+      pending.resolve({ baseOffset: pending.baseOffset, lastOffset: pending.lastOffset });
+    }
+  }
+
+  /** Appends proposed in an earlier term, or by a leader that is one no more, have an unknown outcome. */
+  private rejectStaleAppends(): void {
+    const leading = this.roleNow === Role.Leader;
+    const stale = (pending: { term: number }): boolean => !leading || pending.term !== this.termNow;
+    const all = [...this.waitingForWrite, ...this.waitingForCommit, ...this.waitingChanges];
+    if (!all.some(stale)) return;
+    const error = new NotLeaderError(this.groupId, this.leaderNow, 'leadership was lost before the request was acknowledged; its outcome is unknown');
+    for (const pending of all) if (stale(pending)) pending.reject(error);
+    this.waitingForWrite = this.waitingForWrite.filter((pending) => !stale(pending));
+    this.waitingForCommit = this.waitingForCommit.filter((pending) => !stale(pending));
+    this.waitingChanges = this.waitingChanges.filter((pending) => !stale(pending));
+  }
+
+  private send(message: Message): void {
+    try {
+      this.options.send(message);
+    } catch {
+      this.node.reportUnreachable(message.to);
+      return;
+    }
+    // A partition's snapshot carries no data: once handed over, the follower's answer (or the
+    // next heartbeat round) tells the leader where it stands.
+    if (message.type === MessageType.Snapshot) this.node.reportSnapshot(message.to, true);
+  }
+
+  private refusal(result: Extract<ProposeResult, { ok: false }>): Error {
+    switch (result.reason) {
+      case 'not-leader':
+        return new NotLeaderError(this.groupId, result.leader);
+      case 'transferring':
+        return new NotLeaderError(this.groupId, NO_NODE, 'leadership is being transferred');
+      case 'uncommitted-bytes-limit':
+        return new ReplicaBusyError(this.groupId, 'too many uncommitted bytes; retry after commits');
+      default:
+        return new MembershipChangeError(this.groupId, result.reason);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.stopped) throw new ReplicaClosedError(this.groupId, { cause: this.failure });
+  }
+
+  /** An I/O failure while persisting: nothing more may be promised; the replica stops. */
+  private fail(error: unknown): void {
+    if (this.failure === undefined) this.failure = error;
+    this.stopped = true;
+    this.rejectAll(new ReplicaClosedError(this.groupId, { cause: error }));
+  }
+
+  private rejectAll(error: Error): void {
+    for (const pending of [...this.waitingForWrite, ...this.waitingForCommit, ...this.waitingChanges]) pending.reject(error);
+    this.waitingForWrite = [];
+    this.waitingForCommit = [];
+    this.waitingChanges = [];
+  }
+}
+
+/** LogAppendTime topics: the leader stamps its clock into every batch (and recomputes the CRC). */
+function stampAppendTime(batches: Buffer, nowMs: number): void {
+  for (let position = 0; position < batches.length; position += batchSizeAt(batches, position)) stampLogAppendTime(batches, position, nowMs);
+}
+
+/**
+ * Makes the state file and the log agree after a crash: finishes an interrupted snapshot install,
+ * forgets terms and configuration changes the log does not hold, and takes the log's own epochs
+ * as the truth for the offsets it holds.
+ */
+async function reconcile(state: ReplicaState, log: PartitionLog, writer: FileWriter, dir: string): Promise<void> {
+  if (state.snapshotIndex > log.logStartOffset - 1) await log.truncateFullyAndStartAt(state.snapshotIndex + 1);
+  const start = log.logStartOffset;
+  const end = log.logEndOffset;
+  state.truncateFrom(end);
+  state.changes = state.changes.filter((recorded) => recorded.index < start || log.epochAt(recorded.index) === recorded.term);
+  const before = state.terms.filter((entry) => entry.start < start);
+  for (const [epoch, epochStart] of log.epochEntries()) {
+    const latest = before[before.length - 1];
+    if (latest !== undefined && epoch === latest.term) continue;
+    if (latest !== undefined && epoch < latest.term) throw new ReplicaStateError(ReplicaState.path(dir), `log epoch ${epoch} at ${epochStart} is below the recorded term ${latest.term}`);
+    before.push({ term: epoch, start: epochStart });
+  }
+  state.terms = before;
+  if (state.terms.length === 0 || state.termAt(start - 1) === undefined) {
+    throw new ReplicaStateError(ReplicaState.path(dir), `no recorded term for offset ${start - 1}, before the log start`);
+  }
+  state.commit = Math.min(Math.max(state.commit, start - 1), end - 1);
+  state.prune(start);
+  await state.save(writer, dir);
+}

@@ -1,0 +1,223 @@
+/**
+ * A few Replicas of one partition in one process, over real PartitionLogs in temporary
+ * directories, connected by an in-memory network that copies every message's bytes (as a wire
+ * would) and can drop traffic between chosen nodes. Ticks come from a real timer.
+ */
+import { mkdtemp, rm, truncate, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Replica, type ReplicaOptions } from '../../broker/partition/replica.js';
+import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { CLEAN_SHUTDOWN_FILE } from '../../broker/storage/partition-log.js';
+import { resolveLogConfig, type LogConfig } from '../../broker/storage/log-config.js';
+import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
+import { encodeBatch, iterateRecords } from '../../record/record-batch.js';
+import { Role, type Message, type NodeId, type RaftConfig } from '../../raft/types.js';
+
+export const TICK_MS = 10;
+
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+export function raftSettings(seed: number): Omit<RaftConfig, 'id'> {
+  return {
+    electionTicks: 10,
+    heartbeatTicks: 2,
+    preVote: true,
+    checkQuorum: true,
+    maxMessageBytes: 256 * 1024,
+    maxEntriesPerMessage: 64,
+    maxInflightMessages: 16,
+    maxInflightBytes: 8 * 1024 * 1024,
+    maxUncommittedBytes: 64 * 1024 * 1024,
+    random: seededRandom(seed),
+  };
+}
+
+/** A batch of `count` records whose values are `${tag}-${i}`. */
+export function makeBatch(tag: string, count = 3, valueBytes = 0): Buffer {
+  const records = [];
+  for (let i = 0; i < count; i++) {
+    const text = `${tag}-${i}`;
+    records.push({ key: null, value: valueBytes > 0 ? Buffer.concat([Buffer.from(text), Buffer.alloc(valueBytes)]) : Buffer.from(text) });
+  }
+  return encodeBatch(records, { nowMs: 1_700_000_000_000 });
+}
+
+/** The record values (as text, up to the first zero byte) of the data batches in `bytes`; control batches skipped. */
+export function valuesOf(bytes: Buffer): string[] {
+  const values: string[] = [];
+  for (const record of iterateRecords(bytes)) {
+    if (record.value === null) continue;
+    const zero = record.value.indexOf(0);
+    values.push(record.value.subarray(0, zero < 0 ? record.value.length : zero).toString());
+  }
+  return values;
+}
+
+export class ReplicaCluster {
+  readonly replicas = new Map<NodeId, Replica>();
+  private readonly blocked = new Set<string>();
+  private readonly files = new FileHandleCache(256);
+  private timer: NodeJS.Timeout | undefined;
+  messagesDelivered = 0;
+
+  private constructor(
+    readonly root: string,
+    readonly ids: readonly NodeId[],
+    readonly logConfig: LogConfig,
+  ) {}
+
+  static async start(ids: readonly NodeId[], logOverrides: Partial<LogConfig> = {}): Promise<ReplicaCluster> {
+    const root = await mkdtemp(join(tmpdir(), 'brook-replica-'));
+    const cluster = new ReplicaCluster(root, ids, resolveLogConfig(logOverrides));
+    for (const id of ids) await cluster.open(id);
+    cluster.timer = setInterval(() => {
+      for (const replica of cluster.replicas.values()) replica.tick();
+    }, TICK_MS);
+    return cluster;
+  }
+
+  dir(id: NodeId): string {
+    return join(this.root, `node-${id}`);
+  }
+
+  get(id: NodeId): Replica {
+    const replica = this.replicas.get(id);
+    if (replica === undefined) throw new Error(`node ${id} is down`);
+    return replica;
+  }
+
+  async open(id: NodeId): Promise<Replica> {
+    const options: ReplicaOptions = {
+      dir: this.dir(id),
+      groupId: 'topic-0',
+      nodeId: id,
+      initialConf: { voters: [...this.ids], learners: [] },
+      logConfig: this.logConfig,
+      raftConfig: raftSettings(id * 7919),
+      clock: { nowMs: () => Date.now() },
+      files: this.files,
+      send: (message) => this.deliver(message),
+    };
+    const replica = await Replica.open(options);
+    this.replicas.set(id, replica);
+    return replica;
+  }
+
+  /** Messages between `a` and `b` are dropped, both ways. */
+  cut(a: NodeId, b: NodeId): void {
+    this.blocked.add(`${a}>${b}`);
+    this.blocked.add(`${b}>${a}`);
+  }
+
+  /** `id` can reach nobody and nobody can reach it. */
+  isolate(id: NodeId): void {
+    for (const other of this.ids) if (other !== id) this.cut(id, other);
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  /**
+   * Power loss of `id`: from now on its messages are dropped, and its segment files are cut to the
+   * lengths known fdatasynced at this moment (what a power loss keeps); the state file is written
+   * atomically with a sync, so it is kept as the last completed write left it.
+   */
+  async crash(id: NodeId): Promise<void> {
+    const replica = this.get(id);
+    this.replicas.delete(id);
+    const synced = replica.log.fsyncedLengths();
+    await replica.close({ flushState: false });
+    for (const [name, length] of synced) await truncate(join(this.dir(id), name), length);
+    await unlink(join(this.dir(id), CLEAN_SHUTDOWN_FILE)).catch(() => undefined);
+  }
+
+  /** A clean stop: state and log flushed. */
+  async stop(id: NodeId): Promise<void> {
+    const replica = this.get(id);
+    this.replicas.delete(id);
+    await replica.close();
+  }
+
+  /** The single leader among live nodes that every live node agrees on, if any. */
+  leader(): Replica | undefined {
+    const leaders = [...this.replicas.values()].filter((replica) => replica.role === Role.Leader);
+    if (leaders.length !== 1) return undefined;
+    const leader = leaders[0];
+    for (const replica of this.replicas.values()) if (replica.leader !== leader.nodeId) return undefined;
+    return leader;
+  }
+
+  async waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = probe();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  waitForLeader(timeoutMs = 10_000): Promise<Replica> {
+    return this.waitFor('a leader', () => this.leader(), timeoutMs);
+  }
+
+  /** Waits until every live node's high watermark reached the leader's log end (all committed, all known). */
+  async waitForConvergence(timeoutMs = 10_000): Promise<number> {
+    return this.waitFor('convergence', () => {
+      const leader = this.leader();
+      if (leader === undefined) return undefined;
+      const end = leader.logEndOffset;
+      for (const replica of this.replicas.values()) if (replica.highWatermark !== end || replica.logEndOffset !== end) return undefined;
+      return end;
+    }, timeoutMs);
+  }
+
+  /** Every committed byte of a node's log, from its log start to its high watermark. */
+  async committedBytes(id: NodeId, from?: number): Promise<Buffer> {
+    const replica = this.get(id);
+    const parts: Buffer[] = [];
+    let offset = from ?? replica.logStartOffset;
+    while (offset < replica.highWatermark) {
+      const bytes = await replica.read(offset, 1024 * 1024);
+      if (bytes.length === 0) break;
+      parts.push(bytes);
+      offset = lastOffsetAfter(bytes);
+    }
+    return Buffer.concat(parts);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const id of [...this.replicas.keys()]) await this.stop(id);
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  private deliver(message: Message): void {
+    if (this.blocked.has(`${message.from}>${message.to}`)) return;
+    if (!this.replicas.has(message.from)) return;
+    const copy: Message = { ...message, entries: message.entries.map((entry) => ({ ...entry, data: Buffer.from(entry.data) })) };
+    setImmediate(() => {
+      if (this.blocked.has(`${message.from}>${message.to}`)) return;
+      const target = this.replicas.get(message.to);
+      if (target === undefined) return;
+      this.messagesDelivered += 1;
+      target.receive(copy);
+    });
+  }
+}
+
+function lastOffsetAfter(bytes: Buffer): number {
+  let next = 0;
+  for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) {
+    next = baseOffsetNumberAt(bytes, position) + lastOffsetDeltaAt(bytes, position) + 1;
+  }
+  return next;
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NotLeaderError } from '../../broker/partition/replica-errors.js';
+import type { AppendOutcome } from '../../broker/partition/replica.js';
+import { isControlBatch } from '../../record/batch-header.js';
+import { Role } from '../../raft/types.js';
+import { ReplicaCluster, makeBatch, valuesOf } from './replica-cluster.js';
+
+const NODES = [1, 2, 3];
+
+async function assertIdenticalLogs(cluster: ReplicaCluster): Promise<Buffer> {
+  const ids = [...cluster.replicas.keys()];
+  const reference = await cluster.committedBytes(ids[0], 1);
+  for (const id of ids.slice(1)) {
+    const bytes = await cluster.committedBytes(id, 1);
+    assert.ok(bytes.equals(reference), `node ${id}'s committed log differs from node ${ids[0]}'s`);
+  }
+  return reference;
+}
+
+test('a leader is elected; acks=all appends are committed and byte-identical on every replica', async () => {
+  const cluster = await ReplicaCluster.start(NODES);
+  try {
+    const leader = await cluster.waitForLeader();
+    const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => leader.append(makeBatch(`a${i}`), 'all')));
+    // Offsets are assigned in order, contiguously, 3 records per batch.
+    for (let i = 1; i < outcomes.length; i++) assert.equal(outcomes[i].baseOffset, outcomes[i - 1].lastOffset + 1);
+    for (const outcome of outcomes) assert.equal(outcome.lastOffset - outcome.baseOffset, 2);
+    // Acknowledged means committed on the leader.
+    assert.ok(leader.highWatermark > outcomes[outcomes.length - 1].lastOffset);
+    await cluster.waitForConvergence();
+    const bytes = await assertIdenticalLogs(cluster);
+    const expected = Array.from({ length: 12 }, (_, i) => [0, 1, 2].map((k) => `a${i}-${k}`)).flat();
+    assert.deepEqual(valuesOf(bytes), expected);
+    // The first batch is the first leader's marker, a control batch at offset 1 that consumers skip.
+    assert.equal(bytes.readBigInt64BE(0), 1n);
+    assert.ok(isControlBatch(bytes, 0));
+    // Followers refuse appends with the leader's id as a hint.
+    const follower = [...cluster.replicas.values()].find((replica) => replica.role === Role.Follower);
+    assert.ok(follower !== undefined);
+    await assert.rejects(follower.append(makeBatch('x'), 'all'), (error: unknown) => error instanceof NotLeaderError && error.leaderHint === leader.nodeId);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('after the leader loses power, every acknowledged append survives and a new leader takes over', async () => {
+  const cluster = await ReplicaCluster.start(NODES, { tailCacheBytes: 4096 });
+  try {
+    const leader = await cluster.waitForLeader();
+    const acknowledged: string[] = [];
+    let crashed = false;
+    const appends: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 40; i++) {
+      const tag = `b${i}`;
+      appends.push(
+        leader.append(makeBatch(tag, 2, 512), 'all').then(
+          () => {
+            if (!crashed) acknowledged.push(tag);
+          },
+          () => undefined,
+        ),
+      );
+      if (i === 25) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+    await cluster.waitFor('some acknowledgements', () => acknowledged.length >= 10);
+    crashed = true;
+    const oldLeader = leader.nodeId;
+    await cluster.crash(oldLeader);
+    await Promise.all(appends);
+    const newLeader = await cluster.waitForLeader();
+    assert.notEqual(newLeader.nodeId, oldLeader);
+    await newLeader.append(makeBatch('after'), 'all');
+    const values = valuesOf(await cluster.committedBytes(newLeader.nodeId));
+    for (const tag of acknowledged) assert.ok(values.includes(`${tag}-0`) && values.includes(`${tag}-1`), `acknowledged ${tag} lost`);
+
+    // The old leader comes back from what its disk kept and catches up (from disk: its tail cache is tiny).
+    await cluster.open(oldLeader);
+    await cluster.waitForConvergence();
+    await assertIdenticalLogs(cluster);
+    assert.ok(newLeader.coldReads > 0, 'catching up should have read from the segment files');
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('appends on a leader cut off in a minority are never acknowledged, and its divergent suffix is truncated', async () => {
+  const cluster = await ReplicaCluster.start(NODES);
+  try {
+    const first = await cluster.waitForLeader();
+    await first.append(makeBatch('committed'), 'all');
+    await cluster.waitForConvergence();
+    cluster.isolate(first.nodeId);
+    const settled: string[] = [];
+    const minority: Array<Promise<AppendOutcome | undefined>> = [];
+    for (let i = 0; i < 5; i++) {
+      minority.push(
+        first.append(makeBatch(`lost${i}`), 'all').then(
+          (outcome) => {
+            settled.push(`acknowledged lost${i}`);
+            return outcome;
+          },
+          (error: unknown) => {
+            assert.ok(error instanceof NotLeaderError, String(error));
+            return undefined;
+          },
+        ),
+      );
+    }
+    // The cut-off leader wrote them to its own log.
+    await cluster.waitFor('the minority writes', () => first.logEndOffset > first.highWatermark);
+    const others = NODES.filter((id) => id !== first.nodeId).map((id) => cluster.get(id));
+    const second = await cluster.waitFor('a majority leader', () => others.find((replica) => replica.role === Role.Leader));
+    await second.append(makeBatch('majority'), 'all');
+    // Check-quorum makes the old leader step down; its appends fail, none is acknowledged.
+    await cluster.waitFor('the old leader stepping down', () => first.role !== Role.Leader);
+    assert.deepEqual(await Promise.all(minority), [undefined, undefined, undefined, undefined, undefined]);
+    assert.deepEqual(settled, []);
+
+    cluster.heal();
+    await cluster.waitForConvergence();
+    const bytes = await assertIdenticalLogs(cluster);
+    const values = valuesOf(bytes);
+    assert.ok(values.includes('committed-0') && values.includes('majority-0'));
+    assert.ok(!values.some((value) => value.startsWith('lost')), 'the divergent suffix must be gone');
+    assert.equal(first.logEndOffset, second.logEndOffset);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a follower behind the leader log start restarts from it (snapshot) and then replicates', async () => {
+  const cluster = await ReplicaCluster.start(NODES);
+  try {
+    const leader = await cluster.waitForLeader();
+    const lagging = NODES.find((id) => id !== leader.nodeId) as number;
+    cluster.isolate(lagging);
+    for (let i = 0; i < 6; i++) await leader.append(makeBatch(`old${i}`), 'all');
+    const start = leader.highWatermark;
+    await leader.log.advanceLogStartOffset(start);
+    assert.equal(leader.logStartOffset, start);
+    cluster.heal();
+    await leader.append(makeBatch('new'), 'all');
+    await cluster.waitForConvergence();
+    const follower = cluster.get(lagging);
+    assert.equal(follower.logStartOffset, start);
+    const fromStart = await cluster.committedBytes(lagging, start);
+    assert.ok(fromStart.equals(await cluster.committedBytes(leader.nodeId, start)));
+    assert.deepEqual(valuesOf(fromStart), ['new-0', 'new-1', 'new-2']);
+    // The follower keeps its restart point across a restart.
+    await cluster.stop(lagging);
+    const reopened = await cluster.open(lagging);
+    assert.equal(reopened.logStartOffset, start);
+    await leader.append(makeBatch('later'), 'all');
+    await cluster.waitForConvergence();
+    assert.deepEqual(valuesOf(await cluster.committedBytes(lagging)), ['new-0', 'new-1', 'new-2', 'later-0', 'later-1', 'later-2']);
+  } finally {
+    await cluster.close();
+  }
+});
