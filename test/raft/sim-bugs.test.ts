@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BUG_NAMES, bugOptions, nodesForSeed, runSimulation, type BugName, type SimOptions } from './sim/cluster-sim.js';
+import { nodesForSeed, runSimulation, type SimOptions } from './sim/cluster-sim.js';
+import { BUG_NAMES, bugOptions, type BugName } from './sim/known-bugs.js';
 
 /**
  * The simulator must find known bugs, not only pass on a correct core. Each bug is switched on

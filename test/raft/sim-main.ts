@@ -9,7 +9,8 @@
  *   npm run sim -- --bug forget-vote --keep-going --seeds 1000  # how often each invariant catches it
  */
 import { DEFAULT_STEPS } from './sim-defaults.js';
-import { BUG_NAMES, bugOptions, nodesForSeed, replayCommand, runSimulation, type BugName, type SimOptions, type SimResult } from './sim/cluster-sim.js';
+import { nodesForSeed, replayCommand, runSimulation, type SimOptions, type SimResult } from './sim/cluster-sim.js';
+import { BUG_NAMES, bugOptions, type BugName } from './sim/known-bugs.js';
 
 const DEFAULT_SEEDS = 1000;
 const DEFAULT_TRACE_LINES = 60;
@@ -106,6 +107,7 @@ function printFailure(result: SimResult, traceLines: number): void {
   const failure = result.failure!;
   console.log(`\nFAILED seed ${result.options.seed} (${result.options.nodes} nodes) at step ${failure.step}, t=${failure.atMs} ms`);
   console.log(failure.message);
+  console.log(`seed settings: ${failure.settings}`);
   console.log(`\nlast ${Math.min(traceLines, failure.trace.length)} events:`);
   for (const line of failure.trace.slice(-traceLines)) console.log(`  ${line}`);
   console.log(`\nreplay: ${replayCommand(result.options, { steps: DEFAULT_STEPS })}`);

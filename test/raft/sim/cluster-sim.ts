@@ -2,7 +2,9 @@ import { decodeConfChange } from '../../../raft/conf-change-codec.js';
 import { ConfChangeType, Role, type ConfChange, type ConfState, type RaftConfig, type Snapshot } from '../../../raft/types.js';
 import { createRaftCore } from './create-raft-core.js';
 import { EventKind, EventQueue, type SimEvent } from './event-queue.js';
+import { drawFaultMix, type FaultMix } from './fault-mix.js';
 import { InvariantChecker, InvariantViolation } from './invariant-checker.js';
+import { bugNameOf } from './known-bugs.js';
 import { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
 import { CALM_NETWORK, NODE_ID_LIMIT, SimNetwork } from './sim-network.js';
@@ -59,6 +61,8 @@ export interface SimStats {
 
 export interface SimFailure {
   invariant: string;
+  /** What the seed drew: core limits, driver behaviour, fault mix. */
+  settings: string;
   message: string;
   atMs: number;
   step: number;
@@ -75,7 +79,7 @@ export interface SimResult {
 export const TICK_MS = 10;
 export const ELECTION_TICKS = 10;
 const ELECTION_TIMEOUT_MS = ELECTION_TICKS * TICK_MS;
-/** Liveness bounds, in virtual time after the faults heal (all nodes up, no loss, no partition). */
+// Liveness bounds, in virtual time after the faults heal (all nodes up, no loss, no partition).
 /** A leader that every running voter follows must emerge this soon (with pre-vote; LEADER_BOUND_WITHOUT_PRE_VOTE_MS without). */
 export const LEADER_BOUND_MS = 40 * ELECTION_TIMEOUT_MS;
 /**
@@ -101,41 +105,6 @@ const EXTRA_NODES_MAX = 3;
 /** Clients stop proposing while this many proposals await an answer (backpressure, as a producer's in-flight limit). */
 const CLIENT_PENDING_MAX = 64;
 
-/**
- * How hard one seed pushes on each kind of fault. Each seed draws its own mix ("swarm testing"):
- * runs that leave some faults out, or push one hard, reach states that one fixed mix rarely does.
- * Rates are chances per scheduler interval (one tick) unless named otherwise.
- */
-interface FaultMix {
-  networkChangeRate: number;
-  partitionRate: number;
-  crashRate: number;
-  /** Chance that a node (half of the time the leader) freezes for 10-500 ms without losing state. */
-  pauseRate: number;
-  /** Chance that a node crashes right after granting a vote, acknowledging or sending entries. */
-  criticalCrashRate: number;
-  restartDelayMaxMs: number;
-  transferRate: number;
-  membershipRate: number;
-  proposalRate: number;
-  /** Upper bound of one network delay when the network turns slow (may exceed an election timeout). */
-  delayMaxMs: number;
-}
-
-function drawFaultMix(prng: Prng): FaultMix {
-  return {
-    networkChangeRate: prng.pick([0.005, 0.01, 0.03]),
-    partitionRate: prng.pick([0, 0.005, 0.012, 0.03]),
-    crashRate: prng.pick([0, 0.005, 0.01, 0.03]),
-    pauseRate: prng.pick([0, 0.005, 0.02]),
-    criticalCrashRate: prng.pick([0, 0.02, 0.05, 0.15]),
-    restartDelayMaxMs: prng.pick([30, 300, 1500]),
-    transferRate: prng.pick([0, 0.006, 0.02]),
-    membershipRate: prng.pick([0, 0.03, 0.08]),
-    proposalRate: prng.pick([0.2, 0.5, 0.9]),
-    delayMaxMs: prng.pick([30, 30, 150]),
-  };
-}
 const BOOTSTRAP: Snapshot = { index: 1, term: 1, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 1) };
 const EMPTY_DISK: Snapshot = { index: 0, term: 0, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 0) };
 
@@ -249,7 +218,13 @@ export class ClusterSim implements SimContext {
     if (error === undefined) return { options: this.options, ok: true, stats: this.stats };
     const invariant = error instanceof InvariantViolation ? error.invariant : 'Exception';
     const message = error instanceof Error ? (error instanceof InvariantViolation ? error.message : (error.stack ?? error.message)) : String(error);
-    return { options: this.options, ok: false, stats: this.stats, failure: { invariant, message, atMs: this.nowMs, step: this.step, trace: this.trace.format() } };
+    return { options: this.options, ok: false, stats: this.stats, failure: { invariant, settings: this.settings(), message, atMs: this.nowMs, step: this.step, trace: this.trace.format() } };
+  }
+
+  private settings(): string {
+    const driver = `${this.stepDuringSync ? 'steps' : 'holds messages'} during fsync, leader ${this.leaderSendsEarly ? 'sends early' : 'waits for fsync'}, fsync <= ${this.diskLatencyMaxMs} ms, compaction every ${this.compactEveryEntries} entries`;
+    const core = `preVote=${this.preVote} checkQuorum=${this.checkQuorum} heartbeatTicks=${this.heartbeatTicks} maxEntriesPerMessage=${this.maxEntriesPerMessage} maxMessageBytes=${this.maxMessageBytes} maxInflightMessages=${this.maxInflightMessages}`;
+    return `${core}; driver ${driver}; faults ${JSON.stringify(this.mix)}`;
   }
 
   private handle(event: SimEvent): void {
@@ -707,7 +682,7 @@ export function replayCommand(options: SimOptions, defaults: { steps: number }):
   const flags: string[] = [];
   if (options.nodes !== nodesForSeed(options.seed)) flags.push(`--nodes ${options.nodes}`);
   if (options.steps !== defaults.steps) flags.push(`--steps ${options.steps}`);
-  const bug = bugName(options);
+  const bug = bugNameOf(options);
   if (bug !== undefined) flags.push(`--bug ${bug}`);
   if (options.stepDuringSync !== undefined) flags.push(options.stepDuringSync ? '--step-during-sync' : '--hold-during-sync');
   return `SEED=${options.seed} npm run sim${flags.length > 0 ? ` -- ${flags.join(' ')}` : ''}`;
@@ -716,32 +691,4 @@ export function replayCommand(options: SimOptions, defaults: { steps: number }):
 /** Without --nodes, even seeds run 3 nodes and odd seeds 5, so a seed alone names its run. */
 export function nodesForSeed(seed: number): number {
   return seed % 2 === 0 ? 3 : 5;
-}
-
-export const BUG_NAMES = ['commit-previous-term', 'vote-without-log-check', 'forget-vote', 'send-before-persist', 'apply-before-commit'] as const;
-export type BugName = (typeof BUG_NAMES)[number];
-
-/** The options that switch one known bug on. */
-export function bugOptions(bug: BugName): Pick<SimOptions, 'raftBugs' | 'driverBugs'> {
-  switch (bug) {
-    case 'commit-previous-term':
-      return { raftBugs: { commitPreviousTermByCounting: true } };
-    case 'vote-without-log-check':
-      return { raftBugs: { voteWithoutLogCheck: true } };
-    case 'forget-vote':
-      return { driverBugs: { forgetVote: true } };
-    case 'send-before-persist':
-      return { driverBugs: { sendBeforePersist: true } };
-    case 'apply-before-commit':
-      return { driverBugs: { applyBeforeCommit: true } };
-  }
-}
-
-function bugName(options: SimOptions): BugName | undefined {
-  if (options.raftBugs?.commitPreviousTermByCounting) return 'commit-previous-term';
-  if (options.raftBugs?.voteWithoutLogCheck) return 'vote-without-log-check';
-  if (options.driverBugs?.forgetVote) return 'forget-vote';
-  if (options.driverBugs?.sendBeforePersist) return 'send-before-persist';
-  if (options.driverBugs?.applyBeforeCommit) return 'apply-before-commit';
-  return undefined;
 }
