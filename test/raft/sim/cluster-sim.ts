@@ -105,8 +105,11 @@ const EXTRA_NODES_MAX = 3;
 /** Clients stop proposing while this many proposals await an answer (backpressure, as a producer's in-flight limit). */
 const CLIENT_PENDING_MAX = 64;
 
+/**
+ * Every node's disk starts with this snapshot (voters filled in per run): the group's initial
+ * configuration as of index 1, term 1. A new node starts from it too, so it knows the group it joins.
+ */
 const BOOTSTRAP: Snapshot = { index: 1, term: 1, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 1) };
-const EMPTY_DISK: Snapshot = { index: 0, term: 0, conf: { voters: [], learners: [] }, data: encodeMachineState(0, 0) };
 
 enum Phase {
   Faults,
@@ -158,6 +161,7 @@ export class ClusterSim implements SimContext {
   private readonly heartbeatTicks: number;
   private readonly maxInflightMessages: number;
   private readonly mix: FaultMix;
+  private readonly bootstrap: Snapshot;
   private readonly maxEntriesPerMessage: number;
   private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
@@ -188,6 +192,7 @@ export class ClusterSim implements SimContext {
     this.nextNodeId = options.nodes + 1;
     for (const id of voters) this.everMember.add(id);
     const bootstrap: Snapshot = { ...BOOTSTRAP, conf: { voters: voters.slice(), learners: [] } };
+    this.bootstrap = bootstrap;
     this.checker.bootstrap(bootstrap, 0);
     for (const id of voters) this.addNode(id, bootstrap);
     this.queue.push(CHAOS_INTERVAL_MS, EventKind.Chaos, 0, 0);
@@ -469,7 +474,9 @@ export class ClusterSim implements SimContext {
     const outcome = leader.raft!.proposeConfChange(change);
     this.trace.add(this.nowMs, TraceKind.ConfChange, leader.id, 0, 0, 0, 0, ` ${ConfChangeType[change.type]} n${change.nodeId}: ${outcome.ok ? `proposed at ${outcome.index}` : `refused (${outcome.reason})`}`);
     if (!outcome.ok) return;
-    if (change.type === ConfChangeType.AddLearner) this.addNode(this.nextNodeId++, EMPTY_DISK);
+    // A joining node starts from the group's bootstrap state and learns every later change from the
+    // log (or from a snapshot, when the leader compacted what it needs).
+    if (change.type === ConfChangeType.AddLearner) this.addNode(this.nextNodeId++, this.bootstrap);
     if (change.type === ConfChangeType.RemoveNode && change.nodeId === leader.id) this.removalProposedByLeader.add(leader.id);
     this.adminChange = { change, startedMs: this.nowMs };
     leader.pump();
