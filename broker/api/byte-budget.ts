@@ -24,6 +24,14 @@ export class ByteBudget {
     return true;
   }
 
+  /** Takes as much of `bytes` as is free (possibly 0) and returns how much was taken. */
+  acquireUpTo(bytes: number): number {
+    assert.ok(Number.isSafeInteger(bytes) && bytes >= 0, 'bytes must be a non-negative integer');
+    const granted = Math.max(0, Math.min(bytes, this.capacityBytes - this.usedBytes));
+    this.usedBytes += granted;
+    return granted;
+  }
+
   release(bytes: number): void {
     assert.ok(bytes <= this.usedBytes, 'released more than acquired');
     this.usedBytes -= bytes;

@@ -7,6 +7,7 @@ import type { ErrorCode, FetchRequest, FetchResponse, PartitionFetchData, Partit
 import { OffsetOutOfRangeError } from '../storage/storage-errors.js';
 import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
+import { ByteBudget } from './byte-budget.js';
 import { mapError } from './error-codes.js';
 import { readPartition } from './partition-reader.js';
 
@@ -20,7 +21,12 @@ interface Target {
 }
 
 export class FetchHandler {
-  constructor(private readonly context: ApiContext) {}
+  /** Bytes of fetch responses being built or sent, across all calls (fetch.in.flight.bytes.max). */
+  private readonly responseBytes: ByteBudget;
+
+  constructor(private readonly context: ApiContext) {
+    this.responseBytes = new ByteBudget(context.config.fetchInFlightBytesMax);
+  }
 
   async fetch(request: FetchRequest, cancelled: AbortSignal): Promise<FetchResponse> {
     const { config, clock } = this.context;
@@ -29,17 +35,27 @@ export class FetchHandler {
     const maxBytes = (request.maxBytes ?? 0) <= 0 ? config.fetchMaxBytes : Math.min(request.maxBytes!, config.fetchMaxBytes);
     const targets = this.resolve(request);
     const deadlineMs = clock.nowMs() + maxWaitMs;
-    for (;;) {
-      // Subscribe before reading, so a commit between the read and the wait is not missed.
-      const waiter = new ChangeWaiter(targets);
-      try {
-        const { response, totalBytes, anyError } = await this.readAll(request, targets, maxBytes);
-        const remainingMs = deadlineMs - clock.nowMs();
-        if (totalBytes >= minBytes || anyError || remainingMs <= 0 || cancelled.aborted || this.context.shutdownSignal.aborted) return response;
-        await waiter.wait(remainingMs, [cancelled, this.context.shutdownSignal]);
-      } finally {
-        waiter.dispose();
+    let heldBytes = 0;
+    try {
+      for (;;) {
+        // Subscribe before reading, so a commit between the read and the wait is not missed.
+        const waiter = new ChangeWaiter(targets);
+        try {
+          // Under load a fetch gets what the shared budget has left (perhaps nothing this round):
+          // consumers slow down rather than the broker's memory growing.
+          heldBytes = this.responseBytes.acquireUpTo(maxBytes);
+          const { response, totalBytes, anyError } = await this.readAll(request, targets, heldBytes);
+          const remainingMs = deadlineMs - clock.nowMs();
+          if (totalBytes >= minBytes || anyError || remainingMs <= 0 || cancelled.aborted || this.context.shutdownSignal.aborted) return response;
+          this.responseBytes.release(heldBytes);
+          heldBytes = 0;
+          await waiter.wait(remainingMs, [cancelled, this.context.shutdownSignal]);
+        } finally {
+          waiter.dispose();
+        }
       }
+    } finally {
+      this.responseBytes.release(heldBytes);
     }
   }
 

@@ -14,3 +14,12 @@ it('a byte budget refuses what does not fit and admits one oversized request whe
   budget.release(500);
   assert.throws(() => budget.release(1), /released more than acquired/);
 });
+
+it('acquireUpTo grants what is free, possibly nothing', () => {
+  const budget = new ByteBudget(100);
+  assert.equal(budget.acquireUpTo(70), 70);
+  assert.equal(budget.acquireUpTo(70), 30);
+  assert.equal(budget.acquireUpTo(10), 0);
+  budget.release(100);
+  assert.equal(budget.inUseBytes, 0);
+});

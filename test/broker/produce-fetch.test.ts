@@ -15,7 +15,11 @@ let dataDir: string;
 
 before(async () => {
   dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir, ['--flow-control-window-bytes', String(8 * 1024 * 1024), '--in-flight-requests-per-connection-max', '64']);
+  broker = await startBrokerProcess(dataDir, [
+    '--flow-control-window-bytes', String(8 * 1024 * 1024),
+    '--in-flight-requests-per-connection-max', '64',
+    '--fetch-in-flight-bytes-max', String(1024 * 1024),
+  ]);
   client = new RawClient(broker.address);
 });
 
@@ -167,6 +171,13 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
     const [a, b] = capped.topics[0].partitions;
     assert.equal([...iterateRecords(a.recordBatches)].length, 2, 'the total budget is shared across partitions');
     assert.equal(b.recordBatches.length, 0, 'a later partition whose batch does not fit gets nothing');
+  });
+
+  it('shares fetch.in.flight.bytes.max across fetches: a large fetch gets what the budget allows', async () => {
+    for (let i = 0; i < 3; i++) await produceBytes('budget-topic', 0, batchOf(['b'.repeat(600_000)]));
+    const big = await fetchOne('budget-topic', 0, 0, { maxBytes: 3_000_000 }, { partitionMaxBytes: 3_000_000 });
+    assert.equal([...iterateRecords(big.recordBatches)].length, 1, 'two 600 kB batches would pass the 1 MiB budget');
+    assert.equal(big.nextFetchOffset, 1);
   });
 
   it('keeps decoded fetches within the byte budget even when records decompress to much more', async () => {
