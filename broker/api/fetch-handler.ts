@@ -21,7 +21,7 @@ interface Target {
 }
 
 export class FetchHandler {
-  /** Bytes of fetch responses being built or sent, across all calls (fetch.in.flight.bytes.max). */
+  /** Bytes of fetch responses being read and assembled, across all calls (fetch.in.flight.bytes.max); released when the handler returns, before gRPC has sent them. */
   private readonly responseBytes: ByteBudget;
 
   constructor(private readonly context: ApiContext) {

@@ -136,7 +136,7 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('produceTimeoutMsDefault', 'produce.timeout.ms', 'integer', 30 * SECOND_MS, 'Produce timeout when a request gives 0.', { min: 1, max: 10 * MINUTE_MS }),
   setting('produceTimeoutMsMax', 'produce.timeout.max.ms', 'integer', 5 * MINUTE_MS, 'Largest produce timeout honoured.', { min: 1, max: DAY_MS }),
   setting('fetchMaxBytes', 'fetch.max.bytes', 'integer', 50 * MIB, 'Largest data of one Fetch response (also the default when a request gives 0).', { min: 1 * KIB, max: 1 * GIB }),
-  setting('fetchInFlightBytesMax', 'fetch.in.flight.bytes.max', 'integer', 256 * MIB, 'Fetch response bytes being built or sent at once, across calls; under load fetches get smaller answers (or, when none is left, an empty one at max_wait_ms).', { min: 1 * MIB, max: 16 * GIB }),
+  setting('fetchInFlightBytesMax', 'fetch.in.flight.bytes.max', 'integer', 256 * MIB, 'Fetch response bytes being read and assembled at once, across calls; under load fetches get smaller answers (or, when none is left, an empty one at max_wait_ms).', { min: 1 * MIB, max: 16 * GIB }),
   setting('fetchPartitionMaxBytesDefault', 'fetch.partition.max.bytes', 'integer', 1 * MIB, 'Per-partition fetch size when a request gives 0.', { min: 1 * KIB, max: 1 * GIB }),
   setting('fetchMaxWaitMsMax', 'fetch.max.wait.ms', 'integer', 30 * SECOND_MS, 'Longest long-poll wait honoured.', { min: 0, max: 10 * MINUTE_MS }),
   setting('subscribeStreamsMax', 'subscribe.streams.max', 'integer', 1024, 'Subscribe calls open at once, across connections.', { min: 1, max: 1_000_000 }),
