@@ -90,7 +90,7 @@ test('compaction replaces the applied prefix by a snapshot, and reads below it f
   assert.throws(() => disk.compact({ index: 7, term: 2, conf: BOOT.conf, data: new Uint8Array(0) }), /term differs/);
 });
 
-test('the checker catches two leaders in one term, diverging logs and a regressing commit', () => {
+test('the checker catches two leaders in one term, diverging logs, a rewriting leader, a regressing commit and an incomplete leader', () => {
   const checker = new InvariantChecker();
   checker.bootstrap(BOOT, 0);
   checker.leaderActed(1, 2);
@@ -111,6 +111,9 @@ test('the checker catches two leaders in one term, diverging logs and a regressi
   assert.throws(() => checker.commitAdvanced(1, 2, 2, a), (e: unknown) => e instanceof InvariantViolation && e.invariant === 'Commit monotonicity');
   checker.restarted(1, 1);
   checker.commitAdvanced(1, 2, 2, a);
+  // The leader of term 2 may append but never rewrite its log.
+  checker.entriesWritten(1, 2, a, [entry(4, 1, 2, 9)]);
+  assert.throws(() => checker.entriesWritten(1, 2, a, [entry(3, 1, 2, 8)]), (e: unknown) => e instanceof InvariantViolation && e.invariant === 'Leader Append-Only');
   // A leader of a later term without index 3 breaks Leader Completeness.
   const c = new SimDisk(BOOT);
   c.writeEntries([entry(2, 1, 2, 7)]);
