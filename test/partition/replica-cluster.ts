@@ -67,9 +67,13 @@ export class ReplicaCluster {
   private timer: NodeJS.Timeout | undefined;
   messagesDelivered = 0;
 
+  /** Every node ever opened (isolate cuts them all off). */
+  private readonly known = new Set<NodeId>();
+
   private constructor(
     readonly root: string,
-    readonly ids: readonly NodeId[],
+    /** The group's first voters: every node, including ones that join later, bootstraps from them. */
+    readonly initialVoters: readonly NodeId[],
     readonly logConfig: LogConfig,
   ) {}
 
@@ -98,7 +102,7 @@ export class ReplicaCluster {
       dir: this.dir(id),
       groupId: 'topic-0',
       nodeId: id,
-      initialConf: { voters: [...this.ids], learners: [] },
+      initialConf: { voters: [...this.initialVoters], learners: [] },
       logConfig: this.logConfig,
       raftConfig: raftSettings(id * 7919),
       clock: { nowMs: () => Date.now() },
@@ -106,6 +110,7 @@ export class ReplicaCluster {
       send: (message) => this.deliver(message),
     };
     const replica = await Replica.open(options);
+    this.known.add(id);
     this.replicas.set(id, replica);
     return replica;
   }
@@ -118,7 +123,7 @@ export class ReplicaCluster {
 
   /** `id` can reach nobody and nobody can reach it. */
   isolate(id: NodeId): void {
-    for (const other of this.ids) if (other !== id) this.cut(id, other);
+    for (const other of this.known) if (other !== id) this.cut(id, other);
   }
 
   heal(): void {

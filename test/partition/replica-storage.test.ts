@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readBatchesSync } from '../../broker/partition/replica-cold-reader.js';
+import { ReplicaStateError } from '../../broker/partition/replica-errors.js';
+import { ReplicaState } from '../../broker/partition/replica-state.js';
+import { Replica } from '../../broker/partition/replica.js';
+import { nodeFileWriter } from '../../broker/storage/file-writer.js';
+import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { resolveLogConfig } from '../../broker/storage/log-config.js';
+import { PartitionLog } from '../../broker/storage/partition-log.js';
+import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
+import { ConfChangeType, EntryType } from '../../raft/types.js';
+import { makeBatch, raftSettings } from './replica-cluster.js';
+
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'brook-replica-storage-'));
+  try {
+    await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('cold reads from the segment files return the whole batches the log itself reads', async () => {
+  await withDir(async (dir) => {
+    const files = new FileHandleCache(16);
+    const config = resolveLogConfig({ segmentBytes: 8192, maxBatchBytes: 4096, indexIntervalBytes: 300, tailCacheBytes: 0 });
+    const log = await PartitionLog.open(dir, config, { clock: { nowMs: () => 0 }, files });
+    try {
+      const starts: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const result = await log.append(makeBatch(`c${i}`, 1 + (i % 5), (i * 37) % 700), 1);
+        starts.push(result.baseOffset);
+      }
+      assert.ok(log.segmentCount > 3, 'the test needs several segments');
+      const end = log.logEndOffset;
+      for (let offset = 0; offset < end; offset += 3) {
+        for (const maxBytes of [1, 700, 5000]) {
+          const cold = readBatchesSync(dir, offset, maxBytes, end);
+          const expected = await log.read(offset, maxBytes, end);
+          assert.ok(cold.length > 0, `nothing read at ${offset}`);
+          // One segment at most, so a prefix of what the log returns; whole batches from the one holding offset.
+          assert.ok(expected.subarray(0, cold.length).equals(cold), `offset ${offset}, maxBytes ${maxBytes}`);
+          assert.ok(baseOffsetNumberAt(cold, 0) <= offset && offset <= baseOffsetNumberAt(cold, 0) + lastOffsetDeltaAt(cold, 0));
+          if (maxBytes === 1) assert.equal(cold.length, batchSizeAt(cold, 0));
+        }
+      }
+      // The limit leaves out a batch that reaches it.
+      const limited = readBatchesSync(dir, starts[0], 1 << 20, starts[2]);
+      assert.equal(baseOffsetNumberAt(limited, 0), starts[0]);
+      assert.ok(limited.length === batchSizeAt(limited, 0) + batchSizeAt(limited, batchSizeAt(limited, 0)));
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+test('replica state: round trip, configuration at an index, truncation, and a damaged file refused', async () => {
+  await withDir(async (dir) => {
+    const state = ReplicaState.bootstrap({ voters: [1, 2, 3], learners: [] });
+    state.term = 7;
+    state.vote = 2;
+    state.commit = 40;
+    state.recordEntries([
+      { index: 10, count: 1, term: 5, type: EntryType.NoOp, data: new Uint8Array(0) },
+      { index: 11, count: 1, term: 5, type: EntryType.ConfChange, data: Uint8Array.of(ConfChangeType.AddLearner, 0, 0, 0, 4) },
+      { index: 30, count: 1, term: 7, type: EntryType.ConfChange, data: Uint8Array.of(ConfChangeType.AddVoter, 0, 0, 0, 4) },
+    ]);
+    await state.save(nodeFileWriter, dir);
+    const loaded = await ReplicaState.load(dir);
+    assert.ok(loaded !== undefined);
+    assert.equal(loaded.term, 7);
+    assert.equal(loaded.vote, 2);
+    assert.equal(loaded.commit, 40);
+    assert.deepEqual(loaded.confAt(20), { voters: [1, 2, 3], learners: [4] });
+    assert.deepEqual(loaded.confAt(30), { voters: [1, 2, 3, 4], learners: [] });
+    assert.equal(loaded.termAt(9), 0);
+    assert.equal(loaded.termAt(10), 5);
+    assert.equal(loaded.termAt(35), 7);
+    assert.ok(loaded.truncateFrom(30));
+    assert.equal(loaded.termAt(35), 5);
+    assert.deepEqual(loaded.confAt(35), { voters: [1, 2, 3], learners: [4] });
+    // Folding what lies before a log start keeps the answers after it.
+    loaded.prune(25);
+    assert.deepEqual(loaded.confAt(30), { voters: [1, 2, 3], learners: [4] });
+    assert.equal(loaded.termAt(24), 5);
+
+    await writeFile(ReplicaState.path(dir), 'brook-replica-state v1\nterm x\n');
+    await assert.rejects(ReplicaState.load(dir), ReplicaStateError);
+    await writeFile(ReplicaState.path(dir), 'something else\n');
+    await assert.rejects(ReplicaState.load(dir), ReplicaStateError);
+  });
+});
+
+test('a snapshot install interrupted between the state write and the log truncation is finished on open', async () => {
+  await withDir(async (dir) => {
+    const options = {
+      dir,
+      groupId: 'topic-0',
+      nodeId: 1,
+      initialConf: { voters: [1], learners: [] },
+      logConfig: resolveLogConfig(),
+      raftConfig: raftSettings(1),
+      clock: { nowMs: () => Date.now() },
+      files: new FileHandleCache(16),
+      send: () => undefined,
+    };
+    let replica = await Replica.open(options);
+    // A single voter elects itself.
+    for (let tick = 0; tick < 40 && !replica.isLeader; tick++) {
+      replica.tick();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    assert.ok(replica.isLeader);
+    await replica.append(makeBatch('solo'), 'all');
+    await replica.close();
+
+    const state = await ReplicaState.load(dir);
+    assert.ok(state !== undefined);
+    state.installSnapshot({ index: 50, term: 9, conf: { voters: [1, 2, 3], learners: [] }, data: new Uint8Array(0) });
+    await state.save(nodeFileWriter, dir);
+    replica = await Replica.open(options);
+    try {
+      assert.equal(replica.logStartOffset, 51);
+      assert.equal(replica.logEndOffset, 51);
+      assert.equal(replica.highWatermark, 51);
+      assert.deepEqual(replica.status().conf, { voters: [1, 2, 3], learners: [] });
+      assert.equal(replica.status().commit, 50);
+    } finally {
+      await replica.close();
+    }
+  });
+});
