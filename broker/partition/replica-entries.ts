@@ -51,6 +51,30 @@ export function checkBatches(batches: Buffer, maxBatchBytes: number): number {
   return offsets;
 }
 
+/**
+ * Why a Normal entry received from a peer cannot be written, or undefined when it can: its batches
+ * must be valid (CRC included) and carry exactly the entry's offsets and term. Checked before Raft
+ * sees the message, because once Raft has accepted an entry the replica must write it.
+ */
+export function entryProblem(entry: Entry, maxBatchBytes: number): string | undefined {
+  if (entry.type !== EntryType.Normal) return undefined;
+  const batches = asBuffer(entry.data);
+  let offsets: number;
+  try {
+    offsets = checkBatches(batches, maxBatchBytes);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  if (offsets !== entry.count) return `entry at ${entry.index} covers ${entry.count} offsets but its batches ${offsets}`;
+  let offset = entry.index;
+  for (let position = 0; position < batches.length; position += batchSizeAt(batches, position)) {
+    if (baseOffsetNumberAt(batches, position) !== offset) return `batch at byte ${position} of entry ${entry.index} has base offset ${baseOffsetNumberAt(batches, position)}, want ${offset}`;
+    if (partitionLeaderEpochAt(batches, position) !== entry.term) return `batch at byte ${position} of entry ${entry.index} has epoch ${partitionLeaderEpochAt(batches, position)}, want ${entry.term}`;
+    offset += lastOffsetDeltaAt(batches, position) + 1;
+  }
+  return undefined;
+}
+
 /** Stamps the leader's offsets (from `baseOffset`) and epoch into every batch, in place (outside the CRC). */
 export function stampBatches(batches: Buffer, baseOffset: number, epoch: number): void {
   let offset = baseOffset;

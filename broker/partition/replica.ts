@@ -36,7 +36,7 @@ import { nodeFileWriter, type FileWriter } from '../storage/file-writer.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { PartitionLog, type Clock } from '../storage/partition-log.js';
 import { BatchTooLargeError } from '../storage/storage-errors.js';
-import { checkBatches, entryToBatches, stampBatches } from './replica-entries.js';
+import { checkBatches, entryProblem, entryToBatches, stampBatches } from './replica-entries.js';
 import { MembershipChangeError, NotLeaderError, ReplicaBusyError, ReplicaClosedError, ReplicaStateError } from './replica-errors.js';
 import { ReplicaLogStorage } from './replica-log-storage.js';
 import { ReplicaState } from './replica-state.js';
@@ -103,6 +103,8 @@ export class Replica {
   private waitingForWrite: PendingAppend[] = [];
   private waitingForCommit: PendingAppend[] = [];
   private waitingChanges: PendingChange[] = [];
+  /** Peer messages refused because their batches could not be written (damaged on the way). */
+  droppedMessages = 0;
   private loopScheduled = false;
   private loopRunning: Promise<void> | undefined;
   private stopped = false;
@@ -212,9 +214,16 @@ export class Replica {
     this.kick();
   }
 
-  /** A message from a peer's replica of this group. */
+  /**
+   * A message from a peer's replica of this group. An Append whose batches are damaged or do not
+   * match their entries is dropped (counted in droppedMessages): the leader sends them again.
+   */
   receive(message: Message): void {
     if (this.stopped) return;
+    if (message.type === MessageType.Append && !this.entriesWritable(message.entries)) {
+      this.droppedMessages += 1;
+      return;
+    }
     this.node.step(message);
     this.kick();
   }
@@ -341,12 +350,14 @@ export class Replica {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    const termBefore = this.termNow;
     if (ready.softState !== undefined) {
       this.roleNow = ready.softState.role;
       this.leaderNow = ready.softState.leader;
     }
     if (ready.hardState !== undefined) this.termNow = ready.hardState.term;
-    this.rejectStaleAppends();
+    // Waiting requests were made by a leader in termNow; only a change of role or term ends them.
+    if (ready.softState !== undefined || this.termNow !== termBefore) this.rejectStaleAppends();
     for (const message of ready.messages) if (sendableBeforePersist(message)) this.send(message);
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     await this.persist(ready.entries, ready.hardState);
@@ -430,6 +441,11 @@ export class Replica {
     this.waitingForWrite = this.waitingForWrite.filter((pending) => !stale(pending));
     this.waitingForCommit = this.waitingForCommit.filter((pending) => !stale(pending));
     this.waitingChanges = this.waitingChanges.filter((pending) => !stale(pending));
+  }
+
+  private entriesWritable(entries: readonly Entry[]): boolean {
+    for (const entry of entries) if (entryProblem(entry, this.options.logConfig.maxBatchBytes) !== undefined) return false;
+    return true;
   }
 
   private send(message: Message): void {

@@ -63,6 +63,8 @@ export function valuesOf(bytes: Buffer): string[] {
 export class ReplicaCluster {
   readonly replicas = new Map<NodeId, Replica>();
   private readonly blocked = new Set<string>();
+  /** Nodes whose incoming entries get one byte flipped (damage on the way). */
+  readonly corruptTo = new Set<NodeId>();
   private readonly files = new FileHandleCache(256);
   private timer: NodeJS.Timeout | undefined;
   messagesDelivered = 0;
@@ -209,6 +211,9 @@ export class ReplicaCluster {
     if (this.blocked.has(`${message.from}>${message.to}`)) return;
     if (!this.replicas.has(message.from)) return;
     const copy: Message = { ...message, entries: message.entries.map((entry) => ({ ...entry, data: Buffer.from(entry.data) })) };
+    if (this.corruptTo.has(message.to)) {
+      for (const entry of copy.entries) if (entry.data.length > 0) entry.data[entry.data.length - 1] ^= 0xff;
+    }
     setImmediate(() => {
       if (this.blocked.has(`${message.from}>${message.to}`)) return;
       const target = this.replicas.get(message.to);

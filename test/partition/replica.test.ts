@@ -160,3 +160,20 @@ test('a follower behind the leader log start restarts from it (snapshot) and the
     await cluster.close();
   }
 });
+
+test('a follower drops Appends whose batches were damaged on the way, and recovers once they arrive intact', async () => {
+  const cluster = await ReplicaCluster.start(NODES);
+  try {
+    const leader = await cluster.waitForLeader();
+    const victim = NODES.find((id) => id !== leader.nodeId) as number;
+    cluster.corruptTo.add(victim);
+    for (let i = 0; i < 5; i++) await leader.append(makeBatch(`d${i}`), 'all');
+    assert.ok(cluster.get(victim).droppedMessages > 0);
+    assert.ok(cluster.get(victim).logEndOffset < leader.logEndOffset);
+    cluster.corruptTo.clear();
+    await cluster.waitForConvergence();
+    await assertIdenticalLogs(cluster);
+  } finally {
+    await cluster.close();
+  }
+});
