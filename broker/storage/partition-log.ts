@@ -82,6 +82,8 @@ const LOG_START_HEADER = 'brook-log-start-offset v1';
 export const APPEND_GROUP_BYTES_MAX = 16 * 1024 * 1024;
 /** Bytes of appends waiting for the writer; beyond this, appends fail with LogBusyError. */
 export const APPEND_QUEUE_BYTES_MAX = 256 * 1024 * 1024;
+/** A read that finds its segment deleted under it (retention, truncation) looks again this often. */
+const READ_ATTEMPTS_MAX = 3;
 /** The largest maxBytes a read accepts; a read allocates up to this much. */
 export const READ_BYTES_MAX = 64 * 1024 * 1024;
 /** Sealed segments whose indexes a log keeps in memory (least recently used are unloaded). */
@@ -294,18 +296,25 @@ export class PartitionLog {
    * Throws OffsetOutOfRangeError outside [logStartOffset, logEndOffset].
    */
   async read(offset: number, maxBytes: number, maxOffsetExclusive: number = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
-    if (this.closed) throw new LogClosedError(this.dir, this.failure);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > READ_BYTES_MAX) {
       throw new RangeError(`maxBytes must be an integer in [1, ${READ_BYTES_MAX}], got ${maxBytes}`);
     }
-    if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > this.endOffset) {
-      throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new LogClosedError(this.dir, this.failure);
+      if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > this.endOffset) {
+        throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
+      }
+      const limit = Math.min(maxOffsetExclusive, this.endOffset);
+      if (offset >= limit) return EMPTY;
+      const cached = this.tailCache.read(offset, maxBytes, limit);
+      if (cached !== undefined) return cached;
+      try {
+        return await this.readFromSegments(offset, maxBytes, limit);
+      } catch (error) {
+        // Retention or truncation deleted a segment under the read: look again at the new log.
+        if (!hasErrorCode(error, 'ENOENT') || attempt >= READ_ATTEMPTS_MAX) throw error;
+      }
     }
-    const limit = Math.min(maxOffsetExclusive, this.endOffset);
-    if (offset >= limit) return EMPTY;
-    const cached = this.tailCache.read(offset, maxBytes, limit);
-    if (cached !== undefined) return cached;
-    return this.readFromSegments(offset, maxBytes, limit);
   }
 
   /** Reads on into the following segments while maxBytes leaves room, so reads match the cache's. */
@@ -316,16 +325,7 @@ export class PartitionLog {
     let nextOffset = offset;
     for (let i = floorSegment(segments, offset); i < segments.length && totalBytes < maxBytes; i++) {
       const segment = segments[i];
-      let bytes: Buffer;
-      try {
-        bytes = await this.readSegment(segment, nextOffset, maxBytes - totalBytes, limit, totalBytes === 0);
-      } catch (error) {
-        // Retention may delete the segment between lookup and read.
-        if (hasErrorCode(error, 'ENOENT') && offset < this.startOffset) {
-          throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
-        }
-        throw error;
-      }
+      const bytes = await this.readSegment(segment, nextOffset, maxBytes - totalBytes, limit, totalBytes === 0);
       if (bytes.length === 0) {
         if (totalBytes > 0) break;
         continue;
@@ -343,14 +343,20 @@ export class PartitionLog {
    * granularity: records of that batch may be older), or null when no batch is that recent.
    */
   async offsetForTimestamp(timestampMs: number): Promise<number | null> {
-    if (this.closed) throw new LogClosedError(this.dir, this.failure);
-    const segments = this.segments;
-    for (const segment of segments) {
-      if (segment.maxTimestampMs < timestampMs) continue;
-      const found = await this.findTimestampInSegment(segment, timestampMs);
-      if (found !== undefined) return found;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new LogClosedError(this.dir, this.failure);
+      try {
+        for (const segment of this.segments) {
+          if (segment.maxTimestampMs < timestampMs) continue;
+          const found = await this.findTimestampInSegment(segment, timestampMs);
+          if (found !== undefined) return found;
+        }
+        return null;
+      } catch (error) {
+        // Retention or truncation deleted a segment under the lookup: look again.
+        if (!hasErrorCode(error, 'ENOENT') || attempt >= READ_ATTEMPTS_MAX) throw error;
+      }
     }
-    return null;
   }
 
   /** The leader epoch (Raft term) of the batch holding `offset`, or undefined outside the log. */
@@ -903,20 +909,27 @@ export class PartitionLog {
     const targetIndex = floorSegment(segments, offset);
     const target = segments[targetIndex];
     const position = await this.batchBoundary(target, offset);
-    const removed = segments.slice(targetIndex + 1).reverse();
-    for (const segment of removed) await this.deleteSegment(segment);
-    if (removed.length > 0) await this.writer.syncDirectory(this.dir);
+    // Readers see the truncated log from here on; the files follow.
     this.segments = segments.slice(0, targetIndex + 1);
-    await this.useIndexes(target);
-    this.loadedSealed = this.loadedSealed.filter((segment) => segment !== target);
-    await target.openWriters();
-    await target.truncateTo(position, offset);
-    await this.recomputeMaxTimestamp(target);
-    await target.syncLog();
     this.endOffset = offset;
     this.committedOffset = Math.min(this.committedOffset, offset);
     this.tailCache.clear();
-    if (this.epochCache.truncateFromEnd(offset)) await this.persistEpochs();
+    try {
+      const removed = segments.slice(targetIndex + 1).reverse();
+      for (const segment of removed) await this.deleteSegment(segment);
+      if (removed.length > 0) await this.writer.syncDirectory(this.dir);
+      await this.useIndexes(target);
+      this.loadedSealed = this.loadedSealed.filter((segment) => segment !== target);
+      await target.openWriters();
+      await target.truncateTo(position, offset);
+      await this.recomputeMaxTimestamp(target);
+      await target.syncLog();
+      if (this.epochCache.truncateFromEnd(offset)) await this.persistEpochs();
+    } catch (error) {
+      // Memory already shows the truncated log; files that do not match it need a reopen.
+      this.fail(error);
+      throw toStorageError(error, this.dir);
+    }
     this.notify();
   }
 
@@ -977,15 +990,24 @@ export class PartitionLog {
   private async truncateFullyNow(offset: number): Promise<void> {
     // The checkpoint goes first: if we crash part-way, open finishes the job.
     await writeLogStartCheckpoint(this.writer, this.dir, offset, true);
-    for (const segment of [...this.segments].reverse()) await this.deleteSegment(segment);
-    this.segments = [await createSegment(this.dir, offset, this.writer)];
+    const old = this.segments;
+    // Readers see the empty log from here on; the files follow.
+    this.segments = [];
     this.startOffset = offset;
     this.endOffset = offset;
     this.committedOffset = offset;
     this.tailCache.clear();
     this.epochCache.clear();
-    await this.persistEpochs();
-    await writeLogStartCheckpoint(this.writer, this.dir, offset, false);
+    try {
+      for (const segment of [...old].reverse()) await this.deleteSegment(segment);
+      this.segments = [await createSegment(this.dir, offset, this.writer)];
+      await this.persistEpochs();
+      await writeLogStartCheckpoint(this.writer, this.dir, offset, false);
+    } catch (error) {
+      // The checkpoint says a full truncation is pending: a reopen completes it.
+      this.fail(error);
+      throw toStorageError(error, this.dir);
+    }
     this.notify();
   }
 
