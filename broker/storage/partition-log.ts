@@ -1023,15 +1023,19 @@ export class PartitionLog {
     }
     while (deleteCount < sealed && segments[deleteCount + 1].baseOffset <= this.startOffset) deleteCount++;
     if (deleteCount === 0) return 0;
+    // Readers see the shorter log from here on; the files follow. Nothing is written before the
+    // files are gone, so retention frees space even on a full disk; the new log start is the first
+    // segment's base offset, which open derives from the file names, so it needs no checkpoint.
     const remaining = segments.slice(deleteCount);
     this.segments = remaining;
-    if (remaining[0].baseOffset > this.startOffset) {
+    const startAdvanced = remaining[0].baseOffset > this.startOffset;
+    if (startAdvanced) {
       this.startOffset = remaining[0].baseOffset;
       this.committedOffset = Math.max(this.committedOffset, this.startOffset);
-      await writeLogStartCheckpoint(this.writer, this.dir, this.startOffset, false);
-      if (this.epochCache.truncateFromStart(this.startOffset)) await this.persistEpochs();
     }
     for (const segment of segments.slice(0, deleteCount)) await this.deleteSegment(segment);
+    // Best effort: open trims epochs before the log start anyway.
+    if (startAdvanced && this.epochCache.truncateFromStart(this.startOffset)) await this.persistEpochs().catch(() => undefined);
     this.notify();
     return deleteCount;
   }

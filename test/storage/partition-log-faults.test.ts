@@ -75,6 +75,27 @@ describe('PartitionLog under injected faults', () => {
     });
   });
 
+  test('retention frees space on a full disk, and appends resume', async () => {
+    await withTempDir(async (dir) => {
+      const context = testLogContext(dir);
+      const log = await context.open(SMALL_SEGMENTS);
+      for (let i = 0; i < 8; i++) await log.append(buildBatch({ recordsBytes: 239 }), i < 4 ? 1 : 2);
+      assert.equal(log.segmentCount, 2);
+      context.writer.diskFull = true;
+      await assert.rejects(log.append(buildBatch({ recordsBytes: 239 }), 2), StorageFullError);
+      // The fixture's batches are from 2023: older than the 7-day retention.
+      assert.deepEqual(await log.applyRetention(Date.now()), { deletedSegments: 1 });
+      assert.deepEqual([log.logStartOffset, log.logEndOffset, log.epochAt(6)], [6, 8, 2]);
+      context.writer.diskFull = false;
+      assert.equal((await log.append(buildBatch({ recordsBytes: 239 }), 2)).baseOffset, 8);
+      await log.close();
+      const reopened = await context.open(SMALL_SEGMENTS);
+      assert.deepEqual([reopened.logStartOffset, reopened.logEndOffset, reopened.epochAt(6)], [6, 9, 2]);
+      assert.deepEqual(reopened.epochEntries(), [[2, 6]]);
+      await reopened.close();
+    });
+  });
+
   test('a failed fdatasync stops the log; reopening recovers what reached the file', async () => {
     await withTempDir(async (dir) => {
       const context = testLogContext(dir);

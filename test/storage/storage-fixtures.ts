@@ -37,6 +37,8 @@ export class FaultInjectingWriter implements FileWriter {
   failCreateLog = false;
   /** Makes the next fdatasync of a .log fail with EIO. */
   failNextLogDatasync = false;
+  /** Makes every write to any file fail with ENOSPC, writing nothing. */
+  diskFull = false;
 
   async open(path: string): Promise<WritableFile> {
     const isLog = path.endsWith('.log');
@@ -47,6 +49,7 @@ export class FaultInjectingWriter implements FileWriter {
     return {
       path,
       writeAll: async (buffers, positionBytes) => {
+        if (this.diskFull) throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC' });
         if (!isLog) return inner.writeAll(buffers, positionBytes);
         const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
         const room = this.failAfterBytes - this.logBytesWritten;
