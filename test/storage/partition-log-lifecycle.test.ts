@@ -119,6 +119,18 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
     });
   });
 
+  test('a follower can queue truncateTo and appendReplicated without waiting in between', async () => {
+    await withTempDir(async (dir) => {
+      const log = await testLogContext(dir).open(SMALL_SEGMENTS);
+      for (let i = 0; i < 3; i++) await log.append(timedBatch(T0), 1);
+      const truncated = log.truncateTo(10);
+      const appended = log.appendReplicated(buildBatch({ baseOffset: 10, leaderEpoch: 2, recordCount: 4 }));
+      await Promise.all([truncated, appended]);
+      assert.deepEqual([log.logEndOffset, log.epochAt(9), log.epochAt(10), log.epochAt(13)], [14, 1, 2, 2]);
+      await log.close();
+    });
+  });
+
   test('the epoch cache answers epochAt, persists, and is rebuilt by a scan when its file is lost', async () => {
     await withTempDir(async (dir) => {
       const context = testLogContext(dir);
