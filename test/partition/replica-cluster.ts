@@ -201,6 +201,20 @@ export class ReplicaCluster {
     return Buffer.concat(parts);
   }
 
+  /** The base offset of the first batch of a node's log that starts at or after `offset`. */
+  async batchStartAtOrAfter(id: NodeId, offset: number): Promise<number> {
+    const replica = this.get(id);
+    let at = Math.max(offset, replica.logStartOffset);
+    while (at < replica.highWatermark) {
+      const bytes = await replica.read(at, 1);
+      if (bytes.length === 0) break;
+      const base = baseOffsetNumberAt(bytes, 0);
+      if (base >= offset) return base;
+      at = base + lastOffsetDeltaAt(bytes, 0) + 1;
+    }
+    return at;
+  }
+
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     for (const id of [...this.replicas.keys()]) await this.stop(id);
