@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Replica, type ReplicaOptions } from '../../broker/partition/replica.js';
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { nodeFileWriter, type FileWriter, type WritableFile } from '../../broker/storage/file-writer.js';
 import { CLEAN_SHUTDOWN_FILE } from '../../broker/storage/partition-log.js';
 import { resolveLogConfig, type LogConfig } from '../../broker/storage/log-config.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
@@ -68,6 +69,8 @@ export class ReplicaCluster {
   private readonly files = new FileHandleCache(256);
   private timer: NodeJS.Timeout | undefined;
   messagesDelivered = 0;
+  /** fdatasyncs of segment files (.log), per node, counted below the storage API. */
+  readonly logSyncs = new Map<NodeId, number>();
 
   /** Every node ever opened (isolate cuts them all off). */
   private readonly known = new Set<NodeId>();
@@ -109,6 +112,7 @@ export class ReplicaCluster {
       raftConfig: raftSettings(id * 7919),
       clock: { nowMs: () => Date.now() },
       files: this.files,
+      writer: this.countingWriter(id),
       send: (message) => this.deliver(message),
     };
     const replica = await Replica.open(options);
@@ -219,6 +223,30 @@ export class ReplicaCluster {
     if (this.timer !== undefined) clearInterval(this.timer);
     for (const id of [...this.replicas.keys()]) await this.stop(id);
     await rm(this.root, { recursive: true, force: true });
+  }
+
+  private countingWriter(id: NodeId): FileWriter {
+    const count = (): void => {
+      this.logSyncs.set(id, (this.logSyncs.get(id) ?? 0) + 1);
+    };
+    return {
+      async open(path: string): Promise<WritableFile> {
+        const file = await nodeFileWriter.open(path);
+        if (!path.endsWith('.log')) return file;
+        return {
+          path: file.path,
+          writeAll: (buffers, positionBytes) => file.writeAll(buffers, positionBytes),
+          datasync: async () => {
+            count();
+            await file.datasync();
+          },
+          truncate: (lengthBytes) => file.truncate(lengthBytes),
+          sizeBytes: () => file.sizeBytes(),
+          close: () => file.close(),
+        };
+      },
+      syncDirectory: (dir) => nodeFileWriter.syncDirectory(dir),
+    };
   }
 
   private deliver(message: Message): void {

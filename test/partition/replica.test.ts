@@ -177,3 +177,22 @@ test('a follower drops Appends whose batches were damaged on the way, and recove
     await cluster.close();
   }
 });
+
+test('group commit: many concurrent appends share few fdatasyncs on every replica', async () => {
+  const cluster = await ReplicaCluster.start(NODES);
+  try {
+    const leader = await cluster.waitForLeader();
+    await leader.append(makeBatch('warm-up'), 'all');
+    await cluster.waitForConvergence();
+    const before = new Map(NODES.map((id) => [id, cluster.logSyncs.get(id) ?? 0]));
+    const appends = 64;
+    await Promise.all(Array.from({ length: appends }, (_, i) => leader.append(makeBatch(`g${i}`, 4, 200), 'all')));
+    await cluster.waitForConvergence();
+    for (const id of NODES) {
+      const syncs = (cluster.logSyncs.get(id) ?? 0) - before.get(id)!;
+      assert.ok(syncs >= 1 && syncs <= appends / 4, `node ${id}: ${syncs} fdatasyncs for ${appends} appends`);
+    }
+  } finally {
+    await cluster.close();
+  }
+});
