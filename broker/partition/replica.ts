@@ -195,6 +195,14 @@ export class Replica {
     return this.node.status();
   }
 
+  /**
+   * Why the replica stopped on its own (an I/O failure while persisting), or undefined. A failed
+   * replica refuses everything; the group manager closes it and reopens it (recovery runs then).
+   */
+  get failed(): unknown {
+    return this.failure;
+  }
+
   /** Reads of the segment files that the tail cache could not serve (a follower far behind). */
   get coldReads(): number {
     return this.storage.coldReads;

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readBatchesSync } from '../../broker/partition/replica-cold-reader.js';
-import { ReplicaStateError } from '../../broker/partition/replica-errors.js';
+import { ReplicaClosedError, ReplicaStateError } from '../../broker/partition/replica-errors.js';
 import { ReplicaState } from '../../broker/partition/replica-state.js';
 import { Replica } from '../../broker/partition/replica.js';
-import { nodeFileWriter } from '../../broker/storage/file-writer.js';
+import { nodeFileWriter, type FileWriter, type WritableFile } from '../../broker/storage/file-writer.js';
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
 import { resolveLogConfig } from '../../broker/storage/log-config.js';
 import { PartitionLog } from '../../broker/storage/partition-log.js';
@@ -129,6 +129,54 @@ test('a snapshot install interrupted between the state write and the log truncat
       assert.equal(replica.highWatermark, 51);
       assert.deepEqual(replica.status().conf, { voters: [1, 2, 3], learners: [] });
       assert.equal(replica.status().commit, 50);
+    } finally {
+      await replica.close();
+    }
+  });
+});
+
+test('an fdatasync failure stops the replica: nothing more is acknowledged and every request is refused', async () => {
+  await withDir(async (dir) => {
+    let failSyncs = false;
+    const writer: FileWriter = {
+      async open(path: string): Promise<WritableFile> {
+        const file = await nodeFileWriter.open(path);
+        return {
+          path: file.path,
+          writeAll: (buffers, position) => file.writeAll(buffers, position),
+          datasync: async () => {
+            if (failSyncs && path.endsWith('.log')) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+            await file.datasync();
+          },
+          truncate: (length) => file.truncate(length),
+          sizeBytes: () => file.sizeBytes(),
+          close: () => file.close(),
+        };
+      },
+      syncDirectory: (path) => nodeFileWriter.syncDirectory(path),
+    };
+    const replica = await Replica.open({
+      dir,
+      groupId: 'topic-0',
+      nodeId: 1,
+      initialConf: { voters: [1], learners: [] },
+      logConfig: resolveLogConfig(),
+      raftConfig: raftSettings(3),
+      clock: { nowMs: () => Date.now() },
+      files: new FileHandleCache(16),
+      writer,
+      send: () => undefined,
+    });
+    try {
+      for (let tick = 0; tick < 40 && !replica.isLeader; tick++) {
+        replica.tick();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await replica.append(makeBatch('ok'), 'all');
+      failSyncs = true;
+      await assert.rejects(replica.append(makeBatch('doomed'), 'all'), ReplicaClosedError);
+      assert.ok(replica.failed !== undefined);
+      await assert.rejects(replica.append(makeBatch('after'), 'leader'), ReplicaClosedError);
     } finally {
       await replica.close();
     }
