@@ -110,6 +110,15 @@ interface AppendOp {
   logAppendTimeMs: number;
   /** Epoch changes this append brings, to persist before its bytes are written. */
   newEpochs: Array<[number, number]>;
+  /** Whether the batches' CRCs were checked; if not, the writer checks them while writing. */
+  crcChecked: boolean;
+}
+
+/** Thrown inside writeGroup when a run held batches with bad CRCs: the others are written again. */
+class RunHadCorruptBatches extends Error {
+  constructor(readonly survivors: AppendOp[]) {
+    super('a run held corrupt batches');
+  }
 }
 
 interface TaskOp {
@@ -268,7 +277,8 @@ export class PartitionLog {
   }
 
   /**
-   * Leader path: validates the framing and CRC of one or more concatenated batches, assigns
+   * Leader path: validates the framing and CRC of one or more concatenated batches (framing now,
+   * CRC while writing; either failure rejects with CorruptBatchError and leaves no trace), assigns
    * offsets from the log end (stamping baseOffset and partitionLeaderEpoch in place, and
    * LogAppendTime when configured), and appends them to one segment. Resolves per flush policy:
    * under 'always' after the fdatasync that covers them.
@@ -276,9 +286,12 @@ export class PartitionLog {
   async append(batches: Buffer, leaderEpoch: number): Promise<AppendResult> {
     assert.ok(Number.isSafeInteger(leaderEpoch) && leaderEpoch >= 0 && leaderEpoch <= 0x7fffffff, 'leader epoch must be an int32 >= 0');
     this.checkWritable();
-    this.validateBatches(batches);
+    // LogAppendTime rewrites the CRC, so the producer's CRC must be checked before stamping;
+    // otherwise the writer checks CRCs while the bytes are being written (see writeRun).
+    const crcChecked = this.config.timestampType === 'log-append';
+    this.validateBatches(batches, crcChecked);
     return new Promise<AppendResult>((resolve, reject) => {
-      this.enqueue({ kind: 'append', bytes: batches, leaderEpoch, resolve, reject, baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, newEpochs: [] });
+      this.enqueue({ kind: 'append', bytes: batches, leaderEpoch, resolve, reject, baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, newEpochs: [], crcChecked });
     });
   }
 
@@ -288,9 +301,9 @@ export class PartitionLog {
    */
   async appendReplicated(batches: Buffer): Promise<void> {
     this.checkWritable();
-    this.validateBatches(batches);
+    this.validateBatches(batches, false);
     await new Promise<AppendResult>((resolve, reject) => {
-      this.enqueue({ kind: 'append', bytes: batches, leaderEpoch: undefined, resolve, reject, baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, newEpochs: [] });
+      this.enqueue({ kind: 'append', bytes: batches, leaderEpoch: undefined, resolve, reject, baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, newEpochs: [], crcChecked: false });
     });
   }
 
@@ -496,13 +509,13 @@ export class PartitionLog {
     if (this.closing || this.closed || this.failure !== undefined) throw new LogClosedError(this.dir, this.failure);
   }
 
-  /** Framing, CRC and size of every batch; throws the typed error for the first bad one. */
-  private validateBatches(batches: Buffer): void {
+  /** Framing, size and (with `checkCrc`) CRC of every batch; throws the typed error for the first bad one. */
+  private validateBatches(batches: Buffer, checkCrc: boolean): void {
     if (batches.length === 0) throw new CorruptBatchError('no batches', 0);
     if (batches.length > this.config.segmentBytes) throw new BatchTooLargeError(batches.length, this.config.segmentBytes, 'segmentBytes');
     let position = 0;
     while (position < batches.length) {
-      const error = checkBatchAt(batches, position, batches.length, true);
+      const error = checkBatchAt(batches, position, batches.length, checkCrc);
       if (error !== null) throw new CorruptBatchError(error, position);
       const size = batchSizeAt(batches, position);
       if (size > this.config.maxBatchBytes) throw new BatchTooLargeError(size, this.config.maxBatchBytes, 'maxBatchBytes');
@@ -606,9 +619,11 @@ export class PartitionLog {
       written.push(...run);
       run = [];
     } catch (error) {
-      // The op being placed (group[index]) was not in the run yet; it fails with the rest.
-      const failed = [...run, ...group.slice(index)];
-      for (const op of failed) op.reject(error);
+      // The op being placed (group[index]) was not in the run yet; it fails with the rest, or,
+      // when only some batches were corrupt, goes back to the head of the queue with the others.
+      const unwritten = error instanceof RunHadCorruptBatches ? [...error.survivors, ...group.slice(index)] : [];
+      if (error instanceof RunHadCorruptBatches) this.requeue(unwritten);
+      else for (const op of [...run, ...group.slice(index)]) op.reject(error);
       if (this.epochCache.truncateFromEnd(this.endOffset)) await this.persistEpochs().catch(() => undefined);
     }
     await this.completeGroup(written, nowMs);
@@ -655,21 +670,33 @@ export class PartitionLog {
     return segment.firstAppendMs !== undefined && nowMs - segment.firstAppendMs >= this.config.segmentMs;
   }
 
-  /** Writes the run's bytes at the end of the active segment, then publishes them to readers. */
+  /**
+   * Writes the run's bytes at the end of the active segment, then publishes them to readers.
+   * CRCs not yet checked are checked while the write is in flight (the write runs off the main
+   * thread), so a single appender does not pay for both in turn; a run with a corrupt batch is
+   * cut from the file before anyone sees it.
+   */
   private async writeRun(run: AppendOp[], nowMs: number): Promise<void> {
     if (run.length === 0) return;
     const segment = this.active;
     const startBytes = segment.sizeBytes;
+    const written = segment.logFile.writeAll(
+      run.map((op) => op.bytes),
+      startBytes,
+    );
+    const corrupt = checkDeferredCrcs(run);
     try {
-      await segment.logFile.writeAll(
-        run.map((op) => op.bytes),
-        startBytes,
-      );
+      await written;
     } catch (error) {
       // Cut any partial write so no torn batch stays in the file; if even that fails, the file's
       // tail is unknown and only a reopen (with recovery) can continue.
       await segment.logFile.truncate(startBytes).catch((truncateError: unknown) => this.fail(truncateError));
       throw toStorageError(error, segment.logPath);
+    }
+    if (corrupt.size > 0) {
+      await segment.logFile.truncate(startBytes).catch((truncateError: unknown) => this.fail(truncateError));
+      for (const [op, error] of corrupt) op.reject(error);
+      throw new RunHadCorruptBatches(run.filter((op) => !corrupt.has(op)));
     }
     let position = startBytes;
     for (const op of run) {
@@ -712,6 +739,12 @@ export class PartitionLog {
       this.scheduleIntervalFlush();
     }
     for (const op of written) op.resolve({ baseOffset: op.baseOffset, lastOffset: op.lastOffset, logAppendTimeMs: op.logAppendTimeMs });
+  }
+
+  /** Puts appends back at the head of the queue, in order, to be written as a new group. */
+  private requeue(ops: AppendOp[]): void {
+    for (const op of ops) this.queuedAppendBytes += op.bytes.length;
+    this.queue.unshift(...ops);
   }
 
   private scheduleIntervalFlush(): void {
@@ -1113,4 +1146,19 @@ function lastOffsetIn(batches: Buffer): number {
     at += batchSizeAt(batches, at);
   }
   return lastOffset;
+}
+
+/** Checks the CRCs of ops that still need it; returns the ops with a corrupt batch and why. */
+function checkDeferredCrcs(run: readonly AppendOp[]): Map<AppendOp, CorruptBatchError> {
+  const corrupt = new Map<AppendOp, CorruptBatchError>();
+  for (const op of run) {
+    if (op.crcChecked) continue;
+    for (let position = 0; position < op.bytes.length; position += batchSizeAt(op.bytes, position)) {
+      if (checkBatchAt(op.bytes, position, op.bytes.length, true) === null) continue;
+      corrupt.set(op, new CorruptBatchError('bad-crc', position));
+      break;
+    }
+    op.crcChecked = true;
+  }
+  return corrupt;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { CLEAN_SHUTDOWN_FILE, type PartitionLog } from '../../broker/storage/partition-log.js';
-import { LogClosedError, StorageFullError } from '../../broker/storage/storage-errors.js';
+import { CorruptBatchError, LogClosedError, StorageFullError } from '../../broker/storage/storage-errors.js';
 import { buildBatch } from './batch-fixture.js';
 import { testLogContext, withTempDir } from './storage-fixtures.js';
 
@@ -49,6 +49,34 @@ describe('PartitionLog under injected faults', () => {
         await allRanges(reopened),
         Array.from({ length: 2 + fulfilled }, (_, i) => [i, i]),
       );
+      await reopened.close();
+    });
+  });
+
+  test('a corrupt batch among concurrent appends fails alone; the others get contiguous offsets', async () => {
+    await withTempDir(async (dir) => {
+      const context = testLogContext(dir);
+      const log = await context.open({ segmentBytes: 1 << 20 });
+      await log.append(buildBatch({ recordsBytes: 239 }), 1);
+      const batches = Array.from({ length: 8 }, (_, i) => buildBatch({ recordsBytes: 239, recordCount: 2, seed: i }));
+      batches[3][100] ^= 0xff;
+      batches[6][70] ^= 0x01;
+      const outcomes = await Promise.allSettled(batches.map((batch) => log.append(batch, 1)));
+      const offsets: number[] = [];
+      outcomes.forEach((outcome, i) => {
+        if (i === 3 || i === 6) assert.ok(outcome.status === 'rejected' && outcome.reason instanceof CorruptBatchError, `append ${i}`);
+        else if (outcome.status === 'fulfilled') offsets.push(outcome.value.baseOffset);
+        else assert.fail(`append ${i} failed: ${String(outcome.reason)}`);
+      });
+      assert.deepEqual(offsets, [1, 3, 5, 7, 9, 11]);
+      assert.equal(log.logEndOffset, 13);
+      // CRCs are checked while the bytes are written: the run with the corrupt batches reached
+      // the file, was cut, and its good appends were written again.
+      assert.ok(context.writer.logBytesWritten > 7 * BATCH_BYTES, `${context.writer.logBytesWritten} bytes written`);
+      await log.close();
+      await unlink(join(dir, CLEAN_SHUTDOWN_FILE));
+      const reopened = await context.open();
+      assert.deepEqual(await allRanges(reopened), [[0, 0], [1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12]]);
       await reopened.close();
     });
   });
