@@ -77,14 +77,19 @@ export class ReplicaCluster {
 
   private constructor(
     readonly root: string,
+    private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'random'>>,
     /** The group's first voters: every node, including ones that join later, bootstraps from them. */
     readonly initialVoters: readonly NodeId[],
     readonly logConfig: LogConfig,
   ) {}
 
-  static async start(ids: readonly NodeId[], logOverrides: Partial<LogConfig> = {}): Promise<ReplicaCluster> {
+  static async start(
+    ids: readonly NodeId[],
+    logOverrides: Partial<LogConfig> = {},
+    raftOverrides: Partial<Omit<RaftConfig, 'id' | 'random'>> = {},
+  ): Promise<ReplicaCluster> {
     const root = await mkdtemp(join(tmpdir(), 'brook-replica-'));
-    const cluster = new ReplicaCluster(root, ids, resolveLogConfig(logOverrides));
+    const cluster = new ReplicaCluster(root, raftOverrides, ids, resolveLogConfig(logOverrides));
     for (const id of ids) await cluster.open(id);
     cluster.timer = setInterval(() => {
       for (const replica of cluster.replicas.values()) replica.tick();
@@ -109,7 +114,7 @@ export class ReplicaCluster {
       nodeId: id,
       initialConf: { voters: [...this.initialVoters], learners: [] },
       logConfig: this.logConfig,
-      raftConfig: raftSettings(id * 7919),
+      raftConfig: { ...raftSettings(id * 7919), ...this.raftOverrides },
       clock: { nowMs: () => Date.now() },
       files: this.files,
       writer: this.countingWriter(id),
