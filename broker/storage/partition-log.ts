@@ -779,8 +779,8 @@ export class PartitionLog {
       await old.seal();
       segment = await createSegment(this.dir, this.endOffset, this.writer);
     } catch (error) {
-      // A full disk leaves the old segment active (over its size) so appends can resume once
-      // space is freed; any other failure (a failed fdatasync) stops the log.
+      // A full disk leaves the old segment active so appends can resume (and roll) once space
+      // is freed; any other failure (a failed fdatasync) stops the log.
       const typed = toStorageError(error, this.dir);
       if (!(typed instanceof StorageFullError)) this.fail(error);
       await old.openWriters().catch((reopenError: unknown) => this.fail(reopenError));
