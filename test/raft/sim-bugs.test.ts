@@ -16,25 +16,34 @@ const SEED_BOUND: Record<BugName, number> = {
   'forget-vote': 1000,
   'send-before-persist': 200,
   'apply-before-commit': 5,
+  'local-read': 50,
 };
 
 /** Invariants (not liveness, not an exception inside the core) that each bug is expected to break. */
-const SAFETY_INVARIANTS = new Set(['Election Safety', 'Leader Append-Only', 'Log Matching', 'Leader Completeness', 'State Machine Safety', 'Acknowledged write durability', 'Commit monotonicity']);
+const SAFETY_INVARIANTS = new Set(['Election Safety', 'Leader Append-Only', 'Log Matching', 'Leader Completeness', 'State Machine Safety', 'Acknowledged write durability', 'Commit monotonicity', 'Linearizable reads']);
 
-function firstCatch(options: Omit<SimOptions, 'seed' | 'nodes'>, bound: number): { seed: number; invariant: string; message: string } | undefined {
+/**
+ * Runs seeds from 1 until a safety invariant fails (a bug may show as a stall first, since a
+ * broken promise can also wedge replication; that counts as seen but the search goes on).
+ */
+function firstCatch(options: Omit<SimOptions, 'seed' | 'nodes'>, bound: number): { seed: number; invariant: string; message: string; seedsFailedBefore: number } | undefined {
+  let seedsFailedBefore = 0;
   for (let seed = 1; seed <= bound; seed++) {
     const result = runSimulation({ ...options, seed, nodes: nodesForSeed(seed) });
-    if (!result.ok) return { seed, invariant: result.failure!.invariant, message: result.failure!.message.split('\n')[0] };
+    if (result.ok) continue;
+    const failure = result.failure!;
+    if (SAFETY_INVARIANTS.has(failure.invariant)) return { seed, invariant: failure.invariant, message: failure.message.split('\n')[0], seedsFailedBefore };
+    seedsFailedBefore++;
   }
   return undefined;
 }
 
 for (const bug of BUG_NAMES) {
-  test(`the simulator catches "${bug}" within ${SEED_BOUND[bug]} seeds`, (t) => {
+  test(`the simulator catches "${bug}" with a safety invariant within ${SEED_BOUND[bug]} seeds`, (t) => {
     const caught = firstCatch({ steps: STEPS, traceCapacity: 1, ...bugOptions(bug) }, SEED_BOUND[bug]);
-    assert.ok(caught !== undefined, `${bug} went unnoticed for ${SEED_BOUND[bug]} seeds`);
-    t.diagnostic(`${bug}: caught at seed ${caught.seed}: ${caught.message}`);
-    assert.ok(SAFETY_INVARIANTS.has(caught.invariant), `${bug} was caught by ${caught.invariant}, not by a safety invariant: ${caught.message}`);
+    assert.ok(caught !== undefined, `${bug} broke no safety invariant in ${SEED_BOUND[bug]} seeds`);
+    const before = caught.seedsFailedBefore > 0 ? ` (${caught.seedsFailedBefore} earlier seeds failed on liveness or an assertion in the core)` : '';
+    t.diagnostic(`${bug}: caught at seed ${caught.seed}${before}: ${caught.message}`);
   });
 }
 
@@ -42,5 +51,4 @@ test('"apply-before-commit" is caught by the acknowledged-write check even witho
   const caught = firstCatch({ steps: STEPS, traceCapacity: 1, checkAppliedIsCommitted: false, ...bugOptions('apply-before-commit') }, 20);
   assert.ok(caught !== undefined, 'apply-before-commit went unnoticed');
   t.diagnostic(`caught at seed ${caught.seed}: ${caught.message}`);
-  assert.ok(SAFETY_INVARIANTS.has(caught.invariant), caught.message);
 });

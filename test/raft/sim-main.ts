@@ -127,7 +127,7 @@ function main(): void {
   const started = performance.now();
   const failuresByInvariant = new Map<string, number>();
   let firstFailure: SimResult | undefined;
-  const totals = { proposed: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0, snapshots: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, steps: 0, maxHealLeaderMs: 0, maxHealAnsweredMs: 0, maxHealConvergeMs: 0 };
+  const totals = { proposed: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, partitions: 0, snapshots: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, reads: 0, readsAnswered: 0, steps: 0, maxHealLeaderMs: 0, maxHealAnsweredMs: 0, maxHealConvergeMs: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const result = runSimulation(optionsFor(args, seed));
     if (!result.ok) {
@@ -154,6 +154,8 @@ function main(): void {
     totals.removals += s.removals;
     totals.leaderRemovals += s.leaderRemovals;
     totals.transfers += s.transfers;
+    totals.reads += s.reads;
+    totals.readsAnswered += s.readsAnswered;
     totals.steps += s.steps;
     totals.maxHealLeaderMs = Math.max(totals.maxHealLeaderMs, s.healLeaderMs);
     totals.maxHealConvergeMs = Math.max(totals.maxHealConvergeMs, s.healConvergeMs);

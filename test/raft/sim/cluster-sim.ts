@@ -1,5 +1,5 @@
 import { decodeConfChange } from '../../../raft/conf-change-codec.js';
-import { ConfChangeType, Role, type ConfChange, type ConfState, type RaftConfig, type Snapshot } from '../../../raft/types.js';
+import { ConfChangeType, Role, type ConfChange, type ConfState, type RaftConfig, type ReadState, type Snapshot } from '../../../raft/types.js';
 import { createRaftCore } from './create-raft-core.js';
 import { EventKind, EventQueue, type SimEvent } from './event-queue.js';
 import { drawFaultMix, type FaultMix } from './fault-mix.js';
@@ -50,6 +50,8 @@ export interface SimStats {
   /** Removals of the node that was leading when the removal was proposed. */
   leaderRemovals: number;
   transfers: number;
+  reads: number;
+  readsAnswered: number;
   messages: number;
   /** Virtual ms from the heal until a leader was known to every member. */
   healLeaderMs: number;
@@ -146,6 +148,11 @@ export class ClusterSim implements SimContext {
   private step = 0;
   private nextValue = 1;
   private proposalsPending = 0;
+  /** The highest index of any write acknowledged to a client so far. */
+  private acknowledgedThrough = 0;
+  private nextReadId = 1;
+  /** Reads asked for and not yet answered (a read may go unanswered: the client times out). */
+  private readonly reads = new Map<number, { node: number; acknowledgedThrough: number }>();
   private leaderHint = 0;
   private committedConf: ConfState;
   private committedConfIndex = 0;
@@ -166,7 +173,7 @@ export class ClusterSim implements SimContext {
   private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
     steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, pauses: 0, partitions: 0,
-    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, messages: 0, healLeaderMs: -1, healAnsweredMs: -1, healConvergeMs: -1,
+    leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, reads: 0, readsAnswered: 0, messages: 0, healLeaderMs: -1, healAnsweredMs: -1, healConvergeMs: -1,
   };
 
   constructor(readonly options: SimOptions) {
@@ -356,6 +363,7 @@ export class ClusterSim implements SimContext {
     if (mix.pauseRate > 0 && prng.chance(mix.pauseRate)) this.pauseSomeNode();
     if (prng.chance(mix.transferRate)) this.transferLeadership();
     if (prng.chance(mix.membershipRate)) this.changeMembership();
+    if (mix.readRate > 0 && prng.chance(mix.readRate)) this.clientRead();
     if (prng.chance(mix.proposalRate)) {
       const proposals = prng.range(1, 3);
       for (let k = 0; k < proposals; k++) this.clientPropose();
@@ -499,6 +507,43 @@ export class ClusterSim implements SimContext {
     this.proposeOn(target);
   }
 
+  /**
+   * A linearizable read: whatever index it is served at must cover every write acknowledged before
+   * it was asked for.
+   */
+  private clientRead(): void {
+    const running = this.runningNodes();
+    if (running.length === 0) return;
+    const hinted = this.nodes.get(this.leaderHint);
+    const node = hinted !== undefined && hinted.running && this.prng.chance(0.8) ? hinted : this.prng.pick(running);
+    const id = this.nextReadId++;
+    this.reads.set(id, { node: node.id, acknowledgedThrough: this.acknowledgedThrough });
+    this.stats.reads++;
+    const context = Uint8Array.of(id >>> 24, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff);
+    if (this.driverBugs.localRead) {
+      this.readAnswered(node, { index: node.applied, requestContext: context });
+      return;
+    }
+    node.raft!.readIndex(context);
+    node.pump();
+  }
+
+  readAnswered(node: SimNode, state: ReadState): void {
+    const context = state.requestContext;
+    const id = ((context[0] << 24) | (context[1] << 16) | (context[2] << 8) | context[3]) >>> 0;
+    const read = this.reads.get(id);
+    if (read === undefined) return;
+    this.reads.delete(id);
+    this.stats.readsAnswered++;
+    if (read.node !== node.id) throw new InvariantViolation('Linearizable reads', `read ${id} asked of n${read.node} was answered on n${node.id}`);
+    if (state.index < read.acknowledgedThrough) {
+      throw new InvariantViolation('Linearizable reads', `read ${id} on n${node.id} served at index ${state.index}, but writes through ${read.acknowledgedThrough} were acknowledged before it was asked`);
+    }
+    if (state.index > this.checker.committedUpTo) {
+      throw new InvariantViolation('Linearizable reads', `read ${id} on n${node.id} served at index ${state.index}, beyond anything known committed (${this.checker.committedUpTo})`);
+    }
+  }
+
   private proposeOn(node: SimNode): Proposal | null {
     const value = this.nextValue++;
     const count = this.prng.range(1, 5);
@@ -533,6 +578,7 @@ export class ClusterSim implements SimContext {
     this.proposalsPending--;
     if (outcome === ProposalOutcome.Committed) {
       this.stats.committed++;
+      this.acknowledgedThrough = Math.max(this.acknowledgedThrough, proposal.index + proposal.count - 1);
       this.trace.add(this.nowMs, TraceKind.Ack, proposal.node, proposal.value, proposal.index, proposal.term);
     } else if (outcome === ProposalOutcome.Failed) {
       this.stats.failed++;

@@ -17,6 +17,8 @@ export interface FaultMix {
   transferRate: number;
   membershipRate: number;
   proposalRate: number;
+  /** Chance that a client asks a node for a linearizable read. */
+  readRate: number;
   /** Upper bound of one network delay when the network turns slow (may exceed an election timeout). */
   delayMaxMs: number;
 }
@@ -32,6 +34,7 @@ export function drawFaultMix(prng: Prng): FaultMix {
     transferRate: prng.pick([0, 0.006, 0.02]),
     membershipRate: prng.pick([0, 0.03, 0.08]),
     proposalRate: prng.pick([0.2, 0.5, 0.9]),
+    readRate: prng.pick([0, 0.1, 0.4]),
     delayMaxMs: prng.pick([30, 30, 150]),
   };
 }

@@ -1,7 +1,7 @@
 import type { SimOptions } from './cluster-sim.js';
 
 /** Known bugs the simulator can switch on, one at a time, to show that it catches them. */
-export const BUG_NAMES = ['commit-previous-term', 'vote-without-log-check', 'forget-vote', 'send-before-persist', 'apply-before-commit'] as const;
+export const BUG_NAMES = ['commit-previous-term', 'vote-without-log-check', 'forget-vote', 'send-before-persist', 'apply-before-commit', 'local-read'] as const;
 export type BugName = (typeof BUG_NAMES)[number];
 
 /** The options that switch one known bug on. */
@@ -17,6 +17,8 @@ export function bugOptions(bug: BugName): Pick<SimOptions, 'raftBugs' | 'driverB
       return { driverBugs: { sendBeforePersist: true } };
     case 'apply-before-commit':
       return { driverBugs: { applyBeforeCommit: true } };
+    case 'local-read':
+      return { driverBugs: { localRead: true } };
   }
 }
 
@@ -27,5 +29,6 @@ export function bugNameOf(options: Pick<SimOptions, 'raftBugs' | 'driverBugs'>):
   if (options.driverBugs?.forgetVote) return 'forget-vote';
   if (options.driverBugs?.sendBeforePersist) return 'send-before-persist';
   if (options.driverBugs?.applyBeforeCommit) return 'apply-before-commit';
+  if (options.driverBugs?.localRead) return 'local-read';
   return undefined;
 }

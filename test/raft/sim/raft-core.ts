@@ -11,6 +11,7 @@ export interface RaftCore {
   propose(data: Uint8Array, count: number): ProposeResult;
   proposeConfChange(change: ConfChange): ProposeResult;
   transferLeadership(to: NodeId): void;
+  readIndex(requestContext: Uint8Array): void;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;

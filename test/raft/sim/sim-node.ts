@@ -1,4 +1,4 @@
-import { ConfChangeType, EntryType, MessageType, Role, type ConfChange, type ConfState, type Entry, type Message, type Ready, type Snapshot } from '../../../raft/types.js';
+import { ConfChangeType, EntryType, MessageType, Role, type ConfChange, type ConfState, type Entry, type Message, type ReadState, type Ready, type Snapshot } from '../../../raft/types.js';
 import { sendableBeforePersist } from '../../../raft/sendable-before-persist.js';
 import { EventKind, type EventQueue } from './event-queue.js';
 import { InvariantViolation, entryFingerprint, type InvariantChecker } from './invariant-checker.js';
@@ -29,6 +29,8 @@ export interface DriverBugs {
   sendBeforePersist?: boolean;
   /** Apply entries as soon as they are written, before they are known committed. */
   applyBeforeCommit?: boolean;
+  /** Serve a linearizable read from the node's own state at once, without asking the core (readIndex). */
+  localRead?: boolean;
 }
 
 /** What a node's driver needs from the simulation around it. */
@@ -50,6 +52,8 @@ export interface SimContext {
   proposalResolved(proposal: Proposal, outcome: ProposalOutcome): void;
   confApplied(node: number, index: number, conf: ConfState): void;
   snapshotInstalled(node: number): void;
+  /** A linearizable read the node asked for (readIndex) may be served at `state.index`. */
+  readAnswered(node: SimNode, state: ReadState): void;
   /** The node just did something whose durability matters (granted a vote, replicated entries). */
   criticalMoment(node: SimNode): void;
 }
@@ -279,6 +283,7 @@ export class SimNode {
       if (entry.index !== this.applied + 1) throw new InvariantViolation('Apply order', `n${this.id} is handed index ${entry.index} to apply after ${this.applied}`);
       this.apply(entry);
     }
+    for (const state of ready.readStates) this.context.readAnswered(this, state);
     this.raft!.advance(ready);
     this.maybeCompact();
   }
