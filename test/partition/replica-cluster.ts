@@ -25,10 +25,15 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * Raft settings for tests: ticks of TICK_MS, an election timeout of 300-600 ms, long enough that a
+ * slow fdatasync on a loaded machine (which delays a leader's heartbeats until its Ready is
+ * written) does not depose a healthy leader mid-test.
+ */
 export function raftSettings(seed: number): Omit<RaftConfig, 'id'> {
   return {
-    electionTicks: 10,
-    heartbeatTicks: 2,
+    electionTicks: 30,
+    heartbeatTicks: 3,
     preVote: true,
     checkQuorum: true,
     maxMessageBytes: 256 * 1024,
