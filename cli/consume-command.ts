@@ -25,7 +25,7 @@ export function createConsumeCommand(brokersOption: () => Option): Command {
       const start: StartOffset = offset ?? (options.fromBeginning ? 'earliest' : 'latest');
       const partitions = partition !== undefined ? [partition] : await allPartitions(options.brokers, topic);
 
-      const consumer = new Consumer({ brokers: options.brokers, offsetResetPolicy: 'earliest' });
+      const consumer = new Consumer({ brokers: options.brokers, offsetResetPolicy: 'earliest', retry: { retries: 3, maxRetryTimeMs: 10_000 } });
       await consumer.connect();
       const stop = () => void consumer.disconnect();
       process.once('SIGINT', stop);

@@ -98,10 +98,11 @@ export class Cluster {
     return this.service;
   }
 
-  /** Fetches metadata from the first bootstrap broker that answers. */
+  /** Fetches metadata from the first bootstrap broker that answers, retrying while none does. */
   async connect(): Promise<void> {
     this.closed = false;
-    await this.refreshMetadata();
+    // A broker that is restarting refuses connections for a moment: retry within the limits.
+    await retry(() => this.refreshMetadata(), this.config.retry);
   }
 
   /** Closes every channel. */

@@ -10,6 +10,7 @@ test('after SIGKILL and restart every acks=all record is still there', { timeout
   const dataDir = makeDataDir();
   let broker = await startBrokerProcess(dataDir);
   const port = broker.port;
+  let liveConsumer: Consumer | undefined;
   try {
     const topic = 'durable';
     const partitions = 3;
@@ -17,6 +18,21 @@ test('after SIGKILL and restart every acks=all record is still there', { timeout
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
     await admin.disconnect();
+
+    // A consumer reads along the whole time, across the crash: it must reconnect and continue
+    // where it was, never seeing a record twice or one that the restart lost.
+    liveConsumer = new Consumer({ brokers: broker.address, maxWaitMs: 100, retry: { initialRetryMs: 50, maxRetryMs: 500 } });
+    await liveConsumer.connect();
+    await liveConsumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })));
+    const liveSeen = new Map<string, string>();
+    const lastOffset = [-1, -1, -1];
+    const liveReading = (async () => {
+      for await (const message of liveConsumer) {
+        assert.ok(message.offset > lastOffset[message.partition], 'offsets only grow per partition');
+        lastOffset[message.partition] = message.offset;
+        liveSeen.set(`${message.partition}/${message.offset}`, message.value!.toString());
+      }
+    })();
 
     // Produce continuously; the broker is killed while sends are in flight.
     const producer = new Producer({ brokers: broker.address, acks: 'all', retry: { retries: 0 }, deliveryTimeoutMs: 5_000, requestTimeoutMs: 5_000 });
@@ -67,7 +83,16 @@ test('after SIGKILL and restart every acks=all record is still there', { timeout
     }
     await consumer.disconnect();
     assert.equal(found, ackedBeforeKill, 'every acknowledged record was consumed back');
+
+    // The consumer that lived through the crash caught up with the same log.
+    const deadlineMs = Date.now() + 30_000;
+    while (liveSeen.size < stored && Date.now() < deadlineMs) await sleep(50);
+    await liveConsumer.disconnect();
+    await liveReading;
+    assert.equal(liveSeen.size, stored, 'the live consumer read every stored record once');
+    for (const [key, value] of acknowledged) assert.equal(liveSeen.get(key), value, `live consumer has ${key}`);
   } finally {
+    await liveConsumer?.disconnect();
     await broker.stop();
     removeDataDir(dataDir);
   }
