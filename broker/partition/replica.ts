@@ -105,6 +105,9 @@ export class Replica {
   private waitingChanges: PendingChange[] = [];
   /** Peer messages refused because their batches could not be written (damaged on the way). */
   droppedMessages = 0;
+  /** Readies handled, and the longest one (ms): no message of this group leaves while one is written. */
+  readyCount = 0;
+  readyMsMax = 0;
   private loopScheduled = false;
   private loopRunning: Promise<void> | undefined;
   private stopped = false;
@@ -349,8 +352,11 @@ export class Replica {
     try {
       while (!this.stopped && this.node.hasReady()) {
         const ready = this.node.ready();
+        const startedMs = this.options.clock.nowMs();
         await this.handleReady(ready);
         this.node.advance(ready);
+        this.readyCount += 1;
+        this.readyMsMax = Math.max(this.readyMsMax, this.options.clock.nowMs() - startedMs);
       }
     } catch (error) {
       this.fail(error);
