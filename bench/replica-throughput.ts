@@ -56,6 +56,8 @@ interface Figures {
   seconds: number;
   /** Appends refused (NotLeaderError after a leadership change); they are not counted as batches. */
   refused: number;
+  /** The slowest Ready of any replica (ms), replicated runs only. */
+  readyMsMax?: number;
 }
 
 /**
@@ -93,7 +95,9 @@ async function replicated(template: Buffer, { seconds, inflight, flush }: Argume
       const leader = [...cluster.replicas.values()].find((replica) => replica.isLeader);
       return leader === undefined ? Promise.reject(new NotLeaderError('bench', 0)) : leader.append(batch, 'all');
     };
-    return await drive(append, template, seconds, inflight);
+    const figures = await drive(append, template, seconds, inflight);
+    figures.readyMsMax = Math.max(...[...cluster.replicas.values()].map((replica) => replica.readyMsMax));
+    return figures;
   } finally {
     await cluster.close();
   }
@@ -116,8 +120,9 @@ async function single(template: Buffer, { seconds, inflight, flush }: Arguments)
 function line(name: string, figures: Figures): string {
   const batchesPerSecond = figures.batches / figures.seconds;
   const megabytesPerSecond = figures.bytes / figures.seconds / 1e6;
-  const refused = figures.refused > 0 ? ` (${figures.refused} refused: leadership moved)` : '';
-  return `${name.padEnd(28)} ${batchesPerSecond.toFixed(0).padStart(7)} batches/s ${megabytesPerSecond.toFixed(1).padStart(7)} MB/s${refused}`;
+  const slowest = figures.readyMsMax !== undefined ? `, slowest Ready ${figures.readyMsMax} ms` : '';
+  const refused = figures.refused > 0 ? `, ${figures.refused} refused (leadership moved)` : '';
+  return `${name.padEnd(28)} ${batchesPerSecond.toFixed(0).padStart(7)} batches/s ${megabytesPerSecond.toFixed(1).padStart(7)} MB/s${slowest}${refused}`;
 }
 
 async function main(): Promise<void> {
