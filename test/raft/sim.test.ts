@@ -6,7 +6,7 @@ import { DEFAULT_STEPS } from './sim-defaults.js';
 /** Seeds run in CI: half of them with 3 nodes, half with 5 (by seed parity). */
 const CI_SEEDS = 1000;
 /** Steps per seed in CI, sized so that the whole file runs in well under three minutes on a shared 2-core machine. */
-const CI_STEPS = 15000;
+const CI_STEPS = 20000;
 
 function describeFailure(result: SimResult): string {
   const failure = result.failure!;
