@@ -10,7 +10,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { PeerTransport } from '../broker/transport/peer-transport.js';
+import { PeerTransport, type PeerStats } from '../broker/transport/peer-transport.js';
 import { loadRaftProto } from '../broker/transport/raft-proto.js';
 import { EntryType, MessageType, type Message } from '../raft/types.js';
 
@@ -26,7 +26,7 @@ interface WorkerInput {
   readonly windowBytes: number;
 }
 
-type WorkerReply = { type: 'counts'; messages: number; entryBytes: number; heartbeats: number } | { type: 'ready' };
+type WorkerReply = { type: 'counts'; messages: number; entryBytes: number; heartbeats: number; stats: PeerStats | undefined } | { type: 'ready' };
 type WorkerRequest = { type: 'counts' } | { type: 'respond-heartbeats'; groups: number; term: number } | { type: 'close' };
 
 function heartbeat(from: number, to: number, term: number, commit: number, type = MessageType.Heartbeat): Message {
@@ -54,7 +54,7 @@ async function runReceiver(input: WorkerInput): Promise<void> {
   await transport.start();
   port.on('message', (request: WorkerRequest) => {
     if (request.type === 'counts') {
-      port.postMessage({ type: 'counts', ...counts } satisfies WorkerReply);
+      port.postMessage({ type: 'counts', ...counts, stats: transport.stats().peers.get(SENDER_ID) } satisfies WorkerReply);
     } else if (request.type === 'respond-heartbeats') {
       for (let groupId = 0; groupId < request.groups; groupId += 1) transport.send(SENDER_ID, groupId, heartbeat(RECEIVER_ID, SENDER_ID, request.term, 0, MessageType.HeartbeatResponse));
       transport.flushTick();
@@ -130,6 +130,19 @@ async function stopPair(pair: Pair): Promise<void> {
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** A wait that stalls this long means a bug: the bench stops with what it saw instead of hanging. */
+const STALL_MS = 15_000;
+
+async function waitUntil(what: string, pair: Pair, condition: () => Promise<boolean> | boolean): Promise<void> {
+  const stalledAtMs = performance.now() + STALL_MS;
+  while (!(await condition())) {
+    if (performance.now() > stalledAtMs) {
+      const counts = await pair.receiver.counts();
+      throw new Error(`stalled waiting for ${what}: receiver ${JSON.stringify(counts)}, sender ${JSON.stringify([...pair.sender.stats().peers.values()])}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 async function measureAppends(windowBytes: number, seconds: number, entryBytes: number, entriesPerMessage: number): Promise<void> {
   const pair = await startPair(windowBytes);
@@ -149,10 +162,7 @@ async function measureAppends(windowBytes: number, seconds: number, entryBytes: 
     await turn();
   }
   let counts = await pair.receiver.counts();
-  while (counts.messages < sent) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    counts = await pair.receiver.counts();
-  }
+  await waitUntil('every append', pair, async () => (counts = await pair.receiver.counts()).messages >= sent);
   const elapsedS = (performance.now() - startedMs) / 1000;
   const stats = pair.sender.stats().peers.get(RECEIVER_ID);
   console.log(
@@ -167,7 +177,7 @@ async function measureHeartbeats(groups: number, ticks: number): Promise<void> {
   const pair = await startPair(8 * 1024 * 1024);
   // Let the stream come up, so every tick below is one frame on an open stream.
   pair.sender.send(RECEIVER_ID, 0, heartbeat(SENDER_ID, RECEIVER_ID, 1, 0, MessageType.TimeoutNow));
-  while ((await pair.receiver.counts()).messages < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitUntil('the stream', pair, async () => (await pair.receiver.counts()).messages >= 1);
   const before = pair.sender.stats().peers.get(RECEIVER_ID);
   const commitBase = 1_500_000;
   const startedMs = performance.now();
@@ -177,9 +187,14 @@ async function measureHeartbeats(groups: number, ticks: number): Promise<void> {
     pair.receiver.request({ type: 'respond-heartbeats', groups, term: 5 });
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  while ((await pair.receiver.counts()).heartbeats < groups * ticks) await new Promise((resolve) => setTimeout(resolve, 10));
-  const receivedResponses = (): number => (pair.sender.stats().peers.get(RECEIVER_ID)?.receivedMessages ?? 0);
-  while (receivedResponses() < groups * ticks) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitUntil('every heartbeat', pair, async () => (await pair.receiver.counts()).heartbeats >= groups * ticks);
+  // Answers still being written when the next tick's arrive are superseded (only the latest term
+  // matters), so wait until the receiver has nothing left and the sender has every frame it wrote.
+  let answers: PeerStats | undefined;
+  await waitUntil('every heartbeat answer', pair, async () => {
+    answers = (await pair.receiver.counts()).stats;
+    return answers !== undefined && answers.queuedMessages === 0 && answers.sentFrames === pair.sender.stats().peers.get(RECEIVER_ID)?.receivedFrames;
+  });
   const elapsedMs = performance.now() - startedMs;
   const after = pair.sender.stats().peers.get(RECEIVER_ID);
   if (before === undefined || after === undefined) throw new Error('no stats');
@@ -191,7 +206,8 @@ async function measureHeartbeats(groups: number, ticks: number): Promise<void> {
   const uncoalescedBytes = Frame.encode({ envelopes }).finish().length;
   console.log(
     `heartbeats of ${groups} groups: ${frames} frames in ${ticks} ticks, ${bytesPerTick.toFixed(0)} B per tick one way ` +
-      `(${(bytesPerTick / groups).toFixed(1)} B per group; as ${groups} separate messages: ${uncoalescedBytes} B), ` +
+      `(${(bytesPerTick / groups).toFixed(1)} B per group; as ${groups} separate messages: ${uncoalescedBytes} B); ` +
+      `answers: ${answers?.heartbeatFrames} frames, ${((answers?.sentBytes ?? 0) / (answers?.heartbeatFrames ?? 1)).toFixed(0)} B each, ${answers?.heartbeatsSuperseded} superseded before they could leave; ` +
       `${(elapsedMs / ticks).toFixed(1)} ms per tick round (10 ms of it sleep)`,
   );
   await stopPair(pair);
@@ -207,7 +223,7 @@ function parseArguments(): { seconds: number; entryBytes: number; entriesPerMess
     seconds: Number(value('--seconds', '3')),
     entryBytes: Number(value('--entry-bytes', String(64 * 1024))),
     entriesPerMessage: Number(value('--entries-per-message', '1')),
-    windows: value('--windows', '65535,8388608').split(',').map(Number),
+    windows: value('--windows', '65535,8388608').split(',').filter((text) => text !== '').map(Number),
     groups: Number(value('--groups', '1000')),
     ticks: Number(value('--ticks', '50')),
   };
