@@ -20,7 +20,7 @@ import { MessageType } from '../../raft/types.js';
 import { PeerQueue } from './peer-queue.js';
 import type { GroupId, WireFrame, WireHeartbeatBatch } from './raft-codec.js';
 import { GROUP_ID_MAX, heartbeatMessage, InvalidFrameError, isCoalescibleHeartbeat, messageFromWire, uint64ToNumber } from './raft-codec.js';
-import { loadRaftProto, RAFT_CONNECT_PATH } from './raft-proto.js';
+import { connectMethodDefinition, loadRaftProto, RAFT_CONNECT_PATH } from './raft-proto.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import { widenServerFlowControl } from './server-flow-control.js';
 import type { TransportLimits } from './transport-limits.js';
@@ -129,15 +129,13 @@ function newCounters(): Counters {
   };
 }
 
-const identity = (frame: Buffer): Buffer => frame;
-
 export class PeerTransport {
   private readonly limits: TransportLimits;
   private readonly logger: Logger;
   private readonly random: () => number;
   private readonly links = new Map<BrokerId, PeerLink>();
-  private readonly decodeFrame: (bytes: Buffer) => WireFrame;
   private readonly encodeFrame: (frame: object) => Uint8Array;
+  private readonly method = connectMethodDefinition<WireFrame>();
   private server?: grpc.Server;
   private boundAddress?: string;
   private flushHandle?: NodeJS.Immediate;
@@ -156,7 +154,6 @@ export class PeerTransport {
     this.logger = options.logger.child({ component: 'peer-transport', brokerId: options.selfId });
     this.random = options.random ?? Math.random;
     const { Frame } = loadRaftProto();
-    this.decodeFrame = (bytes) => Frame.decode(bytes) as unknown as WireFrame;
     this.encodeFrame = (frame) => Frame.encode(frame).finish();
     for (const [id, address] of options.peers) this.addLink(id, address);
   }
@@ -177,15 +174,21 @@ export class PeerTransport {
       'grpc.keepalive_time_ms': this.limits.keepaliveTimeMs,
       'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
     });
-    const method: grpc.MethodDefinition<WireFrame, Buffer> = {
-      path: RAFT_CONNECT_PATH, requestStream: true, responseStream: true, originalName: 'connect',
-      requestSerialize: identity as unknown as (frame: WireFrame) => Buffer, requestDeserialize: this.decodeFrame,
-      responseSerialize: identity, responseDeserialize: identity,
-    };
-    server.addService({ Connect: method }, { Connect: (call: ServerStream) => this.accept(call) });
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(this.options.listenAddress, grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error)));
-    });
+    server.addService({ Connect: this.method }, { Connect: (call: ServerStream) => this.accept(call) });
+    let port: number;
+    try {
+      port = await new Promise<number>((resolve, reject) => {
+        server.bindAsync(this.options.listenAddress, grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error)));
+      });
+    } catch (error) {
+      server.forceShutdown();
+      throw error;
+    }
+    if (this.closed) {
+      // close() ran while the port was being bound.
+      server.forceShutdown();
+      return `${this.options.listenAddress}`;
+    }
     this.server = server;
     this.serverWindowsWidened = widenServerFlowControl(server, this.limits.flowControlWindowBytes, this.logger);
     const host = this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(':'));
@@ -394,7 +397,7 @@ export class PeerTransport {
     metadata.set(METADATA_CLUSTER_ID, this.options.clusterId);
     metadata.set(METADATA_BROKER_ID, String(this.options.selfId));
     metadata.set(METADATA_TARGET_BROKER_ID, String(link.id));
-    const call = link.client.makeBidiStreamRequest<Buffer, WireFrame>(RAFT_CONNECT_PATH, identity, this.decodeFrame, metadata, {});
+    const call = link.client.makeBidiStreamRequest<Buffer, WireFrame>(RAFT_CONNECT_PATH, this.method.requestSerialize, this.method.responseDeserialize, metadata, {});
     link.pending = call;
     link.handshakeTimer = setTimeout(() => {
       link.counters.handshakeFailures += 1;

@@ -1,8 +1,8 @@
 /**
  * Loads proto/raft.proto with protobufjs and builds the gRPC method definition of
- * RaftTransport.Connect by hand, so frames are (de)serialized by protobufjs directly: decoded
- * `bytes` fields (entry data, snapshot data) are views into the received buffer, never copies,
- * and no intermediate plain-object conversion runs per message.
+ * RaftTransport.Connect by hand (no @grpc/proto-loader), so frames are decoded by protobufjs
+ * directly: decoded `bytes` fields (entry data, snapshot data) are views into the received
+ * buffer, never copies, and no intermediate plain-object conversion runs per message.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,22 +48,24 @@ export function loadRaftProto(): RaftProto {
   return cached;
 }
 
+const passThrough = (frame: Buffer): Buffer => frame;
+
 /**
- * The gRPC method definition for RaftTransport.Connect. Serialize takes a Frame already in
- * protobufjs shape (see raft-codec.ts); deserialize returns protobufjs's decoded message.
+ * The gRPC method definition of RaftTransport.Connect, the same for both sides: frames are
+ * written already encoded (PeerTransport encodes them itself, to know their size) and arrive
+ * decoded by protobufjs, whose `bytes` fields are views into the received buffer.
  */
-export function connectMethodDefinition(): grpc.MethodDefinition<object, protobuf.Message> {
+export function connectMethodDefinition<Decoded>(): grpc.MethodDefinition<Buffer, Decoded> & grpc.MethodDefinition<Decoded, Buffer> {
   const { Frame } = loadRaftProto();
-  const serialize = (frame: object): Buffer => Frame.encode(frame).finish() as Buffer;
-  const deserialize = (bytes: Buffer): protobuf.Message => Frame.decode(bytes);
+  const decode = (bytes: Buffer): Decoded => Frame.decode(bytes) as unknown as Decoded;
   return {
     path: RAFT_CONNECT_PATH,
     requestStream: true,
     responseStream: true,
-    requestSerialize: serialize,
-    requestDeserialize: deserialize,
-    responseSerialize: serialize,
-    responseDeserialize: deserialize,
     originalName: 'connect',
-  };
+    requestSerialize: passThrough,
+    requestDeserialize: decode,
+    responseSerialize: passThrough,
+    responseDeserialize: decode,
+  } as grpc.MethodDefinition<Buffer, Decoded> & grpc.MethodDefinition<Decoded, Buffer>;
 }

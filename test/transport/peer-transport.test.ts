@@ -261,3 +261,13 @@ test('heartbeat answers produced over several turns wait for each other: one fra
     await Promise.all([a.transport.close(), b.transport.close()]);
   }
 });
+
+test('start() fails cleanly when the listen port is taken', async () => {
+  const [a] = await startCluster([1]);
+  const clash = makeNode(1, new Map([[1, a.transport.address]]));
+  try {
+    await assert.rejects(clash.transport.start(), /No address added out of total 1 resolved|EADDRINUSE|address/i);
+  } finally {
+    await Promise.all([a.transport.close(), clash.transport.close()]);
+  }
+});
