@@ -373,11 +373,16 @@ export class Replica {
     // Waiting requests were made by a leader in termNow; only a change of role or term ends them.
     if (ready.softState !== undefined || this.termNow !== termBefore) this.rejectStaleAppends();
     for (const message of ready.messages) if (sendableBeforePersist(message)) this.send(message);
+    // Committed means a majority holds the entries durably, whether or not this replica's own
+    // write of them has finished: what its log already holds is published (and acknowledged) now,
+    // which saves the client this Ready's fdatasync; the rest once this Ready is written. Only
+    // below this Ready's entries, though: a follower may be about to overwrite a stale suffix.
+    if (ready.committedEntries.length > 0) this.publishCommitted(ready.committedEntries, ready.entries.length > 0 ? ready.entries[0].index : Number.MAX_SAFE_INTEGER);
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     await this.persist(ready.entries, ready.hardState);
     if (ready.entries.length > 0) this.acknowledgeWritten(entryEnd(ready.entries[ready.entries.length - 1]));
     for (const message of ready.messages) if (!sendableBeforePersist(message)) this.send(message);
-    if (ready.committedEntries.length > 0) this.applyCommitted(ready.committedEntries);
+    if (ready.committedEntries.length > 0) this.publishCommitted(ready.committedEntries, Number.MAX_SAFE_INTEGER);
   }
 
   /**
@@ -421,10 +426,18 @@ export class Replica {
     await this.log.truncateFullyAndStartAt(snapshot.index + 1);
   }
 
-  private applyCommitted(entries: readonly Entry[]): void {
+  /**
+   * Moves the high watermark to the commit index, as far as this replica's log holds the entries
+   * (consumers must be able to read what it covers), and acknowledges the appends and membership
+   * changes it now covers: an acknowledged append is always readable on the leader. Nothing at or
+   * beyond `rewrittenFrom` (entries being written now, possibly replacing a stale suffix) is shown.
+   */
+  private publishCommitted(entries: readonly Entry[], rewrittenFrom: number): void {
     const committed = entryEnd(entries[entries.length - 1]);
-    if (committed + 1 > this.log.highWatermark) this.log.setHighWatermark(committed + 1);
-    while (this.waitingForCommit.length > 0 && this.waitingForCommit[0].lastOffset <= committed) {
+    const visible = Math.min(committed + 1, this.log.logEndOffset, rewrittenFrom);
+    if (visible > this.log.highWatermark) this.log.setHighWatermark(visible);
+    const highWatermark = this.log.highWatermark;
+    while (this.waitingForCommit.length > 0 && this.waitingForCommit[0].lastOffset < highWatermark) {
       const pending = this.waitingForCommit.shift() as PendingAppend;
       pending.resolve({ baseOffset: pending.baseOffset, lastOffset: pending.lastOffset });
     }

@@ -74,6 +74,12 @@ export class ReplicaCluster {
   private readonly files = new FileHandleCache(256);
   private timer: NodeJS.Timeout | undefined;
   messagesDelivered = 0;
+  /**
+   * Every high watermark a node published, with the term of the offset just below it: committed
+   * data never changes, so the final log must hold the same term there (same index and term means
+   * the same entry). See checkCommittedNeverChanged.
+   */
+  readonly committedSamples: Array<{ id: NodeId; offset: number; term: number }> = [];
   /** fdatasyncs of segment files (.log), per node, counted below the storage API. */
   readonly logSyncs = new Map<NodeId, number>();
 
@@ -126,6 +132,14 @@ export class ReplicaCluster {
       send: (message) => this.deliver(message),
     };
     const replica = await Replica.open(options);
+    let sampled = replica.highWatermark;
+    replica.onChange(() => {
+      const highWatermark = replica.highWatermark;
+      if (highWatermark === sampled) return;
+      sampled = highWatermark;
+      const term = replica.log.epochAt(highWatermark - 1);
+      if (term !== undefined) this.committedSamples.push({ id, offset: highWatermark - 1, term });
+    });
     this.known.add(id);
     this.replicas.set(id, replica);
     return replica;
@@ -213,6 +227,19 @@ export class ReplicaCluster {
       offset = lastOffsetAfter(bytes);
     }
     return Buffer.concat(parts);
+  }
+
+  /** Asserts that every committed offset ever published still has the same term in `id`'s log. */
+  checkCommittedNeverChanged(id: NodeId): number {
+    const log = this.get(id).log;
+    let checked = 0;
+    for (const sample of this.committedSamples) {
+      if (sample.offset < log.logStartOffset || sample.offset >= log.highWatermark) continue;
+      const term = log.epochAt(sample.offset);
+      if (term !== sample.term) throw new Error(`node ${sample.id} published offset ${sample.offset} of term ${sample.term} as committed; node ${id} has term ${term} there`);
+      checked++;
+    }
+    return checked;
   }
 
   /** The base offset of the first batch of a node's log that starts at or after `offset`. */

@@ -71,6 +71,7 @@ test('under random cuts, power losses and restarts, acknowledged appends survive
     for (const id of [2, 3]) assert.ok((await cluster.committedBytes(id, boundary)).equals(reference), `node ${id} differs from node 1`);
     const firstValues = valuesOf(reference).filter((value) => value.endsWith('-0'));
     assert.equal(new Set(firstValues).size, firstValues.length, 'an append is in the log twice');
+    assert.ok(cluster.checkCommittedNeverChanged(leader.nodeId) > 0);
     for (const [tag, offset] of acknowledged) if (offset >= boundary) assert.ok(firstValues.includes(`${tag}-0`), `acknowledged ${tag} was lost`);
     if (process.env.REPLICA_FAULT_SEED !== undefined) console.log(`seed ${SEED}: ${faults} faults, ${acknowledged.size} of ${proposed} acknowledged, offsets ${leader.logEndOffset}, log starts ${NODES.map((id) => cluster.get(id).logStartOffset).join(",")}, cold reads ${NODES.map((id) => cluster.get(id).coldReads).join(",")}`);
     assert.ok(faults > 0 && acknowledged.size > STEPS / 2, `the run should have faults (${faults}) and progress (${acknowledged.size} acknowledged)`);

@@ -125,6 +125,8 @@ test('appends on a leader cut off in a minority are never acknowledged, and its 
     const values = valuesOf(bytes);
     assert.ok(values.includes('committed-0') && values.includes('majority-0'));
     assert.ok(!values.some((value) => value.startsWith('lost')), 'the divergent suffix must be gone');
+    // No replica ever showed consumers an offset that later changed.
+    assert.ok(cluster.checkCommittedNeverChanged(second.nodeId) > 0);
     assert.equal(first.logEndOffset, second.logEndOffset);
   } finally {
     await cluster.close();
