@@ -46,6 +46,11 @@ export interface PeerTransportOptions {
   readonly logger: Logger;
   /** Receives each Raft message from a peer with its group id. */
   readonly onMessage: (groupId: GroupId, message: Message) => void;
+  /**
+   * Told when the stream to a peer is established (true) or lost (false), e.g. to call
+   * reportUnreachable on the replicas that lead groups with that peer. Not called by close().
+   */
+  readonly onPeerState?: (peerId: BrokerId, connected: boolean) => void;
   /** Jitter source in [0, 1); injected so tests and simulations can seed it. */
   readonly random?: () => number;
 }
@@ -486,6 +491,7 @@ export class PeerTransport {
     link.counters.connects += 1;
     if (link.counters.connects > 1) link.counters.reconnects += 1;
     this.logger.info({ peer: link.id, address: link.address, dialer: link.dialer }, 'peer stream established');
+    this.options.onPeerState?.(link.id, true);
     this.flush(link);
   }
 
@@ -513,7 +519,8 @@ export class PeerTransport {
   }
 
   private endStream(link: PeerLink, stream: FrameStream): void {
-    if (link.stream === stream) link.stream = undefined;
+    const wasEstablished = link.stream === stream;
+    if (wasEstablished) link.stream = undefined;
     if (link.pending === stream) {
       link.pending = undefined;
       clearTimeout(link.handshakeTimer);
@@ -527,6 +534,7 @@ export class PeerTransport {
     } else if (!stream.writableEnded) {
       stream.end();
     }
+    if (wasEstablished && !this.closed) this.options.onPeerState?.(link.id, false);
   }
 
   private receive(link: PeerLink, frame: WireFrame): void {

@@ -131,7 +131,8 @@ test('a peer that is down: bounded queue, counted drops, redial with backoff, de
     [2, `127.0.0.1:${await freePort()}`],
   ]);
   const limits = { queueMessagesMax: 50, queueBytesMax: 1024 * 1024, reconnectBackoffInitialMs: 40, reconnectBackoffMaxMs: 160, closeGraceMs: 500 };
-  const a = makeNode(1, addresses, { limits });
+  const peerStates: string[] = [];
+  const a = makeNode(1, addresses, { limits, onPeerState: (peerId, connected) => peerStates.push(`${peerId}:${connected ? 'up' : 'down'}`) });
   await a.transport.start();
   let b = makeNode(2, addresses, { limits });
   try {
@@ -164,6 +165,7 @@ test('a peer that is down: bounded queue, counted drops, redial with backoff, de
     stats = a.transport.stats().peers.get(2);
     assert.equal(stats?.reconnects, 1);
     assert.ok(stats.disconnects >= 1);
+    assert.deepEqual(peerStates, ['2:up', '2:down', '2:up']);
   } finally {
     await Promise.all([a.transport.close(), b.transport.close()]);
   }
