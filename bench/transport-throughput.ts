@@ -5,7 +5,8 @@
  * tick in both directions, with the bytes per tick coalesced and what the same heartbeats would
  * cost as separate messages.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/transport-throughput.js [--seconds 3] [--entry-bytes 65536] [--entries-per-message 1] [--windows 65535,8388608] [--groups 1000] [--ticks 50]
+ *   npx tsc -p tsconfig.json && node dist/bench/transport-throughput.js [--seconds 3] [--entry-bytes 65536] [--entries-per-message 1]
+ *     [--windows 65535,8388608] [--frame-bytes 1048576] [--frames-in-flight 8] [--groups 1000] [--ticks 50]
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +25,8 @@ interface WorkerInput {
   readonly listenAddress: string;
   readonly senderAddress: string;
   readonly windowBytes: number;
+  readonly frameBytesTarget: number;
+  readonly framesInFlightMax: number;
 }
 
 type WorkerReply = { type: 'counts'; messages: number; entryBytes: number; heartbeats: number; stats: PeerStats | undefined } | { type: 'ready' };
@@ -43,7 +46,7 @@ async function runReceiver(input: WorkerInput): Promise<void> {
     clusterId: 'bench',
     listenAddress: input.listenAddress,
     peers: new Map([[SENDER_ID, input.senderAddress]]),
-    limits: { flowControlWindowBytes: input.windowBytes },
+    limits: { flowControlWindowBytes: input.windowBytes, frameBytesTarget: input.frameBytesTarget, framesInFlightMax: input.framesInFlightMax },
     logger,
     onMessage: (_groupId, message) => {
       if (message.type === MessageType.Heartbeat) counts.heartbeats += 1;
@@ -94,19 +97,22 @@ interface Pair {
   readonly receiver: ReceiverHandle;
 }
 
+/** Frame size and frames in flight, from the command line. */
+let frameLimits = { frameBytesTarget: 1024 * 1024, framesInFlightMax: 8 };
+
 async function startPair(windowBytes: number): Promise<Pair> {
   const sender = new PeerTransport({
     selfId: SENDER_ID,
     clusterId: 'bench',
     listenAddress: '127.0.0.1:0',
     peers: new Map(),
-    limits: { flowControlWindowBytes: windowBytes },
+    limits: { flowControlWindowBytes: windowBytes, ...frameLimits },
     logger,
     onMessage: () => {},
   });
   const senderAddress = await sender.start();
   const receiverAddress = `127.0.0.1:${await freePortOnce()}`;
-  const worker = new Worker(new URL(import.meta.url), { workerData: { listenAddress: receiverAddress, senderAddress, windowBytes } satisfies WorkerInput });
+  const worker = new Worker(new URL(import.meta.url), { workerData: { listenAddress: receiverAddress, senderAddress, windowBytes, ...frameLimits } satisfies WorkerInput });
   const receiver = new ReceiverHandle(worker);
   await receiver.next();
   sender.updatePeers(new Map([[RECEIVER_ID, receiverAddress]]));
@@ -213,7 +219,7 @@ async function measureHeartbeats(groups: number, ticks: number): Promise<void> {
   await stopPair(pair);
 }
 
-function parseArguments(): { seconds: number; entryBytes: number; entriesPerMessage: number; windows: number[]; groups: number; ticks: number } {
+function parseArguments(): { seconds: number; entryBytes: number; entriesPerMessage: number; windows: number[]; groups: number; ticks: number; frameBytesTarget: number; framesInFlightMax: number } {
   const args = process.argv.slice(2);
   const value = (flag: string, fallback: string): string => {
     const k = args.indexOf(flag);
@@ -226,11 +232,15 @@ function parseArguments(): { seconds: number; entryBytes: number; entriesPerMess
     windows: value('--windows', '65535,8388608').split(',').filter((text) => text !== '').map(Number),
     groups: Number(value('--groups', '1000')),
     ticks: Number(value('--ticks', '50')),
+    frameBytesTarget: Number(value('--frame-bytes', String(1024 * 1024))),
+    framesInFlightMax: Number(value('--frames-in-flight', '8')),
   };
 }
 
 if (isMainThread) {
   const options = parseArguments();
+  frameLimits = { frameBytesTarget: options.frameBytesTarget, framesInFlightMax: options.framesInFlightMax };
+  console.log(`frames of ${options.frameBytesTarget} B, at most ${options.framesInFlightMax} in flight per peer`);
   for (const windowBytes of options.windows) await measureAppends(windowBytes, options.seconds, options.entryBytes, options.entriesPerMessage);
   await measureHeartbeats(options.groups, options.ticks);
 } else {
