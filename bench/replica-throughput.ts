@@ -11,8 +11,8 @@
  * `--flush never` takes the disk's sync latency out, leaving the cost of the replication path
  * itself (three logs' writes, CRC checks, Raft, message copies) on one event loop.
  *
- * Prints per round: batches/s and MB/s (10^6 bytes of batch data per second) for each side and
- * their ratio. fdatasyncs are not counted here (test/partition counts them for group commit).
+ * Prints per round: batches/s, MB/s (10^6 bytes of batch data per second) and append latency
+ * percentiles for each side, and their throughput ratio. fdatasyncs are not counted here (test/partition counts them for group commit).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,12 @@ interface Figures {
   refused: number;
   /** The slowest Ready of any replica (ms), replicated runs only. */
   readyMsMax?: number;
+  /** Append latencies (ms), sorted. */
+  latenciesMs: number[];
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
 }
 
 /**
@@ -69,10 +75,13 @@ async function drive(append: (batch: Buffer) => Promise<unknown>, template: Buff
   const deadline = Date.now() + seconds * 1000;
   let batches = 0;
   let refused = 0;
+  const latenciesMs: number[] = [];
   const worker = async (): Promise<void> => {
     while (Date.now() < deadline) {
       try {
+        const sentAt = process.hrtime.bigint();
         await append(Buffer.from(template));
+        latenciesMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
         batches += 1;
       } catch (error) {
         if (!(error instanceof NotLeaderError)) throw error;
@@ -83,7 +92,8 @@ async function drive(append: (batch: Buffer) => Promise<unknown>, template: Buff
   };
   await Promise.all(Array.from({ length: inflight }, worker));
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  return { batches, bytes: batches * template.length, seconds: elapsed, refused };
+  latenciesMs.sort((a, b) => a - b);
+  return { batches, bytes: batches * template.length, seconds: elapsed, refused, latenciesMs };
 }
 
 async function replicated(template: Buffer, { seconds, inflight, flush }: Arguments): Promise<Figures> {
@@ -120,9 +130,10 @@ async function single(template: Buffer, { seconds, inflight, flush }: Arguments)
 function line(name: string, figures: Figures): string {
   const batchesPerSecond = figures.batches / figures.seconds;
   const megabytesPerSecond = figures.bytes / figures.seconds / 1e6;
+  const latency = `, latency p50 ${percentile(figures.latenciesMs, 0.5).toFixed(1)} ms p99 ${percentile(figures.latenciesMs, 0.99).toFixed(1)} ms`;
   const slowest = figures.readyMsMax !== undefined ? `, slowest Ready ${figures.readyMsMax} ms` : '';
   const refused = figures.refused > 0 ? `, ${figures.refused} refused (leadership moved)` : '';
-  return `${name.padEnd(28)} ${batchesPerSecond.toFixed(0).padStart(7)} batches/s ${megabytesPerSecond.toFixed(1).padStart(7)} MB/s${slowest}${refused}`;
+  return `${name.padEnd(28)} ${batchesPerSecond.toFixed(0).padStart(7)} batches/s ${megabytesPerSecond.toFixed(1).padStart(7)} MB/s${latency}${slowest}${refused}`;
 }
 
 async function main(): Promise<void> {
