@@ -376,8 +376,11 @@ export class Replica {
     // Committed means a majority holds the entries durably, whether or not this replica's own
     // write of them has finished: what its log already holds is published (and acknowledged) now,
     // which saves the client this Ready's fdatasync; the rest once this Ready is written. Only
-    // below this Ready's entries, though: a follower may be about to overwrite a stale suffix.
-    if (ready.committedEntries.length > 0) this.publishCommitted(ready.committedEntries, ready.entries.length > 0 ? ready.entries[0].index : Number.MAX_SAFE_INTEGER);
+    // below this Ready's entries, though (a follower may be about to overwrite a stale suffix),
+    // and nothing when a snapshot is about to replace the whole log.
+    if (ready.committedEntries.length > 0 && ready.snapshot === undefined) {
+      this.publishCommitted(ready.committedEntries, ready.entries.length > 0 ? ready.entries[0].index : Number.MAX_SAFE_INTEGER);
+    }
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     await this.persist(ready.entries, ready.hardState);
     if (ready.entries.length > 0) this.acknowledgeWritten(entryEnd(ready.entries[ready.entries.length - 1]));
