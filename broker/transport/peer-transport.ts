@@ -288,27 +288,48 @@ export class PeerTransport {
     return { peers, inboundRejected: this.inboundRejected, unknownPeerDrops: this.unknownPeerDrops, serverWindowsWidened: this.serverWindowsWidened };
   }
 
-  /** Ends every stream and the listener; leaves no timers or sockets behind. Queued messages are discarded. */
+  /**
+   * Writes what is queued (as far as the frames-in-flight window allows), half-closes every
+   * stream and waits up to closeGraceMs for the peers to finish them, then cancels what is left
+   * and stops the listener. Leaves no timers or sockets behind; what could not be written is
+   * discarded (a broker that must hand over leadership first waits for the transfer to complete).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
-    clearTimeout(this.heartbeatLingerTimer);
-    this.heartbeatLingerTimer = undefined;
+    this.releaseHeartbeats();
+    this.closed = true;
+    const deadlineMs = performance.now() + this.limits.closeGraceMs;
+    const finished: Promise<void>[] = [];
+    for (const link of this.links.values()) {
+      clearTimeout(link.redialTimer);
+      link.redialTimer = undefined;
+      if (link.pending !== undefined) this.endStream(link, link.pending);
+      const stream = link.stream;
+      if (stream === undefined) continue;
+      finished.push(new Promise<void>((resolve) => stream.once('close', resolve)));
+      stream.end();
+    }
+    await this.within(deadlineMs, Promise.all(finished));
     for (const link of this.links.values()) this.removeLink(link);
     const server = this.server;
     if (server === undefined) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, this.limits.closeGraceMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+    const shutdown = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    if (!(await this.within(deadlineMs, shutdown))) server.forceShutdown();
+  }
+
+  /** Waits for `promise` until `deadlineMs` (performance.now() time); true when it settled in time. */
+  private async within(deadlineMs: number, promise: Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, deadlineMs - performance.now()));
     });
+    try {
+      return await Promise.race([promise.then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private addLink(id: BrokerId, address: string): PeerLink {

@@ -273,3 +273,21 @@ test('start() fails cleanly when the listen port is taken', async () => {
     await Promise.all([a.transport.close(), clash.transport.close()]);
   }
 });
+
+for (const closing of ['dialer', 'acceptor'] as const) {
+  test(`close() on the ${closing} first writes what was sent just before it`, async () => {
+    const [dialer, acceptor] = await startCluster([1, 2]);
+    const [closer, other] = closing === 'dialer' ? [dialer, acceptor] : [acceptor, dialer];
+    try {
+      closer.transport.send(other.id, 0, baseMessage(MessageType.TimeoutNow, closer.id, other.id));
+      await waitFor('stream up', () => other.received.length === 1);
+      closer.transport.send(other.id, 3, appendMessage(closer.id, other.id, 9, [1000]));
+      closer.transport.send(other.id, 4, { ...baseMessage(MessageType.Heartbeat, closer.id, other.id), term: 2, commit: 1 });
+      await closer.transport.close();
+      await waitFor('the last messages', () => other.received.length === 3, 2_000);
+      await waitFor('the peer notices', () => other.transport.stats().peers.get(closer.id)?.connected === false);
+    } finally {
+      await Promise.all([dialer.transport.close(), acceptor.transport.close()]);
+    }
+  });
+}
