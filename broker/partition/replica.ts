@@ -72,11 +72,12 @@ export interface ReplicaOptions {
   /** Where the log and the state file write; tests wrap it. */
   readonly writer?: FileWriter;
   /**
-   * Hands a message to the peer transport. Must not throw for a peer that is down (drop it, or
-   * call reportUnreachable); the message must be delivered to the peer's replica of this group
-   * with its entries' bytes intact. Messages may be lost, duplicated or reordered.
+   * Hands a message to the peer transport, which delivers it to the peer broker's replica of this
+   * group with its entries' bytes intact (loss, duplication and reordering are safe). Returning
+   * false (or throwing) means it was dropped, e.g. the peer is unreachable or its queue full: the
+   * replica then tells Raft, whose leader stops streaming to that peer and probes instead.
    */
-  readonly send: (message: Message) => void;
+  readonly send: (message: Message) => boolean | void;
 }
 
 interface PendingAppend {
@@ -479,9 +480,13 @@ export class Replica {
   }
 
   private send(message: Message): void {
+    let delivered: boolean | void;
     try {
-      this.options.send(message);
+      delivered = this.options.send(message);
     } catch {
+      delivered = false;
+    }
+    if (delivered === false) {
       this.node.reportUnreachable(message.to);
       return;
     }

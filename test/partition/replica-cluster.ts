@@ -286,9 +286,10 @@ export class ReplicaCluster {
     };
   }
 
-  private deliver(message: Message): void {
-    if (this.blocked.has(`${message.from}>${message.to}`)) return;
-    if (!this.replicas.has(message.from)) return;
+  /** Like the peer transport: false when the message was dropped at once (link cut, peer down). */
+  private deliver(message: Message): boolean {
+    if (this.blocked.has(`${message.from}>${message.to}`)) return false;
+    if (!this.replicas.has(message.from) || !this.replicas.has(message.to)) return false;
     const copy: Message = { ...message, entries: message.entries.map((entry) => ({ ...entry, data: Buffer.from(entry.data) })) };
     if (this.corruptTo.has(message.to)) {
       for (const entry of copy.entries) if (entry.data.length > 0) entry.data[entry.data.length - 1] ^= 0xff;
@@ -300,6 +301,7 @@ export class ReplicaCluster {
       this.messagesDelivered += 1;
       target.receive(copy);
     });
+    return true;
   }
 }
 
