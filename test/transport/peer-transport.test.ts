@@ -2,8 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import type { Message } from '../../raft/types.js';
 import { MessageType } from '../../raft/types.js';
+import { METADATA_BROKER_ID, METADATA_CLUSTER_ID, METADATA_TARGET_BROKER_ID } from '../../broker/transport/peer-transport.js';
+import { connectMethodDefinition, loadRaftProto, RAFT_CONNECT_PATH } from '../../broker/transport/raft-proto.js';
 import { appendMessage, baseMessage, comparable, freePort, makeNode, startCluster, waitFor } from './transport-fixtures.js';
 
 /** A mix of every message shape the replicas produce, for group `groupId`. */
@@ -291,3 +294,38 @@ for (const closing of ['dialer', 'acceptor'] as const) {
     }
   });
 }
+
+test('nonsense from a peer is counted and skipped, never delivered or thrown', async () => {
+  const [acceptor] = await startCluster([2]);
+  // Broker 2 knows broker 1 at an address nobody listens on; broker 1 is played by a raw client.
+  acceptor.transport.updatePeers(new Map([[1, `127.0.0.1:${await freePort()}`]]));
+  const client = new grpc.Client(acceptor.transport.address, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set(METADATA_CLUSTER_ID, 'test-cluster');
+  metadata.set(METADATA_BROKER_ID, '1');
+  metadata.set(METADATA_TARGET_BROKER_ID, '2');
+  const method = connectMethodDefinition<unknown>();
+  const call = client.makeBidiStreamRequest(RAFT_CONNECT_PATH, method.requestSerialize, method.responseDeserialize, metadata, {});
+  call.on('error', () => {});
+  try {
+    const { Frame } = loadRaftProto();
+    const frame = Frame.encode({
+      envelopes: [
+        { groupId: 1, message: { type: 40 } },
+        { groupId: 2 },
+        { groupId: 3, message: { type: MessageType.Append, entries: [{ index: 1, count: 0 }] } },
+        { groupId: 4, message: { type: MessageType.Vote, from: 1, to: 2, term: 5 } },
+      ],
+      heartbeats: { heartbeatGroupIds: [1, 2], heartbeatTerms: [1], heartbeatCommits: [1, 1] },
+    }).finish();
+    call.write(Buffer.from(frame));
+    await waitFor('the valid message', () => acceptor.received.length === 1);
+    assert.equal(acceptor.received[0].groupId, 4);
+    assert.equal(acceptor.received[0].message.term, 5);
+    await waitFor('invalid parts counted', () => acceptor.transport.stats().peers.get(1)?.invalidMessages === 5);
+  } finally {
+    call.cancel();
+    client.close();
+    await acceptor.transport.close();
+  }
+});
