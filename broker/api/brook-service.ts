@@ -15,10 +15,11 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { SubscribeRequest, SubscribeResponse } from '../../proto/brook-types.js';
+import type { FetchResponse, SubscribeRequest, SubscribeResponse } from '../../proto/brook-types.js';
 import type { ApiContext } from './api-context.js';
 import { AdminHandler } from './admin-handler.js';
 import { FetchHandler } from './fetch-handler.js';
+import { encodeFetchResponse } from './fetch-response-encoder.js';
 import { ListOffsetsHandler } from './list-offsets-handler.js';
 import { MetadataHandler } from './metadata-handler.js';
 import { ProduceHandler } from './produce-handler.js';
@@ -36,13 +37,19 @@ function isMalformed(request: unknown): request is MalformedRequest {
   return typeof request === 'object' && request !== null && MALFORMED in request;
 }
 
-/** A copy of `service` whose request decoders return a marker instead of throwing. */
+/**
+ * A copy of `service` whose request decoders return a marker instead of throwing, and whose Fetch
+ * responses carrying stored batches are encoded by encodeFetchResponse (one copy of the data)
+ * rather than the generic encoder.
+ */
 export function withTolerantDecoding(service: ServiceDefinition): ServiceDefinition {
   const wrapped: Record<string, ServiceDefinition[string]> = {};
   for (const [name, method] of Object.entries(service)) {
     const decode = method.requestDeserialize;
+    const encode = method.responseSerialize;
     wrapped[name] = {
       ...method,
+      responseSerialize: name === 'Fetch' ? (response: FetchResponse) => encodeFetchResponse(response) ?? encode(response) : encode,
       requestDeserialize: (bytes: Buffer) => {
         try {
           return decode(bytes);
