@@ -14,13 +14,15 @@
  *
  * It reads the files the log documents (broker/storage/README.md): `<base>.log` frames and the
  * sparse `<base>.index` (8-byte entries: relative offset int32, position int32). Index files may
- * trail the log or be damaged after a crash; the walk from any earlier position still finds the
- * batch, because it follows batch lengths from a real batch start.
+ * trail the log (the walk from an earlier entry still finds the batch, following batch lengths)
+ * or be read while being rewritten: a position that does not walk like batches (bad magic or
+ * length, offsets not increasing, or past the wanted offset) makes the read walk from the
+ * segment's start instead (the whole segment at worst; never seen outside such a race).
  */
 import assert from 'node:assert/strict';
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { BATCH_HEADER_BYTES, baseOffsetNumberAt, batchSizeAt, checkBatchAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
+import { BATCH_HEADER_BYTES, MAGIC_V2, OFFSET_MAGIC, baseOffsetNumberAt, batchSizeAt, checkBatchAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { INDEX_SUFFIX, INDEX_WRITE_LAG_BYTES, LOG_SUFFIX, parseSegmentFileName, segmentFileName } from '../storage/log-segment.js';
 
 /** Bytes of batches one cold read returns at most (one batch always, whatever its size). */
@@ -41,7 +43,10 @@ export function readBatchesSync(dir: string, offset: number, maxBytes: number, l
   const fd = openSync(join(dir, segmentFileName(base, LOG_SUFFIX)), 'r');
   try {
     const fileBytes = fstatSync(fd).size;
-    const start = walkToBatch(fd, fileBytes, offset, indexedPosition(dir, base, offset));
+    const indexed = indexedPosition(dir, base, offset);
+    // The fallback walks the whole segment: slow, but only for an index read mid-rewrite.
+    const start = walkToBatch(fd, fileBytes, offset, indexed, COLD_WALK_BYTES_MAX) ?? walkToBatch(fd, fileBytes, offset, 0, fileBytes);
+    assert.ok(start !== undefined, `offset ${offset} not found in segment ${base} of ${dir}`);
     return readWholeBatches(fd, fileBytes, start, Math.min(maxBytes, COLD_READ_BYTES_MAX), limitExclusive);
   } finally {
     closeSync(fd);
@@ -88,23 +93,30 @@ function indexedPosition(dir: string, base: number, offset: number): number {
   }
 }
 
-/** From a batch start at or before the wanted batch, the position of the batch holding `offset`. */
-function walkToBatch(fd: number, fileBytes: number, offset: number, from: number): number {
+/**
+ * From a batch start at or before the wanted batch, the position of the batch holding `offset`,
+ * or undefined when the bytes from `from` do not walk like batches to it (an index entry read
+ * while being rewritten, or stale): the caller then walks from the segment's start.
+ */
+function walkToBatch(fd: number, fileBytes: number, offset: number, from: number, walkBytesMax: number): number | undefined {
   const window = Buffer.allocUnsafe(WALK_WINDOW_BYTES);
   let position = from;
-  while (position - from <= COLD_WALK_BYTES_MAX) {
+  let previousBase = -1;
+  while (position - from <= walkBytesMax) {
     const got = readSync(fd, window, 0, Math.min(WALK_WINDOW_BYTES, fileBytes - position), position);
-    assert.ok(got >= BATCH_HEADER_BYTES, `offset ${offset} is past the end of its segment`);
+    if (got < BATCH_HEADER_BYTES) return undefined;
     let at = 0;
     while (at + BATCH_HEADER_BYTES <= got) {
       const size = batchSizeAt(window, at);
-      assert.ok(size >= BATCH_HEADER_BYTES, `bad batch length ${size} at position ${position + at}`);
-      if (baseOffsetNumberAt(window, at) + lastOffsetDeltaAt(window, at) >= offset) return position + at;
+      const base = baseOffsetNumberAt(window, at);
+      if (size < BATCH_HEADER_BYTES || window[at + OFFSET_MAGIC] !== MAGIC_V2 || base <= previousBase || (previousBase < 0 && base > offset)) return undefined;
+      if (base + lastOffsetDeltaAt(window, at) >= offset) return position + at;
+      previousBase = base;
       at += size;
     }
     position += at;
   }
-  assert.fail(`walked more than ${COLD_WALK_BYTES_MAX} bytes looking for offset ${offset}`);
+  return undefined;
 }
 
 function readWholeBatches(fd: number, fileBytes: number, start: number, maxBytes: number, limitExclusive: number): Buffer {
