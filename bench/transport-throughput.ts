@@ -6,7 +6,7 @@
  * cost as separate messages.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/transport-throughput.js [--seconds 2] [--rounds 3] [--entry-bytes 65536] [--entries-per-message 1]
- *     [--windows 65535,8388608] [--frame-bytes 1048576] [--frames-in-flight 8] [--groups 1000] [--ticks 50]
+ *     [--windows 65535,8388608] [--frame-bytes 1048576] [--bytes-in-flight 8388608] [--groups 1000] [--ticks 50]
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +26,7 @@ interface WorkerInput {
   readonly senderAddress: string;
   readonly windowBytes: number;
   readonly frameBytesTarget: number;
-  readonly framesInFlightMax: number;
+  readonly bytesInFlightMax: number;
 }
 
 type WorkerReply = { type: 'counts'; messages: number; entryBytes: number; heartbeats: number; stats: PeerStats | undefined } | { type: 'ready' };
@@ -46,7 +46,7 @@ async function runReceiver(input: WorkerInput): Promise<void> {
     clusterId: 'bench',
     listenAddress: input.listenAddress,
     peers: new Map([[SENDER_ID, input.senderAddress]]),
-    limits: { flowControlWindowBytes: input.windowBytes, frameBytesTarget: input.frameBytesTarget, framesInFlightMax: input.framesInFlightMax },
+    limits: { flowControlWindowBytes: input.windowBytes, frameBytesTarget: input.frameBytesTarget, bytesInFlightMax: input.bytesInFlightMax },
     logger,
     onMessage: (_groupId, message) => {
       if (message.type === MessageType.Heartbeat) counts.heartbeats += 1;
@@ -98,7 +98,7 @@ interface Pair {
 }
 
 /** Frame size and frames in flight, from the command line. */
-let frameLimits = { frameBytesTarget: 1024 * 1024, framesInFlightMax: 8 };
+let frameLimits = { frameBytesTarget: 1024 * 1024, bytesInFlightMax: 8 * 1024 * 1024 };
 
 async function startPair(windowBytes: number): Promise<Pair> {
   const sender = new PeerTransport({
@@ -221,7 +221,7 @@ async function measureHeartbeats(groups: number, ticks: number): Promise<void> {
   await stopPair(pair);
 }
 
-function parseArguments(): { seconds: number; entryBytes: number; entriesPerMessage: number; windows: number[]; groups: number; ticks: number; rounds: number; frameBytesTarget: number; framesInFlightMax: number } {
+function parseArguments(): { seconds: number; entryBytes: number; entriesPerMessage: number; windows: number[]; groups: number; ticks: number; rounds: number; frameBytesTarget: number; bytesInFlightMax: number } {
   const args = process.argv.slice(2);
   const value = (flag: string, fallback: string): string => {
     const k = args.indexOf(flag);
@@ -236,14 +236,14 @@ function parseArguments(): { seconds: number; entryBytes: number; entriesPerMess
     ticks: Number(value('--ticks', '50')),
     rounds: Number(value('--rounds', '3')),
     frameBytesTarget: Number(value('--frame-bytes', String(1024 * 1024))),
-    framesInFlightMax: Number(value('--frames-in-flight', '8')),
+    bytesInFlightMax: Number(value('--bytes-in-flight', String(8 * 1024 * 1024))),
   };
 }
 
 if (isMainThread) {
   const options = parseArguments();
-  frameLimits = { frameBytesTarget: options.frameBytesTarget, framesInFlightMax: options.framesInFlightMax };
-  console.log(`frames of ${options.frameBytesTarget} B, at most ${options.framesInFlightMax} in flight per peer`);
+  frameLimits = { frameBytesTarget: options.frameBytesTarget, bytesInFlightMax: options.bytesInFlightMax };
+  console.log(`frames of ${options.frameBytesTarget} B, at most ${options.bytesInFlightMax} B in flight per peer`);
   // Window sizes alternate round by round, so load from elsewhere on the machine hits them alike.
   const results = new Map<number, number[]>(options.windows.map((windowBytes) => [windowBytes, []]));
   for (let round = 0; round < options.rounds; round += 1) {

@@ -65,6 +65,7 @@ export interface PeerStats {
   readonly queuedMessages: number;
   readonly queuedBytes: number;
   readonly framesInFlight: number;
+  readonly bytesInFlight: number;
   /** Raft messages written to the stream, coalesced heartbeats included. */
   readonly sentMessages: number;
   readonly sentFrames: number;
@@ -102,7 +103,7 @@ export interface TransportStats {
   readonly serverWindowsWidened: boolean;
 }
 
-type Counters = { -readonly [K in Exclude<keyof PeerStats, 'peerId' | 'address' | 'dialer' | 'connected' | 'queuedMessages' | 'queuedBytes' | 'framesInFlight'>]: number };
+type Counters = { -readonly [K in Exclude<keyof PeerStats, 'peerId' | 'address' | 'dialer' | 'connected' | 'queuedMessages' | 'queuedBytes' | 'framesInFlight' | 'bytesInFlight'>]: number };
 type ClientStream = grpc.ClientDuplexStream<Buffer, WireFrame>;
 type ServerStream = grpc.ServerDuplexStream<WireFrame, Buffer>;
 type FrameStream = ClientStream | ServerStream;
@@ -120,6 +121,7 @@ interface PeerLink {
   /** A dialed stream waiting for the peer's identity. */
   pending?: ClientStream;
   framesInFlight: number;
+  bytesInFlight: number;
   /** Pending coalesced heartbeats may leave in a frame of their own (linger elapsed or flushTick). */
   heartbeatsDue: boolean;
   redialTimer?: NodeJS.Timeout;
@@ -283,6 +285,7 @@ export class PeerTransport {
         queuedMessages: link.queue.messageCount,
         queuedBytes: link.queue.byteCount,
         framesInFlight: link.framesInFlight,
+        bytesInFlight: link.bytesInFlight,
       });
     }
     return { peers, inboundRejected: this.inboundRejected, unknownPeerDrops: this.unknownPeerDrops, serverWindowsWidened: this.serverWindowsWidened };
@@ -343,6 +346,7 @@ export class PeerTransport {
       backoff: new ReconnectBackoff(limits.reconnectBackoffInitialMs, limits.reconnectBackoffMaxMs, this.random),
       counters: newCounters(),
       framesInFlight: 0,
+      bytesInFlight: 0,
       heartbeatsDue: false,
     };
     this.links.set(id, link);
@@ -382,11 +386,11 @@ export class PeerTransport {
     }
   }
 
-  /** Writes frames to the peer while its stream has room (framesInFlightMax frames not yet written out). */
+  /** Writes frames to the peer while its stream has room (bytesInFlightMax, framesInFlightMax not yet written out). */
   private flush(link: PeerLink): void {
     const stream = link.stream;
     if (stream === undefined) return;
-    while (link.framesInFlight < this.limits.framesInFlightMax) {
+    while (link.framesInFlight < this.limits.framesInFlightMax && link.bytesInFlight < this.limits.bytesInFlightMax) {
       // Heartbeats alone wait for their linger; Raft messages take them along when they leave.
       if (!link.queue.hasMessages && !link.heartbeatsDue) return;
       const outgoing = link.queue.takeFrame(this.limits.frameBytesTarget);
@@ -403,10 +407,12 @@ export class PeerTransport {
         counters.heartbeatsSent += outgoing.heartbeats;
       }
       link.framesInFlight += 1;
+      link.bytesInFlight += bytes.length;
       stream.write(bytes, () => {
         // Completions of a stream already replaced must not open the window of the new one.
         if (link.stream !== stream) return;
         link.framesInFlight -= 1;
+        link.bytesInFlight -= bytes.length;
         this.flush(link);
       });
     }
@@ -509,6 +515,7 @@ export class PeerTransport {
   private attach(link: PeerLink, stream: FrameStream): void {
     link.stream = stream;
     link.framesInFlight = 0;
+    link.bytesInFlight = 0;
     link.counters.connects += 1;
     if (link.counters.connects > 1) link.counters.reconnects += 1;
     this.logger.info({ peer: link.id, address: link.address, dialer: link.dialer }, 'peer stream established');
@@ -548,6 +555,7 @@ export class PeerTransport {
       link.handshakeTimer = undefined;
     }
     link.framesInFlight = 0;
+    link.bytesInFlight = 0;
     // Errors after this point concern a stream nobody uses any more.
     stream.on('error', () => {});
     if ('cancel' in stream) {

@@ -8,7 +8,13 @@ export interface TransportLimits {
   readonly frameBytesTarget: number;
   /** Largest gRPC message (frame) sent or accepted; a message that alone exceeds it is dropped. */
   readonly frameBytesMax: number;
-  /** Frames handed to gRPC for one peer whose write has not completed; beyond it frames wait in the queue. */
+  /**
+   * Encoded bytes handed to gRPC for one peer whose write has not completed; beyond it frames wait
+   * in the queue (and the queue's limits apply). HTTP/2 flow control holds writes while the peer
+   * does not read, so this bounds the memory a slow peer costs outside the queue.
+   */
+  readonly bytesInFlightMax: number;
+  /** Frames in flight per peer, whatever their size (small heartbeat frames mostly). */
   readonly framesInFlightMax: number;
   /** HTTP/2 stream and connection flow-control window, both directions. */
   readonly flowControlWindowBytes: number;
@@ -36,7 +42,8 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   queueBytesMax: 64 * 1024 * 1024,
   frameBytesTarget: 1024 * 1024,
   frameBytesMax: 32 * 1024 * 1024,
-  framesInFlightMax: 8,
+  bytesInFlightMax: 8 * 1024 * 1024,
+  framesInFlightMax: 64,
   flowControlWindowBytes: 8 * 1024 * 1024,
   heartbeatLingerMs: 5,
   reconnectBackoffInitialMs: 100,
