@@ -244,6 +244,12 @@ export class SimNode {
       wrote = true;
     }
     if (ready.entries.length > 0) {
+      // raft/README.md lets the driver compact up to its applied index between Readys; the core
+      // must then never hand out entries at or below that point.
+      const snapshotIndex = this.disk.snapshot().index;
+      if (ready.entries[0].index <= snapshotIndex && ready.snapshot === undefined) {
+        throw new InvariantViolation('Storage contract', `n${this.id}'s Ready holds entries from index ${ready.entries[0].index}, at or below its compacted index ${snapshotIndex}`);
+      }
       checker.entriesWritten(this.id, this.term, this.disk, ready.entries);
       this.disk.writeEntries(ready.entries);
       wrote = true;
