@@ -19,10 +19,10 @@
  * length, offsets not increasing, or past the wanted offset) makes the read walk from the
  * segment's start instead (the whole segment at worst; never seen outside such a race).
  */
-import assert from 'node:assert/strict';
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { BATCH_HEADER_BYTES, MAGIC_V2, OFFSET_MAGIC, baseOffsetNumberAt, batchSizeAt, checkBatchAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
+import { ColdReadError } from './replica-errors.js';
 import { INDEX_SUFFIX, INDEX_WRITE_LAG_BYTES, LOG_SUFFIX, parseSegmentFileName, segmentFileName } from '../storage/log-segment.js';
 
 /** Bytes of batches one cold read returns at most (one batch always, whatever its size). */
@@ -46,8 +46,10 @@ export function readBatchesSync(dir: string, offset: number, maxBytes: number, l
     const indexed = indexedPosition(dir, base, offset);
     // The fallback walks the whole segment: slow, but only for an index read mid-rewrite.
     const start = walkToBatch(fd, fileBytes, offset, indexed, COLD_WALK_BYTES_MAX) ?? walkToBatch(fd, fileBytes, offset, 0, fileBytes);
-    assert.ok(start !== undefined, `offset ${offset} not found in segment ${base} of ${dir}`);
-    return readWholeBatches(fd, fileBytes, start, Math.min(maxBytes, COLD_READ_BYTES_MAX), limitExclusive);
+    if (start === undefined) throw new ColdReadError(dir, `offset ${offset} not found in segment ${base}`);
+    const batches = readWholeBatches(fd, fileBytes, start, Math.min(maxBytes, COLD_READ_BYTES_MAX), limitExclusive);
+    if (batches === undefined) throw new ColdReadError(dir, `no whole batch at position ${start} of segment ${base}`);
+    return batches;
   } finally {
     closeSync(fd);
   }
@@ -59,7 +61,7 @@ function floorSegmentBase(dir: string, offset: number): number {
     const base = parseSegmentFileName(name, LOG_SUFFIX);
     if (base !== undefined && base <= offset && base > found) found = base;
   }
-  assert.ok(found >= 0, `no segment of ${dir} holds offset ${offset}`);
+  if (found < 0) throw new ColdReadError(dir, `no segment holds offset ${offset}`);
   return found;
 }
 
@@ -119,9 +121,10 @@ function walkToBatch(fd: number, fileBytes: number, offset: number, from: number
   return undefined;
 }
 
-function readWholeBatches(fd: number, fileBytes: number, start: number, maxBytes: number, limitExclusive: number): Buffer {
+/** Whole valid batches from `start`, or undefined when not even one is there. */
+function readWholeBatches(fd: number, fileBytes: number, start: number, maxBytes: number, limitExclusive: number): Buffer | undefined {
   const header = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
-  assert.equal(readSync(fd, header, 0, BATCH_HEADER_BYTES, start), BATCH_HEADER_BYTES, 'torn batch header');
+  if (readSync(fd, header, 0, BATCH_HEADER_BYTES, start) !== BATCH_HEADER_BYTES) return undefined;
   const firstBytes = batchSizeAt(header, 0);
   const wanted = Math.min(Math.max(firstBytes, maxBytes), fileBytes - start);
   const data = Buffer.allocUnsafe(wanted);
@@ -131,9 +134,8 @@ function readWholeBatches(fd: number, fileBytes: number, start: number, maxBytes
     const size = batchSizeAt(data, end);
     if (end + size > got || (end > 0 && end + size > maxBytes)) break;
     if (baseOffsetNumberAt(data, end) + lastOffsetDeltaAt(data, end) >= limitExclusive) break;
-    assert.equal(checkBatchAt(data, end, got, false), null, `bad batch at position ${start + end}`);
+    if (checkBatchAt(data, end, got, false) !== null) break;
     end += size;
   }
-  assert.ok(end > 0, `no whole batch at position ${start}`);
-  return data.subarray(0, end);
+  return end > 0 ? data.subarray(0, end) : undefined;
 }

@@ -65,3 +65,11 @@ export class ReplicaStateError extends ReplicaError {
     super(`${path}: ${detail}`, false);
   }
 }
+
+/** The log's files did not hold what the log says they hold (a file gone or damaged behind its back). */
+export class ColdReadError extends ReplicaError {
+  override readonly name = 'ColdReadError';
+  constructor(dir: string, detail: string) {
+    super(`${dir}: ${detail}`, false);
+  }
+}

@@ -9,7 +9,7 @@
  * advance), and inputs that arrive while a Ready's fsync runs are gathered into the next one, so
  * many appends share one write and one fdatasync (group commit).
  */
-import assert from 'node:assert/strict';
+import { AssertionError } from 'node:assert/strict';
 import { RaftNode } from '../../raft/raft-node.js';
 import { entryEnd } from '../../raft/raft-log.js';
 import { sendableBeforePersist } from '../../raft/sendable-before-persist.js';
@@ -222,8 +222,7 @@ export class Replica {
   /** One unit of Raft time; the caller calls it every tick interval (e.g. 100 ms). */
   tick(): void {
     if (this.stopped) return;
-    this.node.tick();
-    this.kick();
+    if (this.drive(() => this.node.tick())) this.kick();
   }
 
   /**
@@ -236,8 +235,7 @@ export class Replica {
       this.droppedMessages += 1;
       return;
     }
-    this.node.step(message);
-    this.kick();
+    if (this.drive(() => this.node.step(message))) this.kick();
   }
 
   /** The transport could not deliver to `peer`: the leader stops streaming to it and probes. */
@@ -261,7 +259,7 @@ export class Replica {
       if (batches.length > limit) throw new BatchTooLargeError(batches.length, limit, 'segmentBytes');
       const offsets = checkBatches(batches, this.options.logConfig.maxBatchBytes);
       if (this.options.logConfig.timestampType === 'log-append') stampAppendTime(batches, this.options.clock.nowMs());
-      const proposed = this.node.propose(batches, offsets);
+      const proposed = this.proposeGuarded(() => this.node.propose(batches, offsets));
       if (!proposed.ok) throw this.refusal(proposed);
       stampBatches(batches, proposed.index, proposed.term);
       this.kick();
@@ -285,8 +283,7 @@ export class Replica {
   /** Leader only (ignored elsewhere): hands leadership to voter `to` once it has caught up. */
   transferLeadership(to: NodeId): void {
     if (this.stopped) return;
-    this.node.transferLeadership(to);
-    this.kick();
+    if (this.drive(() => this.node.transferLeadership(to))) this.kick();
   }
 
   /**
@@ -297,7 +294,7 @@ export class Replica {
   changeMembership(change: ConfChange): Promise<void> {
     try {
       this.checkOpen();
-      const proposed = this.node.proposeConfChange(change);
+      const proposed = this.proposeGuarded(() => this.node.proposeConfChange(change));
       if (!proposed.ok) throw this.refusal(proposed);
       this.kick();
       return new Promise<void>((resolve, reject) => this.waitingChanges.push({ index: proposed.index, term: proposed.term, resolve, reject }));
@@ -361,6 +358,8 @@ export class Replica {
       }
     } catch (error) {
       this.fail(error);
+      // A broken invariant crashes (an unhandled rejection), as assertions do everywhere.
+      if (error instanceof AssertionError) throw error;
     }
   }
 
@@ -472,6 +471,28 @@ export class Replica {
     this.waitingForWrite = this.waitingForWrite.filter((pending) => !stale(pending));
     this.waitingForCommit = this.waitingForCommit.filter((pending) => !stale(pending));
     this.waitingChanges = this.waitingChanges.filter((pending) => !stale(pending));
+  }
+
+  /**
+   * Runs one Raft input. Raft may read the log while it runs (a cold read for a lagging follower);
+   * an I/O error there leaves the node half-stepped, so the replica stops (`failed`) and the
+   * group manager must reopen it. A broken invariant still throws. Returns whether it ran.
+   */
+  private drive(input: () => void): boolean {
+    try {
+      input();
+      return true;
+    } catch (error) {
+      this.fail(error);
+      if (error instanceof AssertionError) throw error;
+      return false;
+    }
+  }
+
+  private proposeGuarded(propose: () => ProposeResult): ProposeResult {
+    let result: ProposeResult | undefined;
+    if (!this.drive(() => (result = propose())) || result === undefined) throw new ReplicaClosedError(this.groupId, { cause: this.failure });
+    return result;
   }
 
   private entriesWritable(entries: readonly Entry[]): boolean {

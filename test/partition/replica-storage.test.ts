@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readBatchesSync } from '../../broker/partition/replica-cold-reader.js';
-import { ReplicaClosedError, ReplicaStateError } from '../../broker/partition/replica-errors.js';
+import { ColdReadError, ReplicaClosedError, ReplicaStateError } from '../../broker/partition/replica-errors.js';
 import { ReplicaState } from '../../broker/partition/replica-state.js';
 import { Replica } from '../../broker/partition/replica.js';
 import { nodeFileWriter, type FileWriter, type WritableFile } from '../../broker/storage/file-writer.js';
@@ -13,7 +13,7 @@ import { resolveLogConfig } from '../../broker/storage/log-config.js';
 import { PartitionLog } from '../../broker/storage/partition-log.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { ConfChangeType, EntryType } from '../../raft/types.js';
-import { makeBatch, raftSettings } from './replica-cluster.js';
+import { ReplicaCluster, makeBatch, raftSettings } from './replica-cluster.js';
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'brook-replica-storage-'));
@@ -188,4 +188,23 @@ test('an fdatasync failure stops the replica: nothing more is acknowledged and e
       await replica.close();
     }
   });
+});
+
+test('a cold read that fails (a segment file gone behind the log) stops the leader instead of crashing the broker', async () => {
+  const cluster = await ReplicaCluster.start([1, 2, 3], { segmentBytes: 4096, maxBatchBytes: 2048, tailCacheBytes: 1024 });
+  try {
+    const leader = await cluster.waitForLeader();
+    const lagging = [1, 2, 3].find((id) => id !== leader.nodeId) as number;
+    cluster.isolate(lagging);
+    for (let i = 0; i < 20; i++) await leader.append(makeBatch(`s${i}`, 2, 300), 'all');
+    const logs = (await readdir(cluster.dir(leader.nodeId))).filter((name) => name.endsWith('.log')).sort();
+    assert.ok(logs.length > 2);
+    await unlink(join(cluster.dir(leader.nodeId), logs[0]));
+    cluster.heal();
+    await cluster.waitFor('the leader to fail', () => leader.failed !== undefined);
+    assert.ok(leader.failed instanceof ColdReadError, String(leader.failed));
+    await assert.rejects(leader.append(makeBatch('x'), 'all'), ReplicaClosedError);
+  } finally {
+    await cluster.close();
+  }
 });
