@@ -3,16 +3,18 @@
  * @grpc/proto-loader and turns the client's requests into wire messages and wire responses into
  * the client's types. Error codes arrive as the ErrorCode enum's names (enums: String).
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { loadBrookProto } from '../proto/brook-proto.js';
 import type { BrokerConnection } from './broker-connection.js';
+import { encodeProduceRequest, ProduceRequestFrames } from './produce-request-encoder.js';
 import type { ClusterMetadata, PartitionInfo } from './cluster.js';
 
 export type Acks = 'ACKS_ALL' | 'ACKS_LEADER' | 'ACKS_NONE';
 
 export interface WirePartitionProduce {
   partition: number;
-  recordBatch: Buffer;
+  /** Batches sent back to back as the partition's record_batch (never concatenated here). */
+  recordBatches: Buffer[];
 }
 
 export interface WireProduceResult {
@@ -99,8 +101,8 @@ export class BrookService {
   }
 
   async produce(connection: BrokerConnection, acks: Acks, timeoutMs: number, data: Map<string, WirePartitionProduce[]>): Promise<WireProduceResult[]> {
-    const topics = [...data].map(([name, partitions]) => ({ name, partitions }));
-    const raw: Wire = await connection.call('Produce', { acks, timeoutMs, topics }, timeoutMs + 5_000);
+    const request = new ProduceRequestFrames(acks, timeoutMs, [...data].map(([name, partitions]) => ({ name, partitions })));
+    const raw: Wire = await connection.call('Produce', request, timeoutMs + 5_000);
     const results: WireProduceResult[] = [];
     for (const topic of raw.topics) {
       for (const p of topic.partitions) {
@@ -197,6 +199,20 @@ let loaded: BrookService | undefined;
 
 /** The Brook service, loaded from proto/brook.proto once per process. */
 export function loadBrookService(): BrookService {
-  loaded ??= new BrookService(loadBrookProto().Client);
+  loaded ??= new BrookService(withProduceEncoder(loadBrookProto().Client));
   return loaded;
+}
+
+/**
+ * The Brook client constructor with Produce requests built as ProduceRequestFrames encoded by
+ * encodeProduceRequest (one copy of the batches) and any other request by the generic encoder.
+ */
+function withProduceEncoder(client: grpc.ServiceClientConstructor): grpc.ServiceClientConstructor {
+  const produce = client.service.Produce;
+  const encode = produce.requestSerialize;
+  const service: grpc.ServiceDefinition = {
+    ...client.service,
+    Produce: { ...produce, requestSerialize: (request: unknown) => (request instanceof ProduceRequestFrames ? encodeProduceRequest(request) : encode(request)) },
+  };
+  return grpc.makeGenericClientConstructor(service, client.serviceName);
 }

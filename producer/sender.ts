@@ -140,7 +140,7 @@ export class Sender {
         const topic = batches[0].topic;
         let list = data.get(topic);
         if (list === undefined) data.set(topic, (list = []));
-        list.push({ partition: batches[0].partition, recordBatch: encoded.length === 1 ? encoded[0] : Buffer.concat(encoded) });
+        list.push({ partition: batches[0].partition, recordBatches: encoded });
       }
       const connection = this.cluster.connectionToBroker(brokerId);
       const results = await this.cluster.wire.produce(connection, acks, this.config.requestTimeoutMs, data);
