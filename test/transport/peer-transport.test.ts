@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { Message } from '../../raft/types.js';
 import { MessageType } from '../../raft/types.js';
@@ -326,6 +327,41 @@ test('nonsense from a peer is counted and skipped, never delivered or thrown', a
   } finally {
     call.cancel();
     client.close();
+    await acceptor.transport.close();
+  }
+});
+
+test('a peer that stops reading: bytes in flight and queue stay bounded, the rest is dropped and counted', async () => {
+  const limits = { queueMessagesMax: 1_000, queueBytesMax: 2 * 1024 * 1024, bytesInFlightMax: 1024 * 1024, frameBytesTarget: 256 * 1024, closeGraceMs: 200 };
+  const [acceptor] = await startCluster([2], { limits });
+  acceptor.transport.updatePeers(new Map([[1, `127.0.0.1:${await freePort()}`]]));
+  // Broker 1 is played by a bare HTTP/2 client that opens the stream and never reads from it, so
+  // its flow-control windows are never replenished. (A grpc-js client would keep reading into its
+  // own buffers whether the application reads or not.)
+  const session = http2.connect(`http://${acceptor.transport.address}`);
+  session.on('error', () => {});
+  const stream = session.request({
+    ':method': 'POST', ':path': RAFT_CONNECT_PATH, 'content-type': 'application/grpc', te: 'trailers',
+    [METADATA_CLUSTER_ID]: 'test-cluster', [METADATA_BROKER_ID]: '1', [METADATA_TARGET_BROKER_ID]: '2',
+  });
+  stream.on('error', () => {});
+  stream.pause();
+  try {
+    await waitFor('stream accepted', () => acceptor.transport.stats().peers.get(1)?.connected === true);
+    const entry = appendMessage(2, 1, 0, [64 * 1024]);
+    for (let turn = 0; turn < 20; turn += 1) {
+      for (let i = 0; i < 20; i += 1) acceptor.transport.send(1, i, entry);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const stats = acceptor.transport.stats().peers.get(1);
+    assert.ok(stats !== undefined);
+    assert.ok(stats.bytesInFlight <= limits.bytesInFlightMax + limits.frameBytesTarget + 128 * 1024, `${stats.bytesInFlight} bytes in flight`);
+    assert.ok(stats.queuedBytes <= limits.queueBytesMax);
+    assert.ok(stats.sentBytes < 2 * 1024 * 1024, `${stats.sentBytes} bytes sent to a peer that does not read`);
+    assert.ok(stats.droppedMessages >= 300, `${stats.droppedMessages} of 400 dropped`);
+  } finally {
+    stream.close();
+    session.destroy();
     await acceptor.transport.close();
   }
 });
