@@ -442,7 +442,8 @@ export class PartitionLog {
   /**
    * Deletes the oldest whole segments that are older than retentionMs (by their largest batch
    * timestamp) or that the log can lose while staying above retentionBytes, and segments wholly
-   * below the log start offset. Never deletes the active segment.
+   * below the log start offset. Never deletes the active segment, nor a segment whose last offset
+   * is at or above the high watermark (uncommitted data stays until Raft commits it).
    */
   applyRetention(nowMs: number): Promise<{ deletedSegments: number }> {
     let deletedSegments = 0;
@@ -1051,16 +1052,22 @@ export class PartitionLog {
 
   private async applyRetentionNow(nowMs: number): Promise<number> {
     const segments = this.segments;
-    const sealed = segments.length - 1;
+    // Only sealed segments that end below the high watermark may go: on a Raft follower that lags,
+    // entries at or above it are not known committed and the log may still be truncated and
+    // rewritten there; deleting them would lose data the group has not agreed on. The next
+    // segment's base offset is past this segment's last offset, so `<=` bounds the last one.
+    let eligible = 0;
+    while (eligible < segments.length - 1 && segments[eligible + 1].baseOffset <= this.committedOffset) eligible++;
     let deleteCount = 0;
-    while (deleteCount < sealed && segments[deleteCount].retentionTimestampMs < nowMs - this.config.retentionMs) deleteCount++;
+    while (deleteCount < eligible && segments[deleteCount].retentionTimestampMs < nowMs - this.config.retentionMs) deleteCount++;
     let totalBytes = segments.slice(deleteCount).reduce((sum, segment) => sum + segment.sizeBytes, 0);
-    while (deleteCount < sealed && totalBytes - segments[deleteCount].sizeBytes >= this.config.retentionBytes) {
+    while (deleteCount < eligible && totalBytes - segments[deleteCount].sizeBytes >= this.config.retentionBytes) {
       totalBytes -= segments[deleteCount].sizeBytes;
       deleteCount++;
     }
-    while (deleteCount < sealed && segments[deleteCount + 1].baseOffset <= this.startOffset) deleteCount++;
+    while (deleteCount < eligible && segments[deleteCount + 1].baseOffset <= this.startOffset) deleteCount++;
     if (deleteCount === 0) return 0;
+    assert.ok(segments[deleteCount].baseOffset <= this.committedOffset, 'retention would delete offsets at or above the high watermark');
     // Readers see the shorter log from here on; the files follow. Nothing is written before the
     // files are gone, so retention frees space even on a full disk; the new log start is the first
     // segment's base offset, which open derives from the file names, so it needs no checkpoint.

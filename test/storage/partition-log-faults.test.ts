@@ -111,6 +111,7 @@ describe('PartitionLog under injected faults', () => {
       assert.equal(log.segmentCount, 2);
       context.writer.diskFull = true;
       await assert.rejects(log.append(buildBatch({ recordsBytes: 239 }), 2), StorageFullError);
+      log.setHighWatermark(log.logEndOffset);
       // The fixture's batches are from 2023: older than the 7-day retention.
       assert.deepEqual(await log.applyRetention(Date.now()), { deletedSegments: 1 });
       assert.deepEqual([log.logStartOffset, log.logEndOffset, log.epochAt(6)], [6, 8, 2]);

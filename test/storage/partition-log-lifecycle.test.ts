@@ -45,6 +45,7 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
       const log = await context.open({ ...SMALL_SEGMENTS, retentionMs: hourMs });
       for (let i = 0; i < 12; i++) await log.append(timedBatch(T0 + i * 60_000), 0);
       assert.equal(log.segmentCount, 3);
+      log.setHighWatermark(log.logEndOffset);
       // Segment 0 ends at T0+3m, segment 40 at T0+7m; segment 80 is active.
       assert.deepEqual(await log.applyRetention(T0 + 3 * 60_000 + hourMs), { deletedSegments: 0 });
       assert.deepEqual(await log.applyRetention(T0 + 3 * 60_000 + hourMs + 1), { deletedSegments: 1 });
@@ -66,6 +67,7 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
       for (let i = 0; i < 22; i++) await log.append(timedBatch(T0 + i), 0);
       // Segments: 5 full (2000 bytes each) and an active one with 1000 bytes: 11000 bytes.
       assert.equal(log.sizeBytes, 11_000);
+      log.setHighWatermark(log.logEndOffset);
       assert.deepEqual(await log.applyRetention(T0), { deletedSegments: 3 });
       assert.equal(log.sizeBytes, 5000);
       assert.equal(log.logStartOffset, 120);
@@ -182,6 +184,48 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
     });
   });
 
+  test('retention by time deletes only segments wholly below the high watermark', async () => {
+    await withTempDir(async (dir) => {
+      const log = await testLogContext(dir).open({ ...SMALL_SEGMENTS, retentionMs: 60_000 });
+      for (let i = 0; i < 12; i++) await log.append(timedBatch(T0 + i), 0);
+      // Segments 0 (offsets 0-39) and 40 (40-79) are sealed and far past retention; 80 is active.
+      const longAfterMs = T0 + 1000 * 3_600_000;
+      log.setHighWatermark(39);
+      assert.deepEqual(await log.applyRetention(longAfterMs), { deletedSegments: 0 }, 'offset 39 is not committed');
+      assert.equal(log.logStartOffset, 0);
+      log.setHighWatermark(45);
+      assert.deepEqual(await log.applyRetention(longAfterMs), { deletedSegments: 1 });
+      assert.deepEqual([log.logStartOffset, log.highWatermark], [40, 45]);
+      assert.equal(baseOffsetNumberAt(await log.read(40, 100), 0), 40, 'the segment holding the high watermark stays');
+      log.setHighWatermark(80);
+      assert.deepEqual(await log.applyRetention(longAfterMs), { deletedSegments: 1 });
+      assert.equal(log.logStartOffset, 80);
+      await log.close();
+    });
+  });
+
+  test('retention by size deletes only segments wholly below the high watermark', async () => {
+    await withTempDir(async (dir) => {
+      const context = testLogContext(dir);
+      const log = await context.open({ ...SMALL_SEGMENTS, retentionBytes: 4500 });
+      for (let i = 0; i < 22; i++) await log.append(timedBatch(T0 + i), 0);
+      // 11000 bytes: by size alone segments 0, 40 and 80 would go.
+      log.setHighWatermark(50);
+      assert.deepEqual(await log.applyRetention(T0), { deletedSegments: 1 });
+      assert.deepEqual([log.logStartOffset, log.sizeBytes], [40, 9000]);
+      assert.deepEqual(await log.applyRetention(T0), { deletedSegments: 0 });
+      log.setHighWatermark(log.logEndOffset);
+      assert.deepEqual(await log.applyRetention(T0), { deletedSegments: 2 });
+      assert.deepEqual([log.logStartOffset, log.sizeBytes], [120, 5000]);
+      await log.close();
+      // A reopened log's high watermark starts at its log start: nothing is eligible.
+      const reopened = await context.open({ ...SMALL_SEGMENTS, retentionBytes: 1000 });
+      assert.deepEqual(await reopened.applyRetention(T0), { deletedSegments: 0 });
+      assert.equal(reopened.logStartOffset, 120);
+      await reopened.close();
+    });
+  });
+
   test('only a few sealed segments keep their indexes in memory; the rest load on use', async () => {
     await withTempDir(async (dir) => {
       const context = testLogContext(dir);
@@ -196,6 +240,7 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
       reads.forEach((bytes, i) => assert.equal(baseOffsetNumberAt(bytes, 0), i * 10));
       assert.ok(log.sealedIndexesInMemory <= SEALED_INDEXES_IN_MEMORY_MAX);
       for (let i = 0; i < 40; i++) assert.equal(await log.offsetForTimestamp(T0 + i * 1000), i * 10);
+      log.setHighWatermark(log.logEndOffset);
       await log.applyRetention(T0 + 7 * 24 * 3_600_000 + 20_500);
       assert.equal(log.logStartOffset, 200);
       await log.close();
@@ -212,6 +257,7 @@ describe('PartitionLog roll, retention, time lookup, truncation and epochs', () 
           (error: unknown) => error instanceof OffsetOutOfRangeError,
         ),
       );
+      log.setHighWatermark(log.logEndOffset);
       await log.applyRetention(T0 + 8 * 24 * 3_600_000);
       assert.ok((await Promise.all(reads)).every(Boolean));
       await log.close();

@@ -129,7 +129,11 @@ async function runSeed(seed: number): Promise<void> {
         model.logEnd = target.baseOffset;
         epoch = Math.max(epoch, ...model.batches.map((batch) => batch.epoch));
       } else if (choice < 0.74) {
+        // Half the time everything is committed; otherwise the high watermark bounds retention.
+        const highWatermark = random() < 0.5 ? model.logEnd : model.logStart + Math.floor(random() * (model.logEnd - model.logStart + 1));
+        log.setHighWatermark(highWatermark);
         await log.applyRetention(context.clock.nowMs());
+        assert.ok(log.logStartOffset <= highWatermark, `${label}: retention passed the high watermark ${highWatermark}`);
         model.dropBefore(log.logStartOffset);
         assert.ok(model.batches.length === 0 || model.batches[0].baseOffset === model.logStart, `${label}: retention at a boundary`);
       } else if (choice < 0.76) {
