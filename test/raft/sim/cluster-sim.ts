@@ -88,14 +88,14 @@ export const LEADER_BOUND_MS = 40 * ELECTION_TIMEOUT_MS;
  * Without pre-vote, candidates that cannot win keep raising the term and resetting the timers of
  * the one that can, so an election takes longer (it still ends, by the randomized timeouts).
  */
-export const LEADER_BOUND_WITHOUT_PRE_VOTE_MS = 4 * LEADER_BOUND_MS;
+export const LEADER_BOUND_WITHOUT_PRE_VOTE_MS = 10 * LEADER_BOUND_MS;
 /**
  * Once a leader is known, every member behind the leader's commit index must apply something new
  * at least this often: catching up may take long (one entry per round trip with the smallest
  * limits), but it must never stall.
  */
 export const STALL_BOUND_MS = 20 * ELECTION_TIMEOUT_MS;
-/** Every proposal made during the faults is answered (acknowledged or failed) this soon after the heal. */
+/** Every proposal made during the faults is answered (acknowledged or failed) this soon after the leader emerged. */
 export const ANSWER_BOUND_MS = 150 * ELECTION_TIMEOUT_MS;
 /** The heal phase ends (everything answered, every member converged) within this, or the run fails. */
 export const HEAL_BOUND_MS = 3000 * ELECTION_TIMEOUT_MS;
@@ -673,8 +673,8 @@ export class ClusterSim implements SimContext {
       for (const proposal of node.pending) if (proposal.proposedAtMs <= this.healStartMs) pendingFromFaults++;
     }
     if (pendingFromFaults === 0 && this.stats.healAnsweredMs < 0) this.stats.healAnsweredMs = sinceHealMs;
-    if (pendingFromFaults > 0 && sinceHealMs > ANSWER_BOUND_MS) {
-      throw new InvariantViolation('Liveness', `${pendingFromFaults} proposals made during the faults neither committed nor failed ${ANSWER_BOUND_MS} ms after the heal`);
+    if (pendingFromFaults > 0 && this.leaderSeenMs >= 0 && this.nowMs - this.leaderSeenMs > ANSWER_BOUND_MS) {
+      throw new InvariantViolation('Liveness', `${pendingFromFaults} proposals made during the faults neither committed nor failed ${ANSWER_BOUND_MS} ms after a leader emerged`);
     }
     if (this.probeAcked && pendingFromFaults === 0 && this.membersConverged()) {
       this.stats.healConvergeMs = sinceHealMs;
