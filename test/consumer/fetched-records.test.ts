@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Codec, encodeBatch } from '../../record/record-batch.js';
 import { ControlRecordType, encodeControlBatch } from '../../record/control-record.js';
 import { CodecPool } from '../../record/codec-pool.js';
+import { CorruptRecordError } from '../../record/errors.js';
 import { readFetchedRecords } from '../../consumer/fetched-records.js';
 import { PartitionState } from '../../consumer/partition-state.js';
 
@@ -83,4 +84,22 @@ test('partition state: a seek drops buffered data and fetches that started befor
   state.seek(5);
   state.paused = true;
   assert.equal(state.fetchable(), false);
+});
+
+test('uncompressed batches: headers, timestamps and null keys arrive; a flipped byte fails the CRC', async () => {
+  const withNullKey = encodeBatch([{ key: null, value: Buffer.from('v0'), headers: [], timestamp: nowMs }], { codec: Codec.None, nowMs, baseOffset: 5 });
+  const bytes = Buffer.concat([withNullKey, batch(6, ['a', 'b'])]);
+  const fetched = await readFetchedRecords('t', 1, bytes, 0, pool);
+  assert.deepEqual(fetched.messages.map((m) => [m.offset, m.timestamp, m.key?.toString() ?? null, m.value?.toString(), m.headers.map((h) => `${h.key}=${h.value?.toString()}`)]), [
+    [5, nowMs, null, 'v0', []],
+    [6, nowMs, 'k6', 'a', ['h=x']],
+    [7, nowMs + 1, 'k7', 'b', ['h=x']],
+  ]);
+  assert.equal(fetched.bytes, fetched.messages.reduce((sum, m) => sum + m.sizeBytes, 0));
+  assert.equal(fetched.nextFetchOffset, 8);
+
+  const corrupt = Buffer.from(bytes);
+  // The last byte is a header value: the framing stays valid, only the CRC can tell.
+  corrupt[corrupt.length - 1] ^= 0xff;
+  await assert.rejects(readFetchedRecords('t', 1, corrupt, 0, pool), (error: CorruptRecordError) => error instanceof CorruptRecordError && error.reason === 'bad-crc');
 });
