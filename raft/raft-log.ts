@@ -31,15 +31,20 @@ export class RaftLog {
   /** A snapshot received from the leader and not yet confirmed installed. */
   private unstableSnapshot: Snapshot | undefined;
 
-  constructor(private readonly storage: LogStorage, committed: number) {
+  /** `applied`: what the driver applied before a restart (RaftConfig.applied); the snapshot when absent. */
+  constructor(private readonly storage: LogStorage, committed: number, applied?: number) {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     assert.ok(first >= 1 && last >= first - 1, `storage bounds ${first}..${last}`);
     assert.ok(committed >= first - 1 && committed <= last, `commit ${committed} outside ${first - 1}..${last}`);
+    const start = applied ?? first - 1;
+    // Entries the driver applied are committed ones it still holds or compacted into the snapshot;
+    // an applied index beyond the commit would hand out nothing until the commit passed it.
+    assert.ok(Number.isSafeInteger(start) && start >= first - 1 && start <= committed, `applied ${start} outside ${first - 1}..${committed}`);
     this.unstableOffset = last + 1;
     this.committed = committed;
-    this.applied = first - 1;
-    this.applying = first - 1;
+    this.applied = start;
+    this.applying = start;
   }
 
   firstIndex(): number {

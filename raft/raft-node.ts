@@ -101,7 +101,7 @@ export class RaftNode {
     this.id = config.id;
     this.config = config;
     const { hardState, conf } = storage.initialState();
-    this.log = new RaftLog(storage, hardState.commit);
+    this.log = new RaftLog(storage, hardState.commit, config.applied);
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.membership = new Membership(conf, this.log.firstIndex() - 1);
@@ -863,8 +863,9 @@ export class RaftNode {
   private replayConfChanges(storage: LogStorage): void {
     const hi = this.log.lastIndex() + 1;
     if (storage.confChanges !== undefined) {
-      for (const entry of storage.confChanges(this.log.firstIndex(), hi)) {
-        assert.equal(entry.type, EntryType.ConfChange);
+      const lo = this.log.firstIndex();
+      for (const entry of storage.confChanges(lo, hi)) {
+        assert.ok(entry.type === EntryType.ConfChange && entry.index >= lo && entry.index < hi, `confChanges(${lo}, ${hi}) returned ${entry.type} at ${entry.index}`);
         this.membership.append(entry.index, decodeConfChange(entry.data));
       }
       return;

@@ -189,6 +189,15 @@ export interface RaftConfig {
   /** Seeded PRNG: returns a float in [0, 1). Never Math.random. */
   random: () => number;
   /**
+   * On restart: the index through which the driver has already applied the log (kept by the
+   * driver with its state machine). The node starts with applied = this, so `committedEntries`
+   * never hands those entries out again and the core never reads them for that. It must be
+   * `firstIndex() - 1` (the snapshot) or an entry's last index, and at most the commit index of
+   * `initialState()` (asserted). Absent: the snapshot's index, and every committed entry after it
+   * is handed out again.
+   */
+  applied?: number;
+  /**
    * Test-only: known bugs, switched on one at a time by the simulator to show it catches them.
    * Never set outside test/.
    */

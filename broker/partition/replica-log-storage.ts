@@ -21,22 +21,11 @@ import type { ReplicaState } from './replica-state.js';
 export class ReplicaLogStorage implements LogStorage {
   /** Cold reads served from the segment files (tail cache misses), for metrics and tests. */
   coldReads = 0;
-  /**
-   * While the Raft node is being constructed, the log appears to start after the commit index, so
-   * that the node starts with applied = commit instead of handing every committed entry of the
-   * log out again (applying them only moves the high watermark, which the replica sets itself).
-   */
-  private startAfterCommit: number | undefined;
 
   constructor(
     private readonly log: PartitionLog,
     private readonly state: ReplicaState,
   ) {}
-
-  /** See `startAfterCommit`; `undefined` ends it. */
-  openingAt(commit: number | undefined): void {
-    this.startAfterCommit = commit;
-  }
 
   initialState(): { hardState: HardState; conf: ConfState } {
     const hardState: HardState = { term: this.state.term, vote: this.state.vote, commit: this.committedIndex() };
@@ -44,9 +33,7 @@ export class ReplicaLogStorage implements LogStorage {
   }
 
   firstIndex(): number {
-    const first = this.log.logStartOffset;
-    if (this.startAfterCommit !== undefined) return Math.max(first, this.startAfterCommit + 1);
-    return first;
+    return this.log.logStartOffset;
   }
 
   lastIndex(): number {

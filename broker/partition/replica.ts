@@ -65,8 +65,8 @@ export interface ReplicaOptions {
   /** The group's first configuration; read only when the directory holds no replica yet. */
   readonly initialConf: ConfState;
   readonly logConfig: LogConfig;
-  /** Raft settings except the id (which is nodeId). */
-  readonly raftConfig: Omit<RaftConfig, 'id'>;
+  /** Raft settings except the id (which is nodeId) and `applied` (the recorded commit). */
+  readonly raftConfig: Omit<RaftConfig, 'id' | 'applied'>;
   readonly clock: Clock;
   readonly files: FileHandleCache;
   /** Where the log and the state file write; tests wrap it. */
@@ -125,12 +125,9 @@ export class Replica {
   ) {
     this.writer = options.writer ?? nodeFileWriter;
     this.termNow = state.term;
-    storage.openingAt(storage.committedIndex());
-    try {
-      this.node = new RaftNode({ ...options.raftConfig, id: options.nodeId }, storage);
-    } finally {
-      storage.openingAt(undefined);
-    }
+    // Applying a partition's committed entries only moves the high watermark, which open sets from
+    // the recorded commit itself: the node starts with them applied and never reads them back.
+    this.node = new RaftNode({ ...options.raftConfig, id: options.nodeId, applied: storage.committedIndex() }, storage);
   }
 
   /**

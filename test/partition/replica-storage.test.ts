@@ -208,3 +208,29 @@ test('a cold read that fails (a segment file gone behind the log) stops the lead
     await cluster.close();
   }
 });
+
+test('a restarted replica starts with its recorded commit applied and reads no committed entry back', async () => {
+  const cluster = await ReplicaCluster.start([1, 2, 3], { tailCacheBytes: 0 });
+  try {
+    const leader = await cluster.waitForLeader();
+    for (let i = 0; i < 12; i++) await leader.append(makeBatch(`r${i}`, 4, 200), 'all');
+    const end = await cluster.waitForConvergence();
+    const followerId = [1, 2, 3].find((id) => id !== leader.nodeId)!;
+    await cluster.stop(followerId);
+    const reopened = await cluster.open(followerId);
+    // Every read misses the (disabled) tail cache, so any entry Raft read back would count.
+    const status = reopened.status();
+    assert.equal(status.commit, end - 1, 'the clean stop recorded the commit');
+    assert.equal(status.applied, status.commit, 'the node starts with the recorded commit applied');
+    assert.equal(reopened.highWatermark, end);
+    assert.deepEqual(status.conf, leader.status().conf);
+    await new Promise((resolve) => setTimeout(resolve, 20 * 10));
+    assert.equal(reopened.coldReads, 0, 'no committed entry was read back after the restart');
+    // It goes on replicating (new entries reach it and commit through the usual path).
+    await leader.append(makeBatch('after', 2), 'all');
+    assert.equal(await cluster.waitForConvergence(), end + 2);
+    assert.equal(reopened.highWatermark, end + 2);
+  } finally {
+    await cluster.close();
+  }
+});
