@@ -180,6 +180,20 @@ test('non-monotonic read: a consumer goes back in one partition', () => {
   assert.deepEqual(anomaly.details, { consumer: 'c1', partition: 't/0', offset: 0, previousOffset: 1, value: 'a', timeMs: 15, previousTimeMs: 10 });
 });
 
+test('non-monotonic read: reading the same offset twice is a redelivery', () => {
+  const [anomaly] = only(check(cleanWith(read('c1', 0, 1, 'b', 15)), { idempotence: true }), 'non-monotonic-read');
+  assert.equal(anomaly.details.offset, 1);
+  assert.equal(anomaly.details.previousOffset, 1);
+});
+
+test('replica divergence: same records, different committed end (a control batch past the last record)', () => {
+  const history = cleanHistory();
+  history.push(prefix('b4', 0, [[0, 'a'], [1, 'b'], [2, 'c']], 4));
+  const [anomaly] = only(check(history, { idempotence: true }), 'replica-divergence');
+  assert.equal(anomaly.details.otherEndOffset, 4);
+  assert.equal(anomaly.details.firstDifferentOffset, null);
+});
+
 test('replica divergence: one replica lags, another holds a different hash', () => {
   const lagging = cleanHistory();
   lagging.push(prefix('b4', 0, [[0, 'a'], [1, 'b']]));
@@ -228,6 +242,16 @@ test('real time: a record sent after a higher offset was acknowledged cannot get
   });
 });
 
+test('real time: an offset handed out again after its acknowledgement is flagged (and inconsistent)', () => {
+  const history = cleanWith(send('again', 13), ack('again', 0, 2, 14), read('c3', 0, 2, 'again', 33));
+  const result = check(history, { idempotence: false });
+  const realTime = result.anomalies.filter((a) => a.type === 'real-time');
+  assert.equal(realTime.length, 1);
+  assert.equal(realTime[0].details.earlierValue, 'c');
+  assert.equal(result.counts.anomaliesByType['inconsistent-offset'], 1);
+  assert.equal(result.anomalies.length, 2);
+});
+
 test('not anomalies: indeterminate never read, indeterminate read, read before its ack, concurrent sends acknowledged out of order', () => {
   const history = cleanWith(
     send('never', 13),
@@ -244,13 +268,16 @@ test('not anomalies: indeterminate never read, indeterminate read, read before i
     ack('s5', 0, 5, 19),
     ack('s4', 0, 4, 20),
     // A send that began exactly when a higher offset's ack finished is not "after" it.
+    send('s7', 17),
+    ack('s7', 0, 7, 20),
     send('s6', 20),
     ack('s6', 0, 6, 21),
     read('final', 0, 3, 'early', 33),
     read('final', 0, 4, 's4', 34),
     read('final', 0, 5, 's5', 35),
     read('final', 0, 6, 's6', 36),
-    read('final', 0, 7, 'maybe', 37),
+    read('final', 0, 7, 's7', 37),
+    read('final', 0, 8, 'maybe', 38),
     // A second consumer reading the same offsets, and a commit repeating the last offset.
     read('c2', 0, 0, 'a', 38),
     commit(0, 2, 39),
