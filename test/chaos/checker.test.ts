@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { anomalyTypes, check, type Anomaly, type AnomalyType, type CheckResult } from './checker.js';
-import { HistoryFormatError, prefixHash, type HistoryEvent } from './history.js';
+import { HistoryFormatError, parseHistoryLine, prefixHash, type HistoryEvent } from './history.js';
 import { generateCleanHistory, SeededRandom } from './clean-history-generator.js';
 import { injectAnomaly } from './anomaly-injector.js';
 
@@ -346,4 +349,20 @@ test('randomized: a duplicate stored by a retry is clean with idempotence off an
     if (off.counts.duplicates > 0) seedsWithDuplicates++;
   }
   assert.ok(seedsWithDuplicates >= 5);
+});
+
+test('the worked example in README.md gives the anomalies the README describes', () => {
+  // Compiled tests run from an output directory: find the project root, then the source README.
+  let root = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(root, 'package.json'))) root = dirname(root);
+  const readme = readFileSync(join(root, 'test', 'chaos', 'README.md'), 'utf8');
+  const block = /```jsonl\n([\s\S]*?)```/.exec(readme);
+  assert.ok(block !== null, 'README has no jsonl example');
+  const history = block[1].trim().split('\n').map((line, i) => parseHistoryLine(line, i + 1));
+  const result = check(history, { idempotence: false });
+  assert.deepEqual(result.anomalies.map((a) => a.type).sort(), ['commit-regression', 'inconsistent-offset', 'lost', 'real-time', 'replica-divergence']);
+  const lost = result.anomalies.find((a) => a.type === 'lost')!;
+  assert.equal(lost.details.value, 'b');
+  assert.equal(lost.details.lastReadTimeMs, 6);
+  assert.equal(result.anomalies.find((a) => a.type === 'replica-divergence')!.details.firstDifferentOffset, 1);
 });
