@@ -33,6 +33,9 @@ export interface SenderConfig {
   readonly retry: RetryConfig;
 }
 
+/** A request holding at least this much is not given more partitions when others could go in a request of their own. */
+const SPREAD_REQUEST_BYTES_MIN = 256 * 1024;
+
 export class Sender {
   private readonly inFlightPerBroker = new Map<number, number>();
   /** Requests in flight per partition; at `maxInFlightRequestsPerPartition` the partition is muted. */
@@ -94,12 +97,19 @@ export class Sender {
   }
 
   private sendToBroker(brokerId: number, keys: string[], nowMs: number): void {
+    // Bulk data is spread over the requests the broker may still take rather than all packed
+    // into the first: a partition is muted while its request is out, so with everything in one
+    // request the next upload waits for the whole of it to be appended and synced. Spread, one
+    // request uploads while another is written, and each partition is sent again as soon as its
+    // own request comes back. Small requests still carry every ready partition together.
+    const freeRequests = this.config.maxInFlightRequestsPerBroker - (this.inFlightPerBroker.get(brokerId) ?? 0);
+    const partitionsPerRequestMax = Math.ceil(keys.length / Math.max(1, freeRequests));
     let next = 0;
     while (next < keys.length && (this.inFlightPerBroker.get(brokerId) ?? 0) < this.config.maxInFlightRequestsPerBroker) {
       const partitions: ProducerBatch[][] = [];
       let bytes = 0;
       let acks: string | undefined = undefined;
-      for (; next < keys.length; next++) {
+      for (; next < keys.length && (partitions.length < partitionsPerRequestMax || bytes < SPREAD_REQUEST_BYTES_MIN); next++) {
         const head = this.accumulator.peek(keys[next]);
         if (head === undefined) continue;
         // One request carries one acks setting; a batch with another waits for the next request.

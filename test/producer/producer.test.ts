@@ -49,6 +49,23 @@ test('send resolves every record\'s partition and offset; keys land where murmur
   await assert.rejects(producer.send({ topic: 'keyed', messages }), StateError);
 });
 
+test('bulk data for several partitions goes out as several requests in flight at once', async () => {
+  broker.createTopic('bulk', 4);
+  const producer = new Producer({ brokers: broker.address, retry: fastRetry, maxInFlightRequestsPerBroker: 5 });
+  await producer.connect();
+  const requestsBefore = broker.produceRequests.length;
+  const value = Buffer.alloc(1000, 0x62);
+  // 300 records of 1 KB per partition: each partition's data alone passes the spread threshold.
+  const messages = Array.from({ length: 1200 }, (_, i) => ({ value, partition: i % 4 }));
+  const results = await producer.send({ topic: 'bulk', messages });
+  assert.equal(results.length, 1200);
+  const requests = broker.produceRequests.slice(requestsBefore);
+  assert.equal(requests.length, 4, 'one request per partition');
+  assert.deepEqual(requests.map((request) => request.map((p) => p.partition)).flat().sort(), [0, 1, 2, 3]);
+  for (let p = 0; p < 4; p++) assert.equal(storedValues('bulk', p).length, 300);
+  await producer.disconnect();
+});
+
 test('an explicit partition and a custom partitioner are honoured', async () => {
   broker.createTopic('custom', 3);
   const producer = new Producer({ brokers: broker.address, partitioner: ({ value }) => (value!.length % 3) });
