@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Entry, LogStorage, Snapshot } from './types.js';
 
+/** Whether two entries are the same one: same index and term (and so the same range). */
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.index === b.index && a.term === b.term && a.count === b.count;
+}
+
 /** The index of the last offset an entry covers. */
 export function entryEnd(entry: Entry): number {
   return entry.index + entry.count - 1;
@@ -218,16 +223,29 @@ export class RaftLog {
     return this.unstableSnapshot;
   }
 
-  /** The driver made entries durable through `last` (the last entry of a Ready). */
-  stableTo(last: Entry): void {
-    // A truncation since the Ready may have replaced or cut the tail these entries belonged to.
-    if (this.unstable.length === 0 || last.index < this.unstableOffset || last.index > this.lastIndex()) return;
-    const k = this.findUnstable(last.index);
-    const held = this.unstable[k];
-    // A truncation since the Ready replaced this entry: what was written is stale, keep ours.
-    if (held.index !== last.index || held.term !== last.term || held.count !== last.count) return;
-    this.unstable = this.unstable.slice(k + 1);
-    this.unstableOffset = entryEnd(held) + 1;
+  /**
+   * The driver made `written` (a Ready's entries) durable. Between that Ready and this call a
+   * follower may have cut its log and appended a new leader's entries. Every written entry that
+   * still has the same index and term as the unstable entry in its place is the same entry (one
+   * leader per term made it), so it is durable now and must never be handed out again: the driver
+   * may already have compacted past it. Only what follows the first difference stays unstable, and
+   * the next Ready hands out exactly that (the driver truncates its stale write from there).
+   */
+  stableTo(written: Entry[]): void {
+    // A snapshot that arrived after the Ready replaces the log when installed, and everything
+    // written before it goes with it: the entries after it must be handed out again.
+    if (written.length === 0 || this.unstable.length === 0 || this.unstableSnapshot !== undefined) return;
+    // The unstable tail starts where the Ready's entries started unless a truncation cut below
+    // that; then every entry from the cut on differs from what was written (Log Matching).
+    if (this.unstable[0].index !== written[0].index) return;
+    let matched = 0;
+    while (matched < written.length && matched < this.unstable.length && sameEntry(this.unstable[matched], written[matched])) matched++;
+    if (matched === 0) return;
+    // The tail is cut only to append in its place, so a tail that is all durable ends where the
+    // write did; otherwise the storage would hold stale entries past our last index.
+    assert.ok(matched < this.unstable.length || matched === written.length, `unstable tail ends inside the written entries at ${entryEnd(written[matched - 1])}`);
+    this.unstableOffset = entryEnd(this.unstable[matched - 1]) + 1;
+    this.unstable = this.unstable.slice(matched);
   }
 
   stableSnapshotTo(index: number): void {

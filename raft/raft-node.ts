@@ -258,7 +258,7 @@ export class RaftNode {
       this.log.stableSnapshotTo(ready.snapshot.index);
       this.log.appliedTo(ready.snapshot.index);
     }
-    if (ready.entries.length > 0) this.log.stableTo(ready.entries[ready.entries.length - 1]);
+    this.log.stableTo(ready.entries);
     if (ready.committedEntries.length > 0) this.log.appliedTo(entryEnd(ready.committedEntries[ready.committedEntries.length - 1]));
     if (this.behavior.role === Role.Leader) {
       // The leader counts itself toward a quorum only for entries it knows are on its disk.
