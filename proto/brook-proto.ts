@@ -13,11 +13,9 @@
  *   (undefined) when not sent, which is how null is carried.
  * - oneofs: false — no virtual oneof properties.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoFilePath } from './proto-file-path.js';
 
 /** Options every Brook process loads brook.proto with; see the file comment. */
 export const BROOK_PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
@@ -31,20 +29,9 @@ export const BROOK_PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
 /** Fully qualified gRPC service name. */
 export const BROOK_SERVICE_NAME = 'brook.v1.Brook';
 
-/** The project root: the nearest ancestor of this module's directory that holds package.json. */
-function findProjectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
 /** Absolute path of brook.proto, found from this module's location (works from dist/ and elsewhere). */
 export function brookProtoPath(): string {
-  return join(findProjectRoot(), 'proto', 'brook.proto');
+  return protoFilePath('brook.proto');
 }
 
 export interface BrookProto {

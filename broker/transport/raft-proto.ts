@@ -4,30 +4,17 @@
  * directly: decoded `bytes` fields (entry data, snapshot data) are views into the received
  * buffer, never copies, and no intermediate plain-object conversion runs per message.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { protoFilePath } from '../../proto/proto-file-path.js';
 
 /** Full gRPC path of the one method of the transport. */
 export const RAFT_CONNECT_PATH = '/brook.raft.v1.RaftTransport/Connect';
 
-/** The nearest ancestor of this module's directory holding package.json (works from dist/ and any build dir). */
-function findProjectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
 /** Absolute path of raft.proto. */
 export function raftProtoPath(): string {
-  return join(findProjectRoot(), 'proto', 'raft.proto');
+  return protoFilePath('raft.proto');
 }
 
 export interface RaftProto {
