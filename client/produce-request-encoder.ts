@@ -8,6 +8,17 @@
  * PartitionProduceData). Fields holding their proto3 default (0, '') are left out.
  */
 import assert from 'node:assert/strict';
+import {
+  WIRE_LENGTH_DELIMITED,
+  WIRE_VARINT,
+  bytesFieldBytes,
+  fieldTag,
+  lengthDelimitedBytes,
+  scalarFieldBytes,
+  writeBytesField,
+  writeLengthDelimitedHeader,
+  writeScalarField,
+} from '../proto/protobuf-wire-writer.js';
 import type { Acks } from './service.js';
 
 /** One partition's batches, sent concatenated as its record_batch field. */
@@ -27,60 +38,16 @@ export class ProduceRequestFrames {
 
 const ACKS_VALUES: Readonly<Record<Acks, number>> = { ACKS_ALL: 0, ACKS_LEADER: 1, ACKS_NONE: 2 };
 
-const WIRE_VARINT = 0;
-const WIRE_LENGTH_DELIMITED = 2;
-const tag = (field: number, wireType: number): number => (field << 3) | wireType;
-
 // ProduceRequest
-const TAG_ACKS = tag(1, WIRE_VARINT);
-const TAG_TIMEOUT_MS = tag(2, WIRE_VARINT);
-const TAG_TOPICS = tag(3, WIRE_LENGTH_DELIMITED);
+const TAG_ACKS = fieldTag(1, WIRE_VARINT);
+const TAG_TIMEOUT_MS = fieldTag(2, WIRE_VARINT);
+const TAG_TOPICS = fieldTag(3, WIRE_LENGTH_DELIMITED);
 // TopicProduceData
-const TAG_TOPIC_NAME = tag(1, WIRE_LENGTH_DELIMITED);
-const TAG_TOPIC_PARTITIONS = tag(2, WIRE_LENGTH_DELIMITED);
+const TAG_TOPIC_NAME = fieldTag(1, WIRE_LENGTH_DELIMITED);
+const TAG_TOPIC_PARTITIONS = fieldTag(2, WIRE_LENGTH_DELIMITED);
 // PartitionProduceData
-const TAG_PARTITION = tag(1, WIRE_VARINT);
-const TAG_RECORD_BATCH = tag(2, WIRE_LENGTH_DELIMITED);
-
-/** A negative int32/enum is sign-extended to 64 bits on the wire: always ten bytes. */
-const NEGATIVE_VARINT_BYTES = 10;
-
-function varintBytes(value: number): number {
-  if (value < 0) return NEGATIVE_VARINT_BYTES;
-  let bytes = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(buffer: Buffer, position: number, value: number): number {
-  if (value < 0) {
-    let bits = BigInt.asUintN(64, BigInt(value));
-    for (let i = 0; i < NEGATIVE_VARINT_BYTES - 1; i++) {
-      buffer[position++] = Number(bits & 0x7fn) | 0x80;
-      bits >>= 7n;
-    }
-    buffer[position++] = Number(bits);
-    return position;
-  }
-  while (value >= 0x80) {
-    buffer[position++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  buffer[position++] = value;
-  return position;
-}
-
-const scalarFieldBytes = (value: number): number => (value === 0 ? 0 : 1 + varintBytes(value));
-const lengthDelimitedBytes = (length: number): number => 1 + varintBytes(length) + length;
-
-function writeScalarField(buffer: Buffer, position: number, fieldTag: number, value: number): number {
-  if (value === 0) return position;
-  buffer[position++] = fieldTag;
-  return writeVarint(buffer, position, value);
-}
+const TAG_PARTITION = fieldTag(1, WIRE_VARINT);
+const TAG_RECORD_BATCH = fieldTag(2, WIRE_LENGTH_DELIMITED);
 
 function batchesBytes(partition: ProducePartitionFrames): number {
   let total = 0;
@@ -90,7 +57,7 @@ function batchesBytes(partition: ProducePartitionFrames): number {
 
 function partitionBodyBytes(partition: ProducePartitionFrames): number {
   const batches = batchesBytes(partition);
-  return scalarFieldBytes(partition.partition) + (batches === 0 ? 0 : lengthDelimitedBytes(batches));
+  return scalarFieldBytes(partition.partition) + bytesFieldBytes(batches);
 }
 
 /** The protobuf bytes of `request`, the same message the generic encoder would produce. */
@@ -100,7 +67,7 @@ export function encodeProduceRequest(request: ProduceRequestFrames): Buffer {
   assert.ok(Number.isInteger(request.timeoutMs), 'timeoutMs is an integer');
   const names = request.topics.map((topic) => Buffer.from(topic.name, 'utf8'));
   const topicBodies = request.topics.map((topic, index) => {
-    let body = names[index].length === 0 ? 0 : lengthDelimitedBytes(names[index].length);
+    let body = bytesFieldBytes(names[index].length);
     for (const partition of topic.partitions) body += lengthDelimitedBytes(partitionBodyBytes(partition));
     return body;
   });
@@ -110,21 +77,14 @@ export function encodeProduceRequest(request: ProduceRequestFrames): Buffer {
   let position = writeScalarField(buffer, 0, TAG_ACKS, acks);
   position = writeScalarField(buffer, position, TAG_TIMEOUT_MS, request.timeoutMs);
   request.topics.forEach((topic, index) => {
-    buffer[position++] = TAG_TOPICS;
-    position = writeVarint(buffer, position, topicBodies[index]);
-    if (names[index].length > 0) {
-      buffer[position++] = TAG_TOPIC_NAME;
-      position = writeVarint(buffer, position, names[index].length);
-      position += names[index].copy(buffer, position);
-    }
+    position = writeLengthDelimitedHeader(buffer, position, TAG_TOPICS, topicBodies[index]);
+    position = writeBytesField(buffer, position, TAG_TOPIC_NAME, names[index]);
     for (const partition of topic.partitions) {
-      buffer[position++] = TAG_TOPIC_PARTITIONS;
-      position = writeVarint(buffer, position, partitionBodyBytes(partition));
+      position = writeLengthDelimitedHeader(buffer, position, TAG_TOPIC_PARTITIONS, partitionBodyBytes(partition));
       position = writeScalarField(buffer, position, TAG_PARTITION, partition.partition);
       const batches = batchesBytes(partition);
       if (batches === 0) continue;
-      buffer[position++] = TAG_RECORD_BATCH;
-      position = writeVarint(buffer, position, batches);
+      position = writeLengthDelimitedHeader(buffer, position, TAG_RECORD_BATCH, batches);
       for (const batch of partition.recordBatches) {
         buffer.set(batch, position);
         position += batch.length;

@@ -12,57 +12,31 @@
 import assert from 'node:assert/strict';
 import type { ErrorCode, FetchResponse, PartitionFetchResponse } from '../../proto/brook-types.js';
 import { ERROR_CODE_VALUES } from '../../proto/brook-types.js';
-
-const WIRE_VARINT = 0;
-const WIRE_LENGTH_DELIMITED = 2;
-
-const tag = (field: number, wireType: number): number => (field << 3) | wireType;
+import {
+  WIRE_LENGTH_DELIMITED,
+  WIRE_VARINT,
+  bytesFieldBytes,
+  fieldTag,
+  lengthDelimitedBytes,
+  scalarFieldBytes,
+  writeBytesField,
+  writeLengthDelimitedHeader,
+  writeScalarField,
+} from '../../proto/protobuf-wire-writer.js';
 
 // FetchResponse
-const TAG_TOPICS = tag(1, WIRE_LENGTH_DELIMITED);
+const TAG_TOPICS = fieldTag(1, WIRE_LENGTH_DELIMITED);
 // TopicFetchResponse
-const TAG_TOPIC_NAME = tag(1, WIRE_LENGTH_DELIMITED);
-const TAG_TOPIC_PARTITIONS = tag(2, WIRE_LENGTH_DELIMITED);
+const TAG_TOPIC_NAME = fieldTag(1, WIRE_LENGTH_DELIMITED);
+const TAG_TOPIC_PARTITIONS = fieldTag(2, WIRE_LENGTH_DELIMITED);
 // PartitionFetchResponse
-const TAG_PARTITION = tag(1, WIRE_VARINT);
-const TAG_ERROR_CODE = tag(2, WIRE_VARINT);
-const TAG_ERROR_MESSAGE = tag(3, WIRE_LENGTH_DELIMITED);
-const TAG_HIGH_WATERMARK = tag(4, WIRE_VARINT);
-const TAG_LOG_START_OFFSET = tag(5, WIRE_VARINT);
-const TAG_RECORD_BATCHES = tag(6, WIRE_LENGTH_DELIMITED);
-const TAG_NEXT_FETCH_OFFSET = tag(8, WIRE_VARINT);
-
-/** A negative int32/int64/enum is sign-extended to 64 bits on the wire: always ten bytes. */
-const NEGATIVE_VARINT_BYTES = 10;
-
-/** Encoded size of an integer as a protobuf varint (int32, int64 and enum fields alike). */
-function varintBytes(value: number): number {
-  if (value < 0) return NEGATIVE_VARINT_BYTES;
-  let bytes = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(buffer: Buffer, position: number, value: number): number {
-  if (value < 0) {
-    let bits = BigInt.asUintN(64, BigInt(value));
-    for (let i = 0; i < NEGATIVE_VARINT_BYTES - 1; i++) {
-      buffer[position++] = Number(bits & 0x7fn) | 0x80;
-      bits >>= 7n;
-    }
-    buffer[position++] = Number(bits);
-    return position;
-  }
-  while (value >= 0x80) {
-    buffer[position++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  buffer[position++] = value;
-  return position;
-}
+const TAG_PARTITION = fieldTag(1, WIRE_VARINT);
+const TAG_ERROR_CODE = fieldTag(2, WIRE_VARINT);
+const TAG_ERROR_MESSAGE = fieldTag(3, WIRE_LENGTH_DELIMITED);
+const TAG_HIGH_WATERMARK = fieldTag(4, WIRE_VARINT);
+const TAG_LOG_START_OFFSET = fieldTag(5, WIRE_VARINT);
+const TAG_RECORD_BATCHES = fieldTag(6, WIRE_LENGTH_DELIMITED);
+const TAG_NEXT_FETCH_OFFSET = fieldTag(8, WIRE_VARINT);
 
 /** One partition's fields, resolved to what goes on the wire, and the size they take there. */
 interface PartitionFields {
@@ -76,9 +50,6 @@ interface PartitionFields {
   /** Size of the message body (without its tag and length). */
   readonly bodyBytes: number;
 }
-
-const scalarFieldBytes = (value: number): number => (value === 0 ? 0 : 1 + varintBytes(value));
-const bytesFieldBytes = (length: number): number => (length === 0 ? 0 : 1 + varintBytes(length) + length);
 
 function errorCodeValue(code: PartitionFetchResponse['errorCode']): number | undefined {
   if (typeof code === 'number') return code;
@@ -113,20 +84,6 @@ function partitionFields(partition: PartitionFetchResponse): PartitionFields | u
   return { ...fields, bodyBytes };
 }
 
-function writeScalarField(buffer: Buffer, position: number, fieldTag: number, value: number): number {
-  if (value === 0) return position;
-  buffer[position++] = fieldTag;
-  return writeVarint(buffer, position, value);
-}
-
-function writeBytesField(buffer: Buffer, position: number, fieldTag: number, bytes: Uint8Array | undefined): number {
-  if (bytes === undefined || bytes.length === 0) return position;
-  buffer[position++] = fieldTag;
-  position = writeVarint(buffer, position, bytes.length);
-  buffer.set(bytes, position);
-  return position + bytes.length;
-}
-
 /**
  * The protobuf bytes of `response`, or undefined when it holds decoded records or a value this
  * encoder does not take (an unknown error code name, an unsafe integer); the caller then uses
@@ -143,20 +100,18 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
       const fields = partitionFields(partition);
       if (fields === undefined) return undefined;
       partitions.push(fields);
-      bodyBytes += 1 + varintBytes(fields.bodyBytes) + fields.bodyBytes;
+      bodyBytes += lengthDelimitedBytes(fields.bodyBytes);
     }
     topics.push({ name, partitions, bodyBytes });
-    totalBytes += 1 + varintBytes(bodyBytes) + bodyBytes;
+    totalBytes += lengthDelimitedBytes(bodyBytes);
   }
   const buffer = Buffer.allocUnsafe(totalBytes);
   let position = 0;
   for (const topic of topics) {
-    buffer[position++] = TAG_TOPICS;
-    position = writeVarint(buffer, position, topic.bodyBytes);
+    position = writeLengthDelimitedHeader(buffer, position, TAG_TOPICS, topic.bodyBytes);
     position = writeBytesField(buffer, position, TAG_TOPIC_NAME, topic.name);
     for (const fields of topic.partitions) {
-      buffer[position++] = TAG_TOPIC_PARTITIONS;
-      position = writeVarint(buffer, position, fields.bodyBytes);
+      position = writeLengthDelimitedHeader(buffer, position, TAG_TOPIC_PARTITIONS, fields.bodyBytes);
       position = writeScalarField(buffer, position, TAG_PARTITION, fields.partition);
       position = writeScalarField(buffer, position, TAG_ERROR_CODE, fields.errorCode);
       position = writeBytesField(buffer, position, TAG_ERROR_MESSAGE, fields.errorMessage);
