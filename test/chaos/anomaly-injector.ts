@@ -5,7 +5,7 @@
 import assert from 'node:assert';
 import type { AnomalyType } from './checker.js';
 import { type AckEvent, type CommitEvent, type HistoryEvent, type ReadEvent, type ReplicaPrefixEvent, type SendEvent } from './history.js';
-import type { SeededRandom } from './clean-history-generator.js';
+import type { TestRandom } from '../fixtures/test-random.js';
 
 export interface Injection {
   history: HistoryEvent[];
@@ -32,7 +32,7 @@ function ofType<T extends HistoryEvent['type']>(history: HistoryEvent[], type: T
 }
 
 /** Returns a copy of history with one anomaly of the given type, or null if this history offers no place for one. */
-export function injectAnomaly(source: readonly HistoryEvent[], type: AnomalyType, random: SeededRandom): Injection | null {
+export function injectAnomaly(source: readonly HistoryEvent[], type: AnomalyType, random: TestRandom): Injection | null {
   const history = structuredClone(source) as HistoryEvent[];
   const afterAllMs = lastTimeMs(history) + 1;
   const acks = ofType(history, 'ack');
@@ -86,7 +86,7 @@ export function injectAnomaly(source: readonly HistoryEvent[], type: AnomalyType
 }
 
 /** One replica lags: its prefix ends a record early. */
-function divergeReplica(history: HistoryEvent[], random: SeededRandom): Injection | null {
+function divergeReplica(history: HistoryEvent[], random: TestRandom): Injection | null {
   const candidates = ofType(history, 'replica-prefix').filter((p) => p.records !== undefined && p.records.length > 0);
   if (candidates.length === 0) return null;
   const prefix: ReplicaPrefixEvent = random.pick(candidates);

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { anomalyTypes, check, type Anomaly, type AnomalyType, type CheckResult } from './checker.js';
 import { HistoryFormatError, parseHistoryLine, prefixHash, type HistoryEvent } from './history.js';
-import { generateCleanHistory, SeededRandom } from './clean-history-generator.js';
+import { TestRandom } from '../fixtures/test-random.js';
+import { generateCleanHistory } from './clean-history-generator.js';
 import { injectAnomaly } from './anomaly-injector.js';
 
 const topic = 't';
@@ -322,7 +323,7 @@ test(`randomized: ${randomizedSeeds} seeded clean histories check clean, and eve
     assert.ok(clean.counts.acknowledged > 0 && clean.counts.valuesRead > 0, `seed ${seed}: history too thin`);
     if (!idempotence) assert.equal(clean.counts.anomaliesByType.duplicate, 0);
 
-    const random = new SeededRandom(seed * 7919);
+    const random = new TestRandom(seed * 7919);
     for (const injectedType of anomalyTypes) {
       const injection = injectAnomaly(history, injectedType, random);
       assert.ok(injection !== null, `seed ${seed}: no place to inject ${injectedType}`);

@@ -6,42 +6,8 @@
  * final reader reads everything and every replica reports the same committed prefix. The checker
  * must find nothing in these; mutations (anomaly-injector.ts) then break one rule at a time.
  */
-import assert from 'node:assert';
+import { TestRandom } from '../fixtures/test-random.js';
 import { prefixHash, type HistoryEvent } from './history.js';
-
-/** xorshift32 seeded PRNG: a seed replays its history exactly. */
-export class SeededRandom {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
-  }
-
-  nextUint32(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    this.state = x;
-    return x;
-  }
-
-  /** An integer in [0, bound). */
-  below(bound: number): number {
-    return Math.floor((this.nextUint32() / 0x100000000) * bound);
-  }
-
-  chance(probability: number): boolean {
-    return this.nextUint32() / 0x100000000 < probability;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    assert.ok(items.length > 0, 'pick from an empty list');
-    return items[this.below(items.length)];
-  }
-}
 
 export interface CleanHistoryOptions {
   seed: number;
@@ -66,7 +32,7 @@ const faultKinds = ['kill', 'pause', 'network-partition', 'clock-skew'];
 
 /** A clean history, events in the order a recorder would have written them (by time). */
 export function generateCleanHistory(options: CleanHistoryOptions): HistoryEvent[] {
-  const random = new SeededRandom(options.seed);
+  const random = new TestRandom(options.seed);
   const partitions = options.partitions ?? 1 + random.below(4);
   const producers = options.producers ?? 1 + random.below(3);
   const brokers = options.brokers ?? 3;
@@ -163,7 +129,7 @@ export function generateCleanHistory(options: CleanHistoryOptions): HistoryEvent
 
 /** Consumers reading partition prefixes in offset order as records commit, and a group committing. */
 function emitLiveReadsAndCommits(
-  random: SeededRandom,
+  random: TestRandom,
   logs: Append[][],
   liveConsumers: number,
   emit: (sortMs: number, event: HistoryEvent) => void,

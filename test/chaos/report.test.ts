@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { check } from './checker.js';
 import { HistoryWriter, type HistoryEvent } from './history.js';
 import { buildReport, formatReportJson, formatReportText, reportExitCode } from './report.js';
-import { generateCleanHistory, SeededRandom } from './clean-history-generator.js';
+import { TestRandom } from '../fixtures/test-random.js';
+import { generateCleanHistory } from './clean-history-generator.js';
 import { injectAnomaly } from './anomaly-injector.js';
 
 const checkMain = join(dirname(fileURLToPath(import.meta.url)), 'check-main.js');
@@ -36,7 +37,7 @@ test('the text report shows faults, operations, outcomes and anomalies by type',
 
 test('a report with anomalies fails, lists them, and the JSON keeps their details', () => {
   const clean = generateCleanHistory({ seed: 12, sends: 200, idempotence: true });
-  const injection = injectAnomaly(clean, 'lost', new SeededRandom(1))!;
+  const injection = injectAnomaly(clean, 'lost', new TestRandom(1))!;
   const report = buildReport(check(injection.history, { idempotence: true }), { seed: 12, historyPath: 'h.jsonl', idempotence: true });
   assert.equal(report.passed, false);
   assert.equal(reportExitCode(report), 1);
@@ -65,7 +66,7 @@ test('check-main streams a history file, prints the report, writes JSON, and exi
     assert.equal(passed.status, 0, passed.stderr);
     assert.match(passed.stdout, /chaos run: PASS {3}seed 21 {3}idempotence on/);
 
-    const broken = injectAnomaly(clean, 'commit-regression', new SeededRandom(2))!;
+    const broken = injectAnomaly(clean, 'commit-regression', new TestRandom(2))!;
     const jsonPath = join(dir, 'report.json');
     const failed = spawnSync(process.execPath, [checkMain, write('broken.jsonl', broken.history), '--json', jsonPath], { encoding: 'utf8' });
     assert.equal(failed.status, 1, failed.stderr);

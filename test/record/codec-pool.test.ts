@@ -6,7 +6,7 @@ import { compress, decompress } from '../../record/codecs.js';
 import { CorruptRecordError, InvalidRecordError } from '../../record/errors.js';
 import type { ProduceRecord } from '../../record/record.js';
 import { decodeBatch, encodeBatch } from '../../record/record-batch.js';
-import { TestRandom } from './random.js';
+import { TestRandom } from '../fixtures/test-random.js';
 
 const NOW_MS = 1_700_000_000_000;
 const ALL_CODECS = [Codec.None, Codec.Gzip, Codec.Snappy, Codec.Lz4, Codec.Zstd];

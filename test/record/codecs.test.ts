@@ -6,7 +6,7 @@ import snappy from 'snappy';
 import zstd from 'zstd-napi';
 import { Codec, codecFromName, codecName, compress, decompress } from '../../record/codecs.js';
 import { CorruptRecordError, InvalidRecordError } from '../../record/errors.js';
-import { TestRandom } from './random.js';
+import { TestRandom } from '../fixtures/test-random.js';
 
 const COMPRESSED_CODECS = [Codec.Gzip, Codec.Snappy, Codec.Lz4, Codec.Zstd];
 

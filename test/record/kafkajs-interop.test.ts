@@ -15,7 +15,7 @@ import zstd from 'zstd-napi';
 import { Codec } from '../../record/batch-header.js';
 import type { RecordHeader } from '../../record/record.js';
 import { decodeBatch, encodeBatch } from '../../record/record-batch.js';
-import { TestRandom } from './random.js';
+import { TestRandom } from '../fixtures/test-random.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- KafkaJS's internals come without types. */
 const require = createRequire(import.meta.url);

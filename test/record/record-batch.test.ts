@@ -29,7 +29,7 @@ import {
 } from '../../record/record-batch.js';
 import { ControlRecordType, controlRecordType, decodeControlKey, encodeControlBatch, encodeControlKey } from '../../record/control-record.js';
 import { readHexFixture, referenceCrc32c } from './fixture.js';
-import { TestRandom } from './random.js';
+import { TestRandom } from '../fixtures/test-random.js';
 
 const NOW_MS = 1_700_000_000_000;
 const ALL_CODECS = [Codec.None, Codec.Gzip, Codec.Snappy, Codec.Lz4, Codec.Zstd];

@@ -13,7 +13,7 @@ import { OFFSET_ATTRIBUTES, OFFSET_CRC, Codec, computeBatchCrc } from '../../rec
 import { isRecordFormatError } from '../../record/errors.js';
 import type { ProduceRecord } from '../../record/record.js';
 import { type DecodeLimits, decodeBatch, encodeBatch, iterateRecords, validateBatch } from '../../record/record-batch.js';
-import { TestRandom } from './random.js';
+import { TestRandom } from '../fixtures/test-random.js';
 
 /** Small limits so that a mutated size cannot make a case slow; still far above the corpus. */
 export const FUZZ_LIMITS: DecodeLimits = { maxDecompressedBytes: 1 << 20, maxRecords: 10_000 };
