@@ -90,6 +90,16 @@ export class RaftNode {
   /** Leader: read requests that arrived before it committed an entry of its term. */
   private readsAwaitingCommit: { from: NodeId; context: Uint8Array }[] = [];
 
+  /**
+   * Leader: entries were appended, or the commit index moved, since Appends were last built. The
+   * Appends are built once per Ready (flushAppends), so a batch of proposals and the commit
+   * advances of one cycle cost one Append per follower, not one each.
+   */
+  private appendsPending = false;
+  private commitPending = false;
+  /** Leader: peers that were paused and answered; they get an Append even with nothing new. */
+  private readonly appendOwedTo = new Set<NodeId>();
+
   private messages: Message[] = [];
   private readStates: ReadState[] = [];
   private previousHardState: HardState;
@@ -180,7 +190,7 @@ export class RaftNode {
     // The transfer must finish within an election timeout or it is abandoned.
     this.electionElapsed = 0;
     const peer = this.peer(to);
-    if (peer.match === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to });
+    if (peer.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(to, true);
   }
 
@@ -215,6 +225,8 @@ export class RaftNode {
   hasReady(): boolean {
     if (this.readyOutstanding) return false;
     return (
+      this.appendsPending ||
+      this.commitPending ||
       this.messages.length > 0 ||
       this.readStates.length > 0 ||
       this.log.hasUnstableEntries() ||
@@ -229,6 +241,7 @@ export class RaftNode {
   ready(): Ready {
     assert.ok(!this.readyOutstanding, 'ready() called again before advance()');
     assert.ok(this.log.applying <= this.log.committed && this.log.committed <= this.log.lastIndex(), 'applying <= commit <= last index');
+    this.flushAppends();
     const committedEntries = this.takeCommittedEntries();
     const snapshot = this.log.pendingSnapshot();
     const entries = this.log.unstableEntries();
@@ -265,7 +278,7 @@ export class RaftNode {
       const self = this.peer(this.id);
       self.match = Math.max(self.match, this.log.stableLastIndex());
       self.next = this.log.lastIndex() + 1;
-      if (this.maybeCommit()) this.broadcastAppend();
+      if (this.maybeCommit()) this.commitPending = true;
       this.maybeStepDownAfterRemoval();
     }
   }
@@ -328,9 +341,14 @@ export class RaftNode {
     this.pendingConfIndex = 0;
     this.readRequests = [];
     this.readsAwaitingCommit = [];
+    this.appendsPending = false;
+    this.commitPending = false;
+    this.appendOwedTo.clear();
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
+    // A leader stepping down within its term still tells its peers what it appended and committed.
+    if (this.behavior.role === Role.Leader && term === this.term) this.flushAppends();
     this.transition(Role.Follower);
     this.reset(term);
     this.lead = lead;
@@ -634,13 +652,13 @@ export class RaftNode {
         peer.becomeProbe();
         peer.becomeReplicate();
       }
-      if (this.maybeCommit()) this.broadcastAppend();
-      else if (wasPaused) this.sendAppend(m.from, true);
-      while (this.sendAppend(m.from, false)) {
-        // Fill the in-flight window.
-      }
+      // The window this acknowledgement freed is filled when the Ready is built, together with
+      // whatever else arrives in the meantime.
+      if (this.maybeCommit()) this.commitPending = true;
+      else if (wasPaused) this.appendOwedTo.add(m.from);
+      if (wasPaused || peer.next <= this.log.lastIndex()) this.appendsPending = true;
       if (m.from === this.leadTransferee && peer.match === this.log.lastIndex()) {
-        this.send({ type: MessageType.TimeoutNow, to: m.from });
+        this.sendTimeoutNow(m.from);
       }
     }
   }
@@ -709,8 +727,33 @@ export class RaftNode {
     return snapshot;
   }
 
-  private broadcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
+  /**
+   * Leader, when a Ready is built: sends each peer the entries it lacks, filling its in-flight
+   * window (one Append when they fit in one message). A peer with nothing new still gets an empty
+   * Append when the commit index moved since Appends were last built, when it is probing (a peer
+   * just added learns where its log stands), or when it was paused and has answered.
+   */
+  private flushAppends(): void {
+    const commitMoved = this.commitPending;
+    const anything = this.appendsPending || commitMoved;
+    this.appendsPending = false;
+    this.commitPending = false;
+    if (anything && this.behavior.role === Role.Leader) {
+      for (const [id, peer] of this.progress) {
+        if (id === this.id) continue;
+        if (!this.sendAppend(id, commitMoved || this.appendOwedTo.has(id) || peer.state === 'probe')) continue;
+        while (this.sendAppend(id, false)) {
+          // Fill the in-flight window.
+        }
+      }
+    }
+    this.appendOwedTo.clear();
+  }
+
+  /** The target campaigns on receipt: the Appends built so far (with the latest commit) go first. */
+  private sendTimeoutNow(to: NodeId): void {
+    this.flushAppends();
+    this.send({ type: MessageType.TimeoutNow, to });
   }
 
   private broadcastHeartbeat(context: Uint8Array | undefined): void {
@@ -791,7 +834,7 @@ export class RaftNode {
       this.membership.append(entry.index, change);
       this.syncProgress();
     }
-    this.broadcastAppend();
+    this.appendsPending = true;
     return { ok: true, index: entry.index, term: entry.term };
   }
 
@@ -911,7 +954,7 @@ export class RaftNode {
         bestMatch = match;
       }
     }
-    if (best !== NO_NODE && bestMatch === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to: best });
+    if (best !== NO_NODE && bestMatch === this.log.lastIndex()) this.sendTimeoutNow(best);
     this.becomeFollower(this.term, NO_NODE);
   }
 
