@@ -12,6 +12,7 @@ import {
   type BatchHeaderError,
 } from '../../record/batch-header.js';
 import type { FileHandleCache } from './file-handle-cache.js';
+import { MAX_BATCH_BYTES_LIMIT } from './log-config.js';
 
 /** Bytes read per I/O while scanning; batches larger than this are read whole on their own. */
 export const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -89,4 +90,32 @@ export async function scanBatches(options: ScanOptions, visit: BatchVisitor): Pr
     position += size;
   }
   return { endPosition: position, nextOffset: expectedOffset, stop: null };
+}
+
+/**
+ * Walks the batch headers of a segment from `fromPosition` to `endPosition` without checking CRCs
+ * or offset continuity, only the hard batch size limit: for lookups (by timestamp, batch
+ * boundaries, the largest timestamp, leader epochs) over data the log already trusts. A scan
+ * still stops at the first header that is not valid.
+ */
+export function scanValidatedBatches(
+  path: string,
+  files: FileHandleCache,
+  fromPosition: number,
+  endPosition: number,
+  visit: BatchVisitor,
+): Promise<ScanResult> {
+  return scanBatches(
+    {
+      path,
+      files,
+      fromPosition,
+      endPosition,
+      checkCrc: false,
+      firstOffsetMin: 0,
+      firstOffsetExact: false,
+      batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+    },
+    visit,
+  );
 }

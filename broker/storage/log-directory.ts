@@ -6,12 +6,11 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseOffsetNumberAt, partitionLeaderEpochAt } from '../../record/batch-header.js';
-import { scanBatches } from './batch-scanner.js';
+import { scanValidatedBatches } from './batch-scanner.js';
 import { readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
 import type { FileHandleCache } from './file-handle-cache.js';
 import type { FileWriter } from './file-writer.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
-import { MAX_BATCH_BYTES_LIMIT } from './log-config.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, parseSegmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
 import { OffsetIndex } from './offset-index.js';
 import type { SegmentLoadContext } from './segment-loader.js';
@@ -118,17 +117,11 @@ export async function loadEpochCache(
   }
   const cache = new LeaderEpochCache();
   for (const segment of segments) {
-    await scanBatches(
-      {
-        path: segment.logPath,
-        files: context.files,
-        fromPosition: 0,
-        endPosition: segment.sizeBytes,
-        checkCrc: false,
-        firstOffsetMin: 0,
-        firstOffsetExact: false,
-        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
-      },
+    await scanValidatedBatches(
+      segment.logPath,
+      context.files,
+      0,
+      segment.sizeBytes,
       (buffer, at) => {
         const epoch = partitionLeaderEpochAt(buffer, at);
         const latest = cache.latestEpoch;

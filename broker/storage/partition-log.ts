@@ -27,7 +27,7 @@ import {
   stampLogAppendTime,
   stampOffsetAndEpoch,
 } from '../../record/batch-header.js';
-import { scanBatches } from './batch-scanner.js';
+import { scanValidatedBatches } from './batch-scanner.js';
 import type { FileHandleCache } from './file-handle-cache.js';
 import { nodeFileWriter, type FileWriter } from './file-writer.js';
 import type { LeaderEpochCache } from './leader-epoch-cache.js';
@@ -918,17 +918,11 @@ export class PartitionLog {
     const startOffset = Math.max(timeIndex.lookupStartOffset(timestampMs), this.startOffset);
     let found: number | undefined;
     const minimumOffset = this.startOffset;
-    await scanBatches(
-      {
-        path: segment.logPath,
-        files: this.deps.files,
-        fromPosition: index.lookupPosition(startOffset),
-        endPosition: segment.sizeBytes,
-        checkCrc: false,
-        firstOffsetMin: 0,
-        firstOffsetExact: false,
-        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
-      },
+    await scanValidatedBatches(
+      segment.logPath,
+      this.deps.files,
+      index.lookupPosition(startOffset),
+      segment.sizeBytes,
       (buffer, at) => {
         const lastOffset = baseOffsetNumberAt(buffer, at) + lastOffsetDeltaAt(buffer, at);
         if (lastOffset < minimumOffset || maxTimestampAt(buffer, at) < timestampMs) return true;
@@ -976,17 +970,11 @@ export class PartitionLog {
   private async batchBoundary(segment: LogSegment, offset: number): Promise<number> {
     const { index } = await this.useIndexes(segment);
     let boundary: number | undefined;
-    const result = await scanBatches(
-      {
-        path: segment.logPath,
-        files: this.deps.files,
-        fromPosition: index.lookupPosition(offset),
-        endPosition: segment.sizeBytes,
-        checkCrc: false,
-        firstOffsetMin: 0,
-        firstOffsetExact: false,
-        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
-      },
+    const result = await scanValidatedBatches(
+      segment.logPath,
+      this.deps.files,
+      index.lookupPosition(offset),
+      segment.sizeBytes,
       (buffer, at, position) => {
         const baseOffset = baseOffsetNumberAt(buffer, at);
         if (baseOffset + lastOffsetDeltaAt(buffer, at) < offset) return true;
@@ -1004,17 +992,11 @@ export class PartitionLog {
     const entries = segment.timeIndex.entries;
     segment.maxTimestampMs = entries === 0 ? Number.NEGATIVE_INFINITY : segment.timeIndex.timestampAt(entries - 1);
     segment.offsetOfMaxTimestamp = entries === 0 ? segment.baseOffset : segment.timeIndex.offsetAt(entries - 1);
-    await scanBatches(
-      {
-        path: segment.logPath,
-        files: this.deps.files,
-        fromPosition: segment.index.lookupPosition(segment.offsetOfMaxTimestamp),
-        endPosition: segment.sizeBytes,
-        checkCrc: false,
-        firstOffsetMin: 0,
-        firstOffsetExact: false,
-        batchBytesMax: MAX_BATCH_BYTES_LIMIT,
-      },
+    await scanValidatedBatches(
+      segment.logPath,
+      this.deps.files,
+      segment.index.lookupPosition(segment.offsetOfMaxTimestamp),
+      segment.sizeBytes,
       (buffer, at) => {
         const timestampMs = maxTimestampAt(buffer, at);
         if (timestampMs > segment.maxTimestampMs) {
