@@ -11,13 +11,15 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BATCH_LOG_OVERHEAD_BYTES, MAGIC_V2, OFFSET_BATCH_LENGTH, OFFSET_CRC, OFFSET_LAST_OFFSET_DELTA, OFFSET_MAGIC, OFFSET_MAX_TIMESTAMP, OFFSET_RECORD_COUNT, computeBatchCrc } from '../record/batch-header.js';
 import { FileHandleCache } from '../broker/storage/file-handle-cache.js';
 import { nodeFileWriter, type FileWriter } from '../broker/storage/file-writer.js';
 import { resolveLogConfig } from '../broker/storage/log-config.js';
 import { PartitionLog } from '../broker/storage/partition-log.js';
+import { makeStorageBenchBatch } from './storage-bench-batch.js';
 
 const MIB = 1024 * 1024;
+/** Records each batch claims to hold (its records region is opaque). */
+const RECORDS_PER_BATCH = 100;
 /** Distinct buffers cycled through, so the log's tail cache never holds one being re-stamped. */
 const BATCH_POOL_BYTES = 64 * MIB;
 
@@ -31,20 +33,8 @@ function megabytesPerSecond(figures: Figures): number {
   return figures.bytes / MIB / figures.seconds;
 }
 
-/** A valid batch of `sizeBytes` with an opaque records region. */
-function makeBatch(sizeBytes: number, seed: number): Buffer {
-  const batch = Buffer.alloc(sizeBytes, seed & 0xff);
-  batch.writeInt32BE(sizeBytes - BATCH_LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH);
-  batch.writeInt8(MAGIC_V2, OFFSET_MAGIC);
-  batch.writeInt32BE(99, OFFSET_LAST_OFFSET_DELTA);
-  batch.writeBigInt64BE(BigInt(Date.now()), OFFSET_MAX_TIMESTAMP);
-  batch.writeInt32BE(100, OFFSET_RECORD_COUNT);
-  batch.writeUInt32BE(computeBatchCrc(batch, 0, sizeBytes), OFFSET_CRC);
-  return batch;
-}
-
 function batchPool(sizeBytes: number): Buffer[] {
-  return Array.from({ length: Math.max(8, Math.floor(BATCH_POOL_BYTES / sizeBytes)) }, (_, i) => makeBatch(sizeBytes, i));
+  return Array.from({ length: Math.max(8, Math.floor(BATCH_POOL_BYTES / sizeBytes)) }, (_, i) => makeStorageBenchBatch(sizeBytes, i, RECORDS_PER_BATCH));
 }
 
 /** write + fdatasync of `chunkBytes` at a time from one writer, for `seconds`. */

@@ -11,35 +11,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  BATCH_LOG_OVERHEAD_BYTES,
-  MAGIC_V2,
-  OFFSET_BATCH_LENGTH,
-  OFFSET_CRC,
-  OFFSET_LAST_OFFSET_DELTA,
-  OFFSET_MAGIC,
-  OFFSET_MAX_TIMESTAMP,
-  OFFSET_RECORD_COUNT,
   baseOffsetNumberAt,
   batchSizeAt,
-  computeBatchCrc,
   lastOffsetDeltaAt,
 } from '../record/batch-header.js';
 import { FileHandleCache } from '../broker/storage/file-handle-cache.js';
 import { resolveLogConfig } from '../broker/storage/log-config.js';
 import { PartitionLog } from '../broker/storage/partition-log.js';
+import { makeStorageBenchBatch } from './storage-bench-batch.js';
 
 const MIB = 1024 * 1024;
-
-function makeBatch(sizeBytes: number, seed: number): Buffer {
-  const batch = Buffer.alloc(sizeBytes, seed & 0xff);
-  batch.writeInt32BE(sizeBytes - BATCH_LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH);
-  batch.writeInt8(MAGIC_V2, OFFSET_MAGIC);
-  batch.writeInt32BE(9, OFFSET_LAST_OFFSET_DELTA);
-  batch.writeBigInt64BE(BigInt(Date.now()), OFFSET_MAX_TIMESTAMP);
-  batch.writeInt32BE(10, OFFSET_RECORD_COUNT);
-  batch.writeUInt32BE(computeBatchCrc(batch, 0, sizeBytes), OFFSET_CRC);
-  return batch;
-}
+/** Records each batch claims to hold (its records region is opaque). */
+const RECORDS_PER_BATCH = 10;
 
 function nextOffsetAfter(bytes: Buffer): number {
   let at = 0;
@@ -72,7 +55,7 @@ async function main(): Promise<void> {
     });
     for (let written = 0, i = 0; written + batchBytes <= totalBytes; written += batchBytes, i++) {
       // Fresh buffers: the log keeps the newest in its tail cache.
-      await log.append(makeBatch(batchBytes, i), 1);
+      await log.append(makeStorageBenchBatch(batchBytes, i, RECORDS_PER_BATCH), 1);
     }
     console.log(`log of ${(log.sizeBytes / MIB).toFixed(0)} MiB in ${log.segmentCount} segments, ${batchBytes / 1024} KiB batches, reads of ${maxBytes / 1024} KiB`);
 

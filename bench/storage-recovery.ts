@@ -10,33 +10,14 @@ import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  BATCH_LOG_OVERHEAD_BYTES,
-  MAGIC_V2,
-  OFFSET_BATCH_LENGTH,
-  OFFSET_CRC,
-  OFFSET_LAST_OFFSET_DELTA,
-  OFFSET_MAGIC,
-  OFFSET_MAX_TIMESTAMP,
-  OFFSET_RECORD_COUNT,
-  computeBatchCrc,
-} from '../record/batch-header.js';
+import { makeStorageBenchBatch } from './storage-bench-batch.js';
 import { FileHandleCache } from '../broker/storage/file-handle-cache.js';
 import { resolveLogConfig, type LogConfig } from '../broker/storage/log-config.js';
 import { CLEAN_SHUTDOWN_FILE, PartitionLog } from '../broker/storage/partition-log.js';
 
 const MIB = 1024 * 1024;
-
-function makeBatch(sizeBytes: number, seed: number): Buffer {
-  const batch = Buffer.alloc(sizeBytes, seed & 0xff);
-  batch.writeInt32BE(sizeBytes - BATCH_LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH);
-  batch.writeInt8(MAGIC_V2, OFFSET_MAGIC);
-  batch.writeInt32BE(9, OFFSET_LAST_OFFSET_DELTA);
-  batch.writeBigInt64BE(BigInt(Date.now()), OFFSET_MAX_TIMESTAMP);
-  batch.writeInt32BE(10, OFFSET_RECORD_COUNT);
-  batch.writeUInt32BE(computeBatchCrc(batch, 0, sizeBytes), OFFSET_CRC);
-  return batch;
-}
+/** Records each batch claims to hold (its records region is opaque). */
+const RECORDS_PER_BATCH = 10;
 
 async function timedOpen(dir: string, config: LogConfig): Promise<{ ms: number; log: PartitionLog; files: FileHandleCache }> {
   const files = new FileHandleCache(64);
@@ -57,7 +38,7 @@ async function main(): Promise<void> {
   const config = resolveLogConfig({ segmentBytes: Math.min(2 ** 31 - 1, totalBytes + MIB), flushPolicy: 'never' });
   try {
     const { log, files } = await timedOpen(dir, config);
-    const pool = Array.from({ length: 64 }, (_, i) => makeBatch(batchBytes, i));
+    const pool = Array.from({ length: 64 }, (_, i) => makeStorageBenchBatch(batchBytes, i, RECORDS_PER_BATCH));
     const writeStart = performance.now();
     for (let written = 0, i = 0; written + batchBytes <= totalBytes; written += batchBytes, i++) {
       await log.append(pool[i % pool.length], 1);
