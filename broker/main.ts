@@ -27,6 +27,9 @@ import {
   type BrokerConfig,
   type SettingSource,
 } from './config/broker-config.js';
+import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { attachMetrics } from './metrics/context-metrics.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
 import { METADATA_FILE_NAME, MetadataStore } from './metadata/metadata-store.js';
 import { FileHandleCache } from './storage/file-handle-cache.js';
 import { TopicRegistry } from './topics/topic-registry.js';
@@ -118,6 +121,18 @@ async function assemble(
     shutdownSignal: shutdown.signal,
     advertised: () => (advertised !== undefined ? advertised : { host: listen.host, port: server?.port ?? listen.port }),
   };
+  if (config.metricsEnabled) {
+    const metrics = new BrokerMetrics({
+      topics,
+      topicLabelsMax: config.metricsTopicLabelsMax,
+      partitionsMax: config.metricsPartitionsMax,
+      processMetrics: true,
+    });
+    attachMetrics(context, metrics);
+    const metricsListen = parseListen(config.metricsListen);
+    const metricsServer = await startMetricsServer(metrics, metricsListen.host, metricsListen.port, logger.child({ component: 'metrics' }));
+    if (metricsServer !== undefined) closers.push(() => metricsServer.close());
+  }
   const proto = loadBrookProto();
   server = await startGrpcServer({
     host: listen.host,

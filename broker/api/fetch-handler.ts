@@ -8,6 +8,7 @@ import { OffsetOutOfRangeError } from '../storage/storage-errors.js';
 import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
 import { ByteBudget } from './byte-budget.js';
+import { metricsOf } from '../metrics/context-metrics.js';
 import { mapError } from './error-codes.js';
 import { readPartition } from './partition-reader.js';
 
@@ -23,9 +24,11 @@ interface Target {
 export class FetchHandler {
   /** Bytes of fetch responses being read and assembled, across all calls (fetch.in.flight.bytes.max); released when the handler returns, before gRPC has sent them. */
   private readonly responseBytes: ByteBudget;
+  private readonly metrics: ReturnType<typeof metricsOf>;
 
   constructor(private readonly context: ApiContext) {
     this.responseBytes = new ByteBudget(context.config.fetchInFlightBytesMax);
+    this.metrics = metricsOf(context);
   }
 
   async fetch(request: FetchRequest, cancelled: AbortSignal): Promise<FetchResponse> {
@@ -36,6 +39,7 @@ export class FetchHandler {
     const targets = this.resolve(request);
     const deadlineMs = clock.nowMs() + maxWaitMs;
     let heldBytes = 0;
+    let waitedMs = 0;
     try {
       for (;;) {
         // Subscribe before reading, so a commit between the read and the wait is not missed.
@@ -46,16 +50,29 @@ export class FetchHandler {
           heldBytes = this.responseBytes.acquireUpTo(maxBytes);
           const { response, totalBytes, anyError } = await this.readAll(request, targets, heldBytes);
           const remainingMs = deadlineMs - clock.nowMs();
-          if (totalBytes >= minBytes || anyError || remainingMs <= 0 || cancelled.aborted || this.context.shutdownSignal.aborted) return response;
+          if (totalBytes >= minBytes || anyError || remainingMs <= 0 || cancelled.aborted || this.context.shutdownSignal.aborted) {
+            if (this.metrics !== undefined) this.count(response, totalBytes, waitedMs);
+            return response;
+          }
           this.responseBytes.release(heldBytes);
           heldBytes = 0;
+          const waitStartedMs = performance.now();
           await waiter.wait(remainingMs, [cancelled, this.context.shutdownSignal]);
+          waitedMs += performance.now() - waitStartedMs;
         } finally {
           waiter.dispose();
         }
       }
     } finally {
       this.responseBytes.release(heldBytes);
+    }
+  }
+
+  /** One answered fetch into the metrics: per request and per errored partition. */
+  private count(response: FetchResponse, totalBytes: number, waitedMs: number): void {
+    this.metrics!.fetchAnswered(totalBytes, waitedMs / 1000);
+    for (const topic of response.topics) {
+      for (const partition of topic.partitions) if (partition.errorCode !== 'NONE') this.metrics!.error('fetch', partition.errorCode);
     }
   }
 

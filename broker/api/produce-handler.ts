@@ -21,6 +21,7 @@ import type { Partition } from '../partition/partition.js';
 import type { Topic } from '../topics/topic-registry.js';
 import type { ApiContext } from './api-context.js';
 import { ByteBudget } from './byte-budget.js';
+import { metricsOf } from '../metrics/context-metrics.js';
 import { mapError } from './error-codes.js';
 import { StatusError } from './status-error.js';
 
@@ -33,16 +34,32 @@ type Prepared = { partition: Partition; bytes: Buffer } | { errorCode: ErrorCode
 
 export class ProduceHandler {
   private readonly inFlight: ByteBudget;
+  private readonly metrics: ReturnType<typeof metricsOf>;
 
   constructor(private readonly context: ApiContext) {
     this.inFlight = new ByteBudget(context.config.inFlightProduceBytesMax);
+    this.metrics = metricsOf(context);
   }
 
   async produce(request: ProduceRequest): Promise<ProduceResponse> {
+    const startedMs = performance.now();
+    const response = await this.produceCounted(request);
+    if (this.metrics !== undefined) {
+      const acks = (request.acks ?? 'ACKS_ALL') as string;
+      if (ACKS.has(acks)) this.metrics.produceAnswered(acks, (performance.now() - startedMs) / 1000);
+      for (const topic of response.topics) {
+        for (const partition of topic.partitions) if (partition.errorCode !== 'NONE') this.metrics.error('produce', partition.errorCode);
+      }
+    }
+    return response;
+  }
+
+  private async produceCounted(request: ProduceRequest): Promise<ProduceResponse> {
     const acks = (request.acks ?? 'ACKS_ALL') as string;
     if (!ACKS.has(acks)) return rejectAll(request, 'INVALID_REQUIRED_ACKS', `acks must be one of ${[...ACKS].join(', ')}, got ${String(acks)}`);
     const payloadBytes = requestPayloadBytes(request);
     if (!this.inFlight.tryAcquire(payloadBytes)) {
+      this.metrics?.error('produce', 'RESOURCE_EXHAUSTED');
       throw new StatusError(status.RESOURCE_EXHAUSTED, `the broker is appending ${this.inFlight.inUseBytes} bytes already (in.flight.produce.bytes.max)`);
     }
     const appends: Array<Promise<unknown>> = [];
@@ -72,6 +89,7 @@ export class ProduceHandler {
     timeoutMs: number,
     appends: Array<Promise<unknown>>,
   ): Promise<TopicProduceResponse> {
+    this.metrics?.produceTopicRequest(name);
     let topic: Topic;
     try {
       topic = await this.context.topics.getOrAutoCreate(name);
@@ -136,12 +154,16 @@ export class ProduceHandler {
 
   private async append(partition: Partition, bytes: Buffer, acks: Acks, timeoutMs: number, appends: Array<Promise<unknown>>): Promise<PartitionProduceResponse> {
     let appended: Promise<AppendResult>;
+    const metrics = this.metrics;
+    // Counted before the append: the log takes the buffer over and stamps it.
+    const count = metrics === undefined ? undefined : metrics.produced.bind(metrics, partition.topic, bytes.length, countBatches(bytes));
     try {
       appended = partition.append(bytes);
     } catch (error) {
       const mapped = this.mapped(error);
       return failed(partition.index, mapped.errorCode, mapped.errorMessage);
     }
+    if (count !== undefined) appended.then(count, () => undefined);
     appends.push(appended.catch(() => undefined));
     if (acks === 'ACKS_NONE') {
       appended.catch((error: unknown) => this.context.logger.warn({ err: error, topic: partition.topic, partition: partition.index }, 'acks=none append failed'));
@@ -196,6 +218,13 @@ function checkClientBatches(bytes: Buffer): { errorCode: ErrorCode; errorMessage
     }
   }
   return null;
+}
+
+/** Record batches in `bytes` (already checked whole), read from their headers. */
+function countBatches(bytes: Buffer): number {
+  let batches = 0;
+  for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) batches++;
+  return batches;
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

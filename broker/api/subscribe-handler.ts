@@ -11,6 +11,7 @@ import type { PartitionFetchData, SubscribeRequest, SubscribeResponse } from '..
 import { LogClosedError } from '../storage/storage-errors.js';
 import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
+import { metricsOf } from '../metrics/context-metrics.js';
 import { mapError } from './error-codes.js';
 import { checkLeaderEpoch } from './fetch-handler.js';
 import { readPartition } from './partition-reader.js';
@@ -21,25 +22,32 @@ export const SUBSCRIBE_PARTITIONS_MAX = 10_000;
 
 export class SubscribeHandler {
   private openStreams = 0;
+  private readonly metrics: ReturnType<typeof metricsOf>;
 
-  constructor(private readonly context: ApiContext) {}
+  constructor(private readonly context: ApiContext) {
+    this.metrics = metricsOf(context);
+  }
 
   async subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>, cancelled: AbortSignal): Promise<void> {
     const request = call.request;
     const wanted = (request.topics ?? []).flatMap((topic) => (topic.partitions ?? []).map((data) => ({ topic: topic.name, data })));
     if (wanted.length === 0 || wanted.length > SUBSCRIBE_PARTITIONS_MAX) {
+      this.metrics?.error('subscribe', 'INVALID_ARGUMENT');
       throw new StatusError(status.INVALID_ARGUMENT, `a subscription names 1 to ${SUBSCRIBE_PARTITIONS_MAX} partitions, got ${wanted.length}`);
     }
     if (this.openStreams >= this.context.config.subscribeStreamsMax) {
+      this.metrics?.error('subscribe', 'RESOURCE_EXHAUSTED');
       throw new StatusError(status.RESOURCE_EXHAUSTED, `subscribe.streams.max=${this.context.config.subscribeStreamsMax} streams are open`);
     }
     this.openStreams++;
+    this.metrics?.subscribeOpened();
     try {
       const stop = AbortSignal.any([cancelled, this.context.shutdownSignal]);
       const writer = new StreamWriter(call, stop);
       await Promise.all(wanted.map(({ topic, data }) => this.follow(topic, data, request.decodeRecords === true, writer, stop)));
     } finally {
       this.openStreams--;
+      this.metrics?.subscribeClosed();
     }
   }
 
@@ -53,11 +61,13 @@ export class SubscribeHandler {
     while (!stop.aborted) {
       const partition = this.context.topics.partition(topic, data.partition);
       if (partition === undefined) {
+        this.metrics?.error('subscribe', 'UNKNOWN_TOPIC_OR_PARTITION');
         await writer.write({ ...base, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic} partition ${data.partition} does not exist`, highWatermark: -1, logStartOffset: -1, nextFetchOffset: offset });
         return;
       }
       const epochProblem = checkLeaderEpoch(data.currentLeaderEpoch ?? -1, partition.leaderEpoch);
       if (epochProblem !== undefined) {
+        this.metrics?.error('subscribe', epochProblem.errorCode);
         await writer.write({ ...base, ...epochProblem, highWatermark: partition.highWatermark, logStartOffset: partition.logStartOffset, nextFetchOffset: offset });
         return;
       }
@@ -85,6 +95,7 @@ export class SubscribeHandler {
         if (error instanceof LogClosedError && error.cause === undefined && this.context.topics.partition(topic, data.partition) !== partition) continue;
         const mapped = mapError(error);
         if (!mapped.expected) this.context.logger.error({ err: error }, 'unexpected subscribe error');
+        this.metrics?.error('subscribe', mapped.errorCode);
         await writer.write({ ...base, errorCode: mapped.errorCode, errorMessage: mapped.errorMessage, highWatermark: partition.highWatermark, logStartOffset: partition.logStartOffset, nextFetchOffset: offset });
         return;
       } finally {

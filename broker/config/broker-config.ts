@@ -57,6 +57,15 @@ export interface BrokerConfig {
   readonly subscribeStreamsMax: number;
   readonly flowControlWindowBytes: number;
   readonly shutdownTimeoutMs: number;
+
+  /** Whether the Prometheus endpoint runs. */
+  readonly metricsEnabled: boolean;
+  /** host:port of the Prometheus endpoint (GET /metrics); port 0 picks a free port. */
+  readonly metricsListen: string;
+  /** Most distinct topic label values on the produce counters; later topics count as "other". */
+  readonly metricsTopicLabelsMax: number;
+  /** Most partitions the per-partition gauges report. */
+  readonly metricsPartitionsMax: number;
 }
 
 type Kind = 'integer' | 'boolean' | 'string';
@@ -142,6 +151,10 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('subscribeStreamsMax', 'subscribe.streams.max', 'integer', 1024, 'Subscribe calls open at once, across connections.', { min: 1, max: 1_000_000 }),
   setting('flowControlWindowBytes', 'flow.control.window.bytes', 'integer', 16 * MIB, 'HTTP/2 receive window the server grants per connection and per stream.', { min: 64 * KIB, max: INT32_MAX }),
   setting('shutdownTimeoutMs', 'shutdown.timeout.ms', 'integer', 10 * SECOND_MS, 'How long shutdown waits for in-flight calls before cancelling them.', { min: 0, max: 10 * MINUTE_MS }),
+  setting('metricsEnabled', 'metrics.enabled', 'boolean', true, 'Serve Prometheus metrics on metrics.listen. When the address cannot be bound the broker logs a warning and runs without them.'),
+  setting('metricsListen', 'metrics.listen', 'string', '127.0.0.1:9644', 'host:port of the Prometheus endpoint, GET /metrics (port 0 picks a free port).'),
+  setting('metricsTopicLabelsMax', 'metrics.topic.labels.max', 'integer', 1000, 'Most distinct topic labels on the produce counters; later topics count under topic="other".', { min: 1, max: 100_000 }),
+  setting('metricsPartitionsMax', 'metrics.partitions.max', 'integer', 10_000, 'Most partitions the per-partition gauges report (the rest are counted in brook_partition_metrics_omitted).', { min: 1, max: 1_000_000 }),
 ]);
 
 /** A setting's value was not accepted; the message names the setting, its source and the rule. */
@@ -207,6 +220,7 @@ export function loadBrokerConfigWithSources(sources: BrokerConfigSources = {}): 
   const config = Object.freeze(values) as unknown as BrokerConfig;
   checkListen(config.listen);
   if (config.advertisedListener !== '') checkListen(config.advertisedListener);
+  checkListen(config.metricsListen);
   if (config.defaultPartitions > config.topicPartitionsMax) {
     throw new BrokerConfigError(`num.partitions (${config.defaultPartitions}) exceeds topic.partitions.max (${config.topicPartitionsMax})`);
   }
