@@ -2,13 +2,14 @@
  * Test harness: runs a real broker process (broker/main.js from the same build as this test) on
  * 127.0.0.1 with a free port and a temporary data dir, and talks to it with raw gRPC.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadBrookProto } from '../../proto/brook-proto.js';
+import { startReadyProcess } from '../fixtures/ready-process.js';
 
 /** The broker entry point, relative to this compiled module (<out>/test/broker -> <out>/broker). */
 export const BROKER_MAIN = fileURLToPath(new URL('../../broker/main.js', import.meta.url));
@@ -34,53 +35,15 @@ export function removeDir(dir: string): void {
 }
 
 /** Starts a broker with `--data-dir dataDir --listen 127.0.0.1:0` plus `args`; resolves once it listens. */
-export function startBrokerProcess(dataDir: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [BROKER_MAIN, '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+export async function startBrokerProcess(dataDir: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
+  const started = await startReadyProcess({
+    name: 'broker',
+    args: [BROKER_MAIN, '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info', ...args],
+    env,
+    readyPattern: /"address":"([^"]+)"[^\n]*"msg":"broker listening"/,
+    startTimeoutMs: START_TIMEOUT_MS,
   });
-  let out = '';
-  // Never leave a broker behind, even when the test process ends abruptly (a timeout, a crash).
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => {
-      process.off('exit', killOnExit);
-      resolve(code ?? signal ?? -1);
-    }),
-  );
-  return new Promise<BrokerProcess>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`broker did not start in ${START_TIMEOUT_MS} ms:\n${out}`));
-    }, START_TIMEOUT_MS);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"address":"([^"]+)"[^\n]*"msg":"broker listening"/.exec(out);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          address: match[1],
-          dataDir,
-          output: () => out,
-          stop: (signal = 'SIGTERM') => {
-            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-            return exited;
-          },
-        });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited (${code}) before listening:\n${out}`));
-    });
-  });
+  return { child: started.child, address: started.ready[1], dataDir, output: started.output, stop: started.stop };
 }
 
 /** A raw gRPC client of brook.v1.Brook with promise-returning unary calls. */

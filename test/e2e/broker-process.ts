@@ -2,20 +2,17 @@
  * Runs a real broker as a child process through the CLI (`brook broker start`) on a loopback
  * port, for end-to-end tests. The process is killed when the test process exits, whatever happens.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startReadyProcess } from '../fixtures/ready-process.js';
 
 /** The compiled CLI next to this test's build output (dist/ or a private build dir). */
 export const CLI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 
 const START_TIMEOUT_MS = 20_000;
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 export interface BrokerProcess {
   readonly address: string;
@@ -40,45 +37,24 @@ export function removeDataDir(dir: string): void {
 
 /** Starts a broker on `port` (0: any free port) with its data in `dataDir`. */
 export async function startBrokerProcess(dataDir: string, port = 0, extraFlags: string[] = []): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'broker', 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extraFlags], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const started = await startReadyProcess({
+    name: 'broker',
+    args: [CLI_PATH, 'broker', 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extraFlags],
+    readyPattern: /listening on (\S+)/,
+    startTimeoutMs: START_TIMEOUT_MS,
   });
-  running.add(child);
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    running.delete(child);
-    resolve();
-  }));
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (\S+)/.exec(output);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited with ${code} before listening:\n${output}`));
-    });
-  });
+  const address = started.ready[1];
   return {
     address,
     port: Number(address.slice(address.lastIndexOf(':') + 1)),
     dataDir,
-    child,
-    output: () => output,
+    child: started.child,
+    output: started.output,
     kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
+      await started.stop('SIGKILL');
     },
     stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
+      await started.stop('SIGTERM');
     },
   };
 }
