@@ -15,6 +15,7 @@
  *   disconnected   connecting
  */
 import { Cluster, type ClusterOptions } from '../client/cluster.js';
+import { Lifecycle } from '../client/lifecycle.js';
 import { BrokerError, BrookError, InvalidArgumentError, isNoError, StateError } from '../client/errors.js';
 import { backoffMs, DEFAULT_RETRY, type RetryConfig } from '../client/retry.js';
 import type { OffsetSpec, WireFetchPartition } from '../client/service.js';
@@ -117,7 +118,7 @@ function checkStartOffset(offset: StartOffset): void {
 }
 
 export class Consumer {
-  private state: ConsumerState = 'idle';
+  private readonly lifecycle = new Lifecycle<ConsumerState>('consumer', CONSUMER_TRANSITIONS, 'idle');
   readonly cluster: Cluster;
   private readonly settings: typeof CONSUMER_DEFAULTS;
   private readonly retryConfig: RetryConfig;
@@ -170,24 +171,19 @@ export class Consumer {
   }
 
   get currentState(): ConsumerState {
-    return this.state;
-  }
-
-  private transition(to: ConsumerState): void {
-    if (!CONSUMER_TRANSITIONS[this.state].includes(to)) throw new StateError(`consumer cannot go from ${this.state} to ${to}`);
-    this.state = to;
+    return this.lifecycle.state;
   }
 
   async connect(): Promise<void> {
-    this.transition('connecting');
+    this.lifecycle.moveTo('connecting');
     try {
       await this.cluster.connect();
     } catch (error) {
-      this.transition('idle');
+      this.lifecycle.moveTo('idle');
       throw error;
     }
     this.stopping = false;
-    this.transition('connected');
+    this.lifecycle.moveTo('connected');
   }
 
   /**
@@ -267,7 +263,8 @@ export class Consumer {
   }
 
   private requireConnected(operation: string): void {
-    if (this.state !== 'connected' && this.state !== 'running') throw new StateError(`${operation} needs a connected consumer (state: ${this.state})`);
+    const state = this.lifecycle.state;
+    if (state !== 'connected' && state !== 'running') throw new StateError(`${operation} needs a connected consumer (state: ${state})`);
   }
 
   /** Messages one at a time, across assigned partitions; ends when the consumer disconnects. */
@@ -292,7 +289,7 @@ export class Consumer {
   async run(options: RunOptions): Promise<void> {
     this.requireConnected('run');
     if ((options.eachMessage === undefined) === (options.eachBatch === undefined)) throw new InvalidArgumentError('run needs exactly one of eachMessage and eachBatch');
-    this.transition('running');
+    this.lifecycle.moveTo('running');
     try {
       while (!this.stopping) {
         const state = this.nextReadyPartition();
@@ -306,7 +303,7 @@ export class Consumer {
         await this.handle(state, epoch, messages, options);
       }
     } finally {
-      if (this.state === 'running') this.transition('connected');
+      if (this.lifecycle.state === 'running') this.lifecycle.moveTo('connected');
     }
   }
 
@@ -382,8 +379,8 @@ export class Consumer {
 
   /** Stops fetching, ends iteration and run(), and closes connections. */
   async disconnect(): Promise<void> {
-    if (this.state === 'idle' || this.state === 'disconnected') return;
-    this.transition('disconnecting');
+    if (this.lifecycle.state === 'idle' || this.lifecycle.state === 'disconnected') return;
+    this.lifecycle.moveTo('disconnecting');
     this.stopping = true;
     this.fetcherWake.notify();
     this.dataAvailable.notify();
@@ -396,7 +393,7 @@ export class Consumer {
       await this.codecPool.close();
       this.codecPool = undefined;
     }
-    this.transition('disconnected');
+    this.lifecycle.moveTo('disconnected');
   }
 
   // ---- the fetcher ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 import assert from 'node:assert';
 import { CodecPool } from '../record/codec-pool.js';
 import { Cluster, type ClusterOptions } from '../client/cluster.js';
+import { Lifecycle } from '../client/lifecycle.js';
 import { InvalidArgumentError, StateError } from '../client/errors.js';
 import { DEFAULT_RETRY, type RetryConfig } from '../client/retry.js';
 import type { Acks } from '../client/service.js';
@@ -156,7 +157,7 @@ function toTimestamp(timestamp: Message['timestamp'], nowMs: number): number {
 }
 
 export class Producer {
-  private state: ProducerState = 'idle';
+  private readonly lifecycle = new Lifecycle<ProducerState>('producer', PRODUCER_TRANSITIONS, 'idle');
   readonly cluster: Cluster;
   private readonly accumulator: RecordAccumulator;
   private readonly sender: Sender;
@@ -202,24 +203,19 @@ export class Producer {
   }
 
   get currentState(): ProducerState {
-    return this.state;
-  }
-
-  private transition(to: ProducerState): void {
-    if (!PRODUCER_TRANSITIONS[this.state].includes(to)) throw new StateError(`producer cannot go from ${this.state} to ${to}`);
-    this.state = to;
+    return this.lifecycle.state;
   }
 
   /** Fetches cluster metadata from the bootstrap brokers. */
   async connect(): Promise<void> {
-    this.transition('connecting');
+    this.lifecycle.moveTo('connecting');
     try {
       await this.cluster.connect();
     } catch (error) {
-      this.transition('idle');
+      this.lifecycle.moveTo('idle');
       throw error;
     }
-    this.transition('connected');
+    this.lifecycle.moveTo('connected');
   }
 
   /**
@@ -228,7 +224,7 @@ export class Producer {
    * producer's buffer memory is full.
    */
   async send(request: SendRequest): Promise<RecordMetadata[]> {
-    if (this.state !== 'connected') throw new StateError(`send needs a connected producer (state: ${this.state})`);
+    if (this.lifecycle.state !== 'connected') throw new StateError(`send needs a connected producer (state: ${this.lifecycle.state})`);
     if (typeof request.topic !== 'string' || request.topic.length === 0) throw new InvalidArgumentError('topic must be a non-empty string');
     if (!Array.isArray(request.messages)) throw new InvalidArgumentError('messages must be an array');
     const options: BatchOptions = {
@@ -319,8 +315,8 @@ export class Producer {
 
   /** Flushes buffered records, then closes connections. */
   async disconnect(): Promise<void> {
-    if (this.state === 'idle' || this.state === 'disconnected') return;
-    this.transition('disconnecting');
+    if (this.lifecycle.state === 'idle' || this.lifecycle.state === 'disconnected') return;
+    this.lifecycle.moveTo('disconnecting');
     try {
       await this.flush();
     } finally {
@@ -332,7 +328,7 @@ export class Producer {
         await this.codecPool.close();
         this.codecPool = undefined;
       }
-      this.transition('disconnected');
+      this.lifecycle.moveTo('disconnected');
     }
   }
 
