@@ -39,6 +39,8 @@ export class BrokerMetrics {
   private readonly produceBatches: Counter<'topic'>;
   private readonly produceBytes: Counter<'topic'>;
   private readonly produceLatency: Histogram<'acks'>;
+  /** Histogram children by acks value (a fixed enum of three). */
+  private readonly latencyByAcks = new Map<string, Histogram.Internal<'acks'>>();
   private readonly fetchRequests: Counter;
   private readonly fetchBytes: Counter;
   private readonly fetchWait: Histogram;
@@ -85,7 +87,12 @@ export class BrokerMetrics {
 
   /** A Produce request with `acks` was answered after `seconds`. */
   produceAnswered(acks: string, seconds: number): void {
-    this.produceLatency.observe({ acks }, seconds);
+    let child = this.latencyByAcks.get(acks);
+    if (child === undefined) {
+      child = this.produceLatency.labels(acks);
+      this.latencyByAcks.set(acks, child);
+    }
+    child.observe(seconds);
   }
 
   /** A Fetch was answered with `bytes` of record batches after long-polling `waitSeconds`. */
