@@ -125,6 +125,47 @@ export function checkBatchAt(buf: Buffer, pos: number, end: number, checkCrc: bo
   return null;
 }
 
+/** The header fields a batch's writer chooses (all but batchLength, magic and the CRC). */
+export interface BatchHeaderFields {
+  readonly baseOffset: number;
+  readonly partitionLeaderEpoch: number;
+  readonly attributes: number;
+  readonly lastOffsetDelta: number;
+  readonly baseTimestampMs: number;
+  readonly maxTimestampMs: number;
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+  readonly recordCount: number;
+}
+
+/** Writes a signed 64-bit big-endian integer from a safe JS integer (no BigInt on the way). */
+function writeInt64(buf: Buffer, pos: number, value: number): void {
+  const high = Math.floor(value / 0x100000000);
+  buf.writeInt32BE(high, pos);
+  buf.writeUInt32BE(value - high * 0x100000000, pos + 4);
+}
+
+/**
+ * Writes the whole header of a batch of `sizeBytes` (header and records) at `pos`: batchLength
+ * from the size, magic 2, and a CRC of 0. Compute the CRC once the records are in place.
+ */
+export function writeBatchHeader(buf: Buffer, pos: number, sizeBytes: number, fields: BatchHeaderFields): void {
+  writeInt64(buf, pos + OFFSET_BASE_OFFSET, fields.baseOffset);
+  buf.writeInt32BE(sizeBytes - BATCH_LOG_OVERHEAD_BYTES, pos + OFFSET_BATCH_LENGTH);
+  buf.writeInt32BE(fields.partitionLeaderEpoch, pos + OFFSET_PARTITION_LEADER_EPOCH);
+  buf[pos + OFFSET_MAGIC] = MAGIC_V2;
+  buf.writeUInt32BE(0, pos + OFFSET_CRC);
+  buf.writeInt16BE(fields.attributes, pos + OFFSET_ATTRIBUTES);
+  buf.writeInt32BE(fields.lastOffsetDelta, pos + OFFSET_LAST_OFFSET_DELTA);
+  writeInt64(buf, pos + OFFSET_BASE_TIMESTAMP, fields.baseTimestampMs);
+  writeInt64(buf, pos + OFFSET_MAX_TIMESTAMP, fields.maxTimestampMs);
+  writeInt64(buf, pos + OFFSET_PRODUCER_ID, fields.producerId);
+  buf.writeInt16BE(fields.producerEpoch, pos + OFFSET_PRODUCER_EPOCH);
+  buf.writeInt32BE(fields.baseSequence, pos + OFFSET_BASE_SEQUENCE);
+  buf.writeInt32BE(fields.recordCount, pos + OFFSET_RECORD_COUNT);
+}
+
 /**
  * Stamps the fields the leader owns, in place, without touching the CRC (they sit before it):
  * baseOffset and partitionLeaderEpoch.

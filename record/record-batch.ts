@@ -39,6 +39,7 @@ import {
   OFFSET_PRODUCER_ID,
   OFFSET_RECORD_COUNT,
   computeBatchCrc,
+  writeBatchHeader,
 } from './batch-header.js';
 import { compress, decompress, isKnownCodec } from './codecs.js';
 import { CorruptRecordError, InvalidRecordError } from './errors.js';
@@ -229,13 +230,6 @@ function writeRecord(buf: Buffer, pos: number, record: ProduceRecord, index: num
   return pos;
 }
 
-/** Writes a signed 64-bit big-endian integer from a safe JS integer. */
-function writeInt64(buf: Buffer, pos: number, value: number): void {
-  const high = Math.floor(value / 0x100000000);
-  buf.writeInt32BE(high, pos);
-  buf.writeUInt32BE(value - high * 0x100000000, pos + 4);
-}
-
 /** Reads a signed 64-bit big-endian integer as a JS number (exact below 2^53 in magnitude). */
 function readInt64(buf: Buffer, pos: number): number {
   return buf.readInt32BE(pos) * 0x100000000 + buf.readUInt32BE(pos + 4);
@@ -276,19 +270,18 @@ export function encodePlainBatch(records: readonly ProduceRecord[], opts: BatchO
   if (opts.control === true) attributes |= ATTR_CONTROL;
 
   const buf = allocate(total);
-  writeInt64(buf, OFFSET_BASE_OFFSET, opts.baseOffset ?? 0);
-  buf.writeInt32BE(total - BATCH_LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH);
-  buf.writeInt32BE(opts.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, OFFSET_PARTITION_LEADER_EPOCH);
-  buf[OFFSET_MAGIC] = MAGIC_V2;
-  buf.writeUInt32BE(0, OFFSET_CRC);
-  buf.writeInt16BE(attributes, OFFSET_ATTRIBUTES);
-  buf.writeInt32BE(count - 1, OFFSET_LAST_OFFSET_DELTA);
-  writeInt64(buf, OFFSET_BASE_TIMESTAMP, baseTimestamp);
-  writeInt64(buf, OFFSET_MAX_TIMESTAMP, logAppendTime ? nowMs : maxTimestamp);
-  writeInt64(buf, OFFSET_PRODUCER_ID, opts.producerId ?? NO_PRODUCER_ID);
-  buf.writeInt16BE(opts.producerEpoch ?? NO_PRODUCER_EPOCH, OFFSET_PRODUCER_EPOCH);
-  buf.writeInt32BE(opts.baseSequence ?? NO_SEQUENCE, OFFSET_BASE_SEQUENCE);
-  buf.writeInt32BE(count, OFFSET_RECORD_COUNT);
+  writeBatchHeader(buf, 0, total, {
+    baseOffset: opts.baseOffset ?? 0,
+    partitionLeaderEpoch: opts.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH,
+    attributes,
+    lastOffsetDelta: count - 1,
+    baseTimestampMs: baseTimestamp,
+    maxTimestampMs: logAppendTime ? nowMs : maxTimestamp,
+    producerId: opts.producerId ?? NO_PRODUCER_ID,
+    producerEpoch: opts.producerEpoch ?? NO_PRODUCER_EPOCH,
+    baseSequence: opts.baseSequence ?? NO_SEQUENCE,
+    recordCount: count,
+  });
   let pos = BATCH_HEADER_BYTES;
   for (let i = 0; i < count; i++) pos = writeRecord(buf, pos, records[i], i, sizes[i], baseTimestamp, nowMs);
   assert.equal(pos, total, 'batch size mismatch');
