@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startReadyProcess } from '../fixtures/ready-process.js';
 
@@ -55,6 +56,29 @@ export async function startBrokerProcess(dataDir: string, port = 0, extraFlags: 
     },
     stop: async () => {
       await started.stop('SIGTERM');
+    },
+  };
+}
+
+/**
+ * One broker for the tests of the calling file: started by a `before` hook, stopped (SIGTERM) and
+ * its data dir removed by an `after` hook. Read `address` from inside the tests.
+ */
+export function brokerPerFile(): { readonly address: string } {
+  let broker: BrokerProcess | undefined;
+  let dataDir: string | undefined;
+  before(async () => {
+    dataDir = makeDataDir();
+    broker = await startBrokerProcess(dataDir);
+  });
+  after(async () => {
+    await broker?.stop();
+    if (dataDir !== undefined) removeDataDir(dataDir);
+  });
+  return {
+    get address(): string {
+      if (broker === undefined) throw new Error('the broker starts in a before hook: read its address inside a test');
+      return broker.address;
     },
   };
 }

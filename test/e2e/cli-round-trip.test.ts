@@ -1,18 +1,9 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { CLI_PATH, makeDataDir, removeDataDir, startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import { brokerPerFile, CLI_PATH } from './broker-process.js';
 
-let broker: BrokerProcess;
-let dataDir: string;
-before(async () => {
-  dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir);
-});
-after(async () => {
-  await broker?.stop();
-  removeDataDir(dataDir);
-});
+const broker = brokerPerFile();
 
 function runCli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -1,21 +1,12 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Producer, type RecordMetadata } from '../../producer/producer.js';
 import { Consumer } from '../../consumer/consumer.js';
 import { Admin } from '../../client/admin.js';
 import { partitionForKey } from '../../producer/murmur2.js';
-import { makeDataDir, removeDataDir, startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import { brokerPerFile } from './broker-process.js';
 
-let broker: BrokerProcess;
-let dataDir: string;
-before(async () => {
-  dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir);
-});
-after(async () => {
-  await broker?.stop();
-  removeDataDir(dataDir);
-});
+const broker = brokerPerFile();
 
 test('100k keyed records over 4 partitions come back identical and in order per partition', { timeout: 90_000 }, async () => {
   const topic = 'keyed-100k';
