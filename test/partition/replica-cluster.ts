@@ -14,16 +14,9 @@ import { resolveLogConfig, type LogConfig } from '../../broker/storage/log-confi
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { encodeBatch, iterateRecords } from '../../record/record-batch.js';
 import { Role, type Message, type NodeId, type RaftConfig } from '../../raft/types.js';
+import { seededUniformRandom } from '../fixtures/test-random.js';
 
 export const TICK_MS = 10;
-
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /**
  * Raft settings for tests: ticks of TICK_MS, an election timeout of 300-600 ms, long enough that a
@@ -41,7 +34,7 @@ export function raftSettings(seed: number): Omit<RaftConfig, 'id'> {
     maxInflightMessages: 16,
     maxInflightBytes: 8 * 1024 * 1024,
     maxUncommittedBytes: 64 * 1024 * 1024,
-    random: seededRandom(seed),
+    random: seededUniformRandom(seed),
   };
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeId } from '../../raft/types.js';
-import { ReplicaCluster, makeBatch, seededRandom, valuesOf } from './replica-cluster.js';
+import { seededUniformRandom } from '../fixtures/test-random.js';
+import { ReplicaCluster, makeBatch, valuesOf } from './replica-cluster.js';
 
 const NODES: NodeId[] = [1, 2, 3];
 const STEPS = 60;
@@ -16,7 +17,7 @@ const STEP_MS = 40;
  * must be byte-identical.
  */
 test('under random cuts, power losses and restarts, acknowledged appends survive and logs converge', async () => {
-  const random = seededRandom(SEED);
+  const random = seededUniformRandom(SEED);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const cluster = await ReplicaCluster.start(NODES, { segmentBytes: 16 * 1024, maxBatchBytes: 8 * 1024, tailCacheBytes: 2048, indexIntervalBytes: 512 });
   /** Acknowledged appends: tag -> base offset. */

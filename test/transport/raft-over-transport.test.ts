@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { RaftNode } from '../../raft/raft-node.js';
 import { Role, type Message, type RaftConfig } from '../../raft/types.js';
 import { MemoryStorage } from '../raft/memory-storage.js';
+import { seededUniformRandom } from '../fixtures/test-random.js';
 import { startCluster, waitFor, type TestNode } from './transport-fixtures.js';
 
 const GROUPS = 30;
@@ -15,14 +16,6 @@ const ENTRY_BYTES = 64 * 1024;
 interface Broker {
   readonly node: TestNode;
   readonly groups: { raft: RaftNode; storage: MemoryStorage }[];
-}
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 0x1_0000_0000;
-  };
 }
 
 function raftConfig(id: number, seed: number): RaftConfig {
@@ -37,7 +30,7 @@ function raftConfig(id: number, seed: number): RaftConfig {
     maxInflightMessages: 64,
     maxInflightBytes: 8 * 1024 * 1024,
     maxUncommittedBytes: 64 * 1024 * 1024,
-    random: seededRandom(seed),
+    random: seededUniformRandom(seed),
   };
 }
 
