@@ -3,42 +3,28 @@
  * and the broker keeps serving after each one.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { ATTR_CONTROL, OFFSET_ATTRIBUTES, computeBatchCrc, OFFSET_CRC } from '../../record/batch-header.js';
 import { encodeBatch } from '../../record/record-batch.js';
-import { makeDataDir, RawClient, removeDir, startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import { brokerPerFile } from './broker-process.js';
 
-let broker: BrokerProcess;
-let client: RawClient;
-let dataDir: string;
-
-before(async () => {
-  dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir, [
-    '--no-auto-create-topics',
-    '--max-message-bytes', '2048',
-    '--request-max-bytes', String(64 * 1024),
-    '--retention-check-interval-ms', '50',
-    '--subscribe-streams-max', '2',
-  ]);
-  client = new RawClient(broker.address);
+const running = brokerPerFile([
+  '--no-auto-create-topics',
+  '--max-message-bytes', '2048',
+  '--request-max-bytes', String(64 * 1024),
+  '--retention-check-interval-ms', '50',
+  '--subscribe-streams-max', '2',
+], async ({ client }) => {
   const created = await client.call('CreateTopics', { topics: [{ name: 'good', numPartitions: 3 }] });
   assert.equal(created.results[0].errorCode, 'NONE');
 });
 
-after(async () => {
-  client?.close();
-  const code = await broker?.stop('SIGTERM');
-  removeDir(dataDir);
-  assert.equal(code, 0);
-});
-
 /** The broker still answers, and is still the same process. */
 async function assertServing(): Promise<void> {
-  const metadata = await client.call('Metadata', { topics: ['good'] });
+  const metadata = await running.client.call('Metadata', { topics: ['good'] });
   assert.equal(metadata.topics[0].errorCode, 'NONE');
-  assert.equal(broker.child.exitCode, null, 'the broker process is alive');
+  assert.equal(running.broker.child.exitCode, null, 'the broker process is alive');
 }
 
 function batchOf(values: string[]): Buffer {
@@ -46,21 +32,21 @@ function batchOf(values: string[]): Buffer {
 }
 
 async function produce(topic: string, partition: number, data: object, acks?: unknown) {
-  const response = await client.call('Produce', { acks, topics: [{ name: topic, partitions: [{ partition, ...data }] }] });
+  const response = await running.client.call('Produce', { acks, topics: [{ name: topic, partitions: [{ partition, ...data }] }] });
   return response.topics[0].partitions[0] as { errorCode: string; errorMessage: string; baseOffset: number };
 }
 
 async function latestOffset(topic: string, partition: number): Promise<number> {
-  const response = await client.call('ListOffsets', { topics: [{ name: topic, partitions: [{ partition, spec: 'OFFSET_SPEC_LATEST' }] }] });
+  const response = await running.client.call('ListOffsets', { topics: [{ name: topic, partitions: [{ partition, spec: 'OFFSET_SPEC_LATEST' }] }] });
   return response.topics[0].partitions[0].offset;
 }
 
 describe('bad input', { timeout: 60_000 }, () => {
   it('unknown topic with auto-create off -> UNKNOWN_TOPIC_OR_PARTITION', async () => {
     assert.equal((await produce('missing', 0, { recordBatch: batchOf(['x']) })).errorCode, 'UNKNOWN_TOPIC_OR_PARTITION');
-    const fetched = await client.call('Fetch', { topics: [{ name: 'missing', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
+    const fetched = await running.client.call('Fetch', { topics: [{ name: 'missing', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
     assert.equal(fetched.topics[0].partitions[0].errorCode, 'UNKNOWN_TOPIC_OR_PARTITION');
-    const metadata = await client.call('Metadata', { topics: ['missing'], allowAutoTopicCreation: true });
+    const metadata = await running.client.call('Metadata', { topics: ['missing'], allowAutoTopicCreation: true });
     assert.equal(metadata.topics[0].errorCode, 'UNKNOWN_TOPIC_OR_PARTITION', 'Metadata does not create when the broker forbids it');
     await assertServing();
   });
@@ -69,10 +55,10 @@ describe('bad input', { timeout: 60_000 }, () => {
     const names = ['', 'x'.repeat(250), '.', '..', 'a/b', 'a\u0000b', '__internal', 'spaces are bad'];
     for (const name of names) {
       assert.equal((await produce(name, 0, { recordBatch: batchOf(['x']) })).errorCode, 'INVALID_TOPIC_EXCEPTION', JSON.stringify(name));
-      const created = await client.call('CreateTopics', { topics: [{ name, numPartitions: 1 }] });
+      const created = await running.client.call('CreateTopics', { topics: [{ name, numPartitions: 1 }] });
       assert.equal(created.results[0].errorCode, 'INVALID_TOPIC_EXCEPTION', JSON.stringify(name));
     }
-    const longest = await client.call('CreateTopics', { topics: [{ name: 'y'.repeat(249), numPartitions: 1 }] });
+    const longest = await running.client.call('CreateTopics', { topics: [{ name: 'y'.repeat(249), numPartitions: 1 }] });
     assert.equal(longest.results[0].errorCode, 'NONE', '249 characters is legal');
     await assertServing();
   });
@@ -119,7 +105,7 @@ describe('bad input', { timeout: 60_000 }, () => {
   });
 
   it('offsets below the log start or past the end -> OFFSET_OUT_OF_RANGE with both bounds', async () => {
-    const created = await client.call('CreateTopics', {
+    const created = await running.client.call('CreateTopics', {
       topics: [{ name: 'short-lived', numPartitions: 1, configs: { 'segment.bytes': '1024', 'max.message.bytes': '1000', 'retention.bytes': '1' } }],
     });
     assert.equal(created.results[0].errorCode, 'NONE', created.results[0].errorMessage);
@@ -131,12 +117,12 @@ describe('bad input', { timeout: 60_000 }, () => {
     let logStart = 0;
     for (let waited = 0; logStart === 0 && waited < 5_000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      const earliest = await client.call('ListOffsets', { topics: [{ name: 'short-lived', partitions: [{ partition: 0, spec: 'OFFSET_SPEC_EARLIEST' }] }] });
+      const earliest = await running.client.call('ListOffsets', { topics: [{ name: 'short-lived', partitions: [{ partition: 0, spec: 'OFFSET_SPEC_EARLIEST' }] }] });
       logStart = earliest.topics[0].partitions[0].offset;
     }
     assert.ok(logStart > 0, 'retention advanced the log start');
     for (const fetchOffset of [0, 7, -1]) {
-      const fetched = await client.call('Fetch', { topics: [{ name: 'short-lived', partitions: [{ partition: 0, fetchOffset }] }] });
+      const fetched = await running.client.call('Fetch', { topics: [{ name: 'short-lived', partitions: [{ partition: 0, fetchOffset }] }] });
       const answer = fetched.topics[0].partitions[0];
       assert.equal(answer.errorCode, 'OFFSET_OUT_OF_RANGE', `fetch offset ${fetchOffset}`);
       assert.equal(answer.logStartOffset, logStart);
@@ -146,7 +132,7 @@ describe('bad input', { timeout: 60_000 }, () => {
   });
 
   it('Subscribe: a bad partition gets one error message and the stream ends', async () => {
-    const stream = client.subscribe({
+    const stream = running.client.subscribe({
       topics: [
         { name: 'good', partitions: [{ partition: 0, fetchOffset: 1_000 }] },
         { name: 'missing', partitions: [{ partition: 0, fetchOffset: 0 }] },
@@ -161,7 +147,7 @@ describe('bad input', { timeout: 60_000 }, () => {
     assert.equal(ended, 'end');
     assert.deepEqual(messages.map((m) => [m.topic, m.errorCode]).sort(), [['good', 'OFFSET_OUT_OF_RANGE'], ['missing', 'UNKNOWN_TOPIC_OR_PARTITION']]);
 
-    const empty = client.subscribe({ topics: [] });
+    const empty = running.client.subscribe({ topics: [] });
     const refused = await new Promise<number>((resolve) => {
       empty.on('data', () => undefined);
       empty.on('error', (error: ServiceError) => resolve(error.code));
@@ -172,7 +158,7 @@ describe('bad input', { timeout: 60_000 }, () => {
   });
 
   it('Subscribe calls over subscribe.streams.max -> RESOURCE_EXHAUSTED', async () => {
-    const follow = () => client.subscribe({ topics: [{ name: 'good', partitions: [{ partition: 1, fetchOffset: 0 }] }] });
+    const follow = () => running.client.subscribe({ topics: [{ name: 'good', partitions: [{ partition: 1, fetchOffset: 0 }] }] });
     const open = [follow(), follow()];
     for (const stream of open) stream.on('error', () => undefined);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -195,7 +181,7 @@ describe('bad input', { timeout: 60_000 }, () => {
 
   it('malformed protobuf -> INVALID_ARGUMENT', async () => {
     for (const method of ['Produce', 'Fetch', 'CreateTopics']) {
-      await assert.rejects(client.callRaw(method, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01])), (error: ServiceError) => {
+      await assert.rejects(running.client.callRaw(method, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01])), (error: ServiceError) => {
         assert.equal(error.code, status.INVALID_ARGUMENT, `${method}: ${error.details}`);
         return true;
       });
@@ -205,7 +191,7 @@ describe('bad input', { timeout: 60_000 }, () => {
 
   it('an oversized request -> RESOURCE_EXHAUSTED', async () => {
     const huge = { acks: 'ACKS_ALL', topics: [{ name: 'good', partitions: [{ partition: 0, records: [{ value: Buffer.alloc(100 * 1024) }] }] }] };
-    await assert.rejects(client.call('Produce', huge), (error: ServiceError) => {
+    await assert.rejects(running.client.call('Produce', huge), (error: ServiceError) => {
       assert.equal(error.code, status.RESOURCE_EXHAUSTED, error.details);
       return true;
     });

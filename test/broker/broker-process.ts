@@ -3,9 +3,11 @@
  * 127.0.0.1 with a free port and a temporary data dir, and talks to it with raw gRPC.
  */
 import type { ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadBrookProto } from '../../proto/brook-proto.js';
@@ -44,6 +46,49 @@ export async function startBrokerProcess(dataDir: string, args: readonly string[
     startTimeoutMs: START_TIMEOUT_MS,
   });
   return { child: started.child, address: started.ready[1], dataDir, output: started.output, stop: started.stop };
+}
+
+/** The broker and raw client of brokerPerFile, readable from inside the tests. */
+export interface RunningBroker {
+  readonly broker: BrokerProcess;
+  readonly client: RawClient;
+}
+
+/**
+ * One broker started with `args` and a raw client of it, for the tests of the calling file: a
+ * `before` hook starts them and then runs `setUp` (the file's own preparation: file-level hooks
+ * are not ordered among themselves, so it belongs here), an `after` hook closes them, removes the
+ * data dir and asserts that the broker exited cleanly on SIGTERM.
+ */
+export function brokerPerFile(args: readonly string[], setUp?: (running: RunningBroker) => void | Promise<void>): RunningBroker {
+  let broker: BrokerProcess | undefined;
+  let client: RawClient | undefined;
+  let dataDir: string | undefined;
+  before(async () => {
+    dataDir = makeDataDir();
+    broker = await startBrokerProcess(dataDir, args);
+    client = new RawClient(broker.address);
+    await setUp?.(running);
+  });
+  after(async () => {
+    client?.close();
+    const code = await broker?.stop('SIGTERM');
+    if (dataDir !== undefined) removeDir(dataDir);
+    assert.equal(code, 0, 'broker exits cleanly on SIGTERM');
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the broker starts in a before hook: use it inside a test or a later hook');
+    return value;
+  };
+  const running: RunningBroker = {
+    get broker(): BrokerProcess {
+      return started(broker);
+    },
+    get client(): RawClient {
+      return started(client);
+    },
+  };
+  return running;
 }
 
 /** A raw gRPC client of brook.v1.Brook with promise-returning unary calls. */

@@ -5,29 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { encodeBatch } from '../../record/record-batch.js';
-import { makeDataDir, RawClient, removeDir, startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import { brokerPerFile, makeDataDir, removeDir, startBrokerProcess } from './broker-process.js';
 
-let broker: BrokerProcess;
-let client: RawClient;
-let dataDir: string;
 let metricsUrl: string;
-
-before(async () => {
-  dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir, ['--metrics-listen', '127.0.0.1:0', '--metrics-topic-labels-max', '2']);
+const running = brokerPerFile(['--metrics-listen', '127.0.0.1:0', '--metrics-topic-labels-max', '2'], ({ broker }) => {
   const match = /"metricsAddress":"([^"]+)"/.exec(broker.output());
   assert.ok(match !== null, `the broker logs its metrics address:\n${broker.output()}`);
   metricsUrl = `http://${match[1]}/metrics`;
-  client = new RawClient(broker.address);
-});
-
-after(async () => {
-  client?.close();
-  const code = await broker?.stop('SIGTERM');
-  removeDir(dataDir);
-  assert.equal(code, 0, 'broker exits cleanly on SIGTERM');
 });
 
 /** Every sample of a text exposition, keyed by `name{labels}` exactly as printed. */
@@ -58,7 +44,7 @@ function batchOf(count: number): Buffer {
 }
 
 async function produce(topic: string, partition: number, data: object, acks = 'ACKS_ALL') {
-  const response = await client.call('Produce', { acks, topics: [{ name: topic, partitions: [{ partition, ...data }] }] });
+  const response = await running.client.call('Produce', { acks, topics: [{ name: topic, partitions: [{ partition, ...data }] }] });
   return response.topics[0].partitions[0];
 }
 
@@ -118,13 +104,13 @@ describe('metrics endpoint', { timeout: 60_000 }, () => {
   it('counts fetches, fetched bytes and long-poll waits', async () => {
     await produce('metrics-f', 0, { recordBatch: batchOf(4) });
     const start = await scrape();
-    const immediate = await client.call('Fetch', { maxWaitMs: 0, topics: [{ name: 'metrics-f', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
+    const immediate = await running.client.call('Fetch', { maxWaitMs: 0, topics: [{ name: 'metrics-f', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
     const returnedBytes = immediate.topics[0].partitions[0].recordBatches.length;
     assert.ok(returnedBytes > 0);
     const waitMs = 300;
-    const polled = await client.call('Fetch', { maxWaitMs: waitMs, minBytes: 1, topics: [{ name: 'metrics-f', partitions: [{ partition: 0, fetchOffset: 4 }] }] });
+    const polled = await running.client.call('Fetch', { maxWaitMs: waitMs, minBytes: 1, topics: [{ name: 'metrics-f', partitions: [{ partition: 0, fetchOffset: 4 }] }] });
     assert.equal(polled.topics[0].partitions[0].recordBatches.length, 0);
-    const missing = await client.call('Fetch', { maxWaitMs: 0, topics: [{ name: 'metrics-none', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
+    const missing = await running.client.call('Fetch', { maxWaitMs: 0, topics: [{ name: 'metrics-none', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
     assert.equal(missing.topics[0].partitions[0].errorCode, 'UNKNOWN_TOPIC_OR_PARTITION');
     const end = await scrape();
     const change = moved(start, end, [
@@ -144,7 +130,7 @@ describe('metrics endpoint', { timeout: 60_000 }, () => {
   });
 
   it('gauges open subscribe streams', async () => {
-    const stream = client.subscribe({ topics: [{ name: 'metrics-a', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
+    const stream = running.client.subscribe({ topics: [{ name: 'metrics-a', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
     stream.on('error', () => undefined);
     await new Promise<void>((resolve) => stream.once('data', () => resolve()));
     assert.equal(sample(await scrape(), 'brook_subscribe_streams_open'), 1);

@@ -5,42 +5,27 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:http2';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Codec, decodeBatch, encodeBatch, iterateRecords } from '../../record/record-batch.js';
-import { makeDataDir, RawClient, removeDir, startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import { brokerPerFile } from './broker-process.js';
 
-let broker: BrokerProcess;
-let client: RawClient;
-let dataDir: string;
-
-before(async () => {
-  dataDir = makeDataDir();
-  broker = await startBrokerProcess(dataDir, [
-    '--flow-control-window-bytes', String(8 * 1024 * 1024),
-    '--in-flight-requests-per-connection-max', '64',
-    '--fetch-in-flight-bytes-max', String(1024 * 1024),
-  ]);
-  client = new RawClient(broker.address);
-});
-
-after(async () => {
-  client?.close();
-  const code = await broker?.stop('SIGTERM');
-  removeDir(dataDir);
-  assert.equal(code, 0, 'broker exits cleanly on SIGTERM');
-});
+const running = brokerPerFile([
+  '--flow-control-window-bytes', String(8 * 1024 * 1024),
+  '--in-flight-requests-per-connection-max', '64',
+  '--fetch-in-flight-bytes-max', String(1024 * 1024),
+]);
 
 function batchOf(values: string[], nowMs = Date.now()): Buffer {
   return encodeBatch(values.map((value, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(value) })), { nowMs });
 }
 
 async function produceBytes(topic: string, partition: number, bytes: Buffer, acks = 'ACKS_ALL') {
-  const response = await client.call('Produce', { acks, topics: [{ name: topic, partitions: [{ partition, recordBatch: bytes }] }] });
+  const response = await running.client.call('Produce', { acks, topics: [{ name: topic, partitions: [{ partition, recordBatch: bytes }] }] });
   return response.topics[0].partitions[0];
 }
 
 async function fetchOne(topic: string, partition: number, fetchOffset: number, extra: object = {}, partitionExtra: object = {}) {
-  const response = await client.call('Fetch', { maxWaitMs: 0, topics: [{ name: topic, partitions: [{ partition, fetchOffset, ...partitionExtra }] }], ...extra });
+  const response = await running.client.call('Fetch', { maxWaitMs: 0, topics: [{ name: topic, partitions: [{ partition, fetchOffset, ...partitionExtra }] }], ...extra });
   return response.topics[0].partitions[0];
 }
 
@@ -67,7 +52,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
   });
 
   it('encodes plain records (nulls, headers, timestamps, compression) and returns them decoded', async () => {
-    const produced = await client.call('Produce', {
+    const produced = await running.client.call('Produce', {
       topics: [
         {
           name: 'plain-topic',
@@ -107,9 +92,9 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
   });
 
   it('auto-creates topics with the default partition count and reports them in Metadata', async () => {
-    const metadata = await client.call('Metadata', { topics: ['plain-topic', 'never-produced'] });
+    const metadata = await running.client.call('Metadata', { topics: ['plain-topic', 'never-produced'] });
     assert.equal(metadata.brokers.length, 1);
-    assert.equal(`${metadata.brokers[0].host}:${metadata.brokers[0].port}`, broker.address);
+    assert.equal(`${metadata.brokers[0].host}:${metadata.brokers[0].port}`, running.broker.address);
     assert.match(metadata.clusterId, /^[0-9a-f-]{36}$/);
     const [plain, missing] = metadata.topics;
     assert.equal(plain.errorCode, 'NONE');
@@ -117,7 +102,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
     assert.deepEqual(plain.partitions.map((p: { leaderId: number }) => p.leaderId), [1, 1, 1]);
     assert.equal(missing.errorCode, 'UNKNOWN_TOPIC_OR_PARTITION');
 
-    const created = await client.call('Metadata', { topics: ['made-by-metadata'], allowAutoTopicCreation: true });
+    const created = await running.client.call('Metadata', { topics: ['made-by-metadata'], allowAutoTopicCreation: true });
     assert.equal(created.topics[0].errorCode, 'NONE');
     assert.equal(created.topics[0].partitions.length, 3);
   });
@@ -129,7 +114,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
     assert.deepEqual(new Set(results.map((r) => r.errorCode)), new Set(['NONE']));
     const offsets = results.map((r) => r.baseOffset).sort((a, b) => a - b);
     assert.deepEqual(offsets, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], 'every produce landed in the one topic');
-    const described = await client.call('DescribeTopics', { names: ['raced-topic'] });
+    const described = await running.client.call('DescribeTopics', { names: ['raced-topic'] });
     assert.equal(described.topics[0].partitions.length, 3);
   });
 
@@ -164,7 +149,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
     const two = await fetchOne('size-topic', 0, 0, {}, { partitionMaxBytes: 2_400 });
     assert.equal([...iterateRecords(two.recordBatches, { allowPartialTail: false })].length, 2);
     assert.equal(two.nextFetchOffset, 2);
-    const capped = await client.call('Fetch', {
+    const capped = await running.client.call('Fetch', {
       maxBytes: 2_400,
       topics: [{ name: 'size-topic', partitions: [{ partition: 0, fetchOffset: 0 }, { partition: 0, fetchOffset: 3 }] }],
     });
@@ -210,7 +195,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
 
   it('Subscribe pushes batches as they commit, from the requested offset', async () => {
     await produceBytes('sub-topic', 2, batchOf(['before']));
-    const stream = client.subscribe({ topics: [{ name: 'sub-topic', partitions: [{ partition: 2, fetchOffset: 0 }] }] });
+    const stream = running.client.subscribe({ topics: [{ name: 'sub-topic', partitions: [{ partition: 2, fetchOffset: 0 }] }] });
     const seen: string[] = [];
     const done = new Promise<void>((resolve, reject) => {
       stream.on('data', (message: { errorCode: string; recordBatches: Buffer; nextFetchOffset: number }) => {
@@ -232,7 +217,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
     const records = [1_000, 2_000, 3_000].map((timestamp) => ({ key: null, value: Buffer.from(String(timestamp)), timestamp }));
     await produceBytes('time-topic', 0, encodeBatch(records.slice(0, 2), { nowMs: 0 }));
     await produceBytes('time-topic', 0, encodeBatch(records.slice(2), { nowMs: 0 }));
-    const response = await client.call('ListOffsets', {
+    const response = await running.client.call('ListOffsets', {
       topics: [
         {
           name: 'time-topic',
@@ -259,7 +244,7 @@ describe('produce and fetch', { timeout: 60_000 }, () => {
   });
 
   it('grants the configured HTTP/2 flow-control window and stream limit on new connections', async () => {
-    const session = connect(`http://${broker.address}`);
+    const session = connect(`http://${running.broker.address}`);
     try {
       await new Promise<void>((resolve, reject) => {
         session.once('remoteSettings', () => resolve());
