@@ -57,7 +57,7 @@ const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main
 
 async function startBroker(dataDir: string): Promise<{ address: string; stop(): Promise<void> }> {
   const nodeArgs = args['broker-cpu-prof'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args['broker-cpu-prof']] : [];
-  const child = spawn(process.execPath, [...nodeArgs, cliPath, 'broker', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn', '--flush-policy', 'always'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, cliPath, 'broker', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn', '--metrics-listen', '127.0.0.1:0', '--flush-policy', 'always'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = await new Promise<string>((resolve, reject) => {
     let output = '';

@@ -36,11 +36,11 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts a broker with `--data-dir dataDir --listen 127.0.0.1:0` plus `args`; resolves once it listens. */
+/** Starts a broker with `--data-dir dataDir --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0` plus `args`; resolves once it listens. */
 export async function startBrokerProcess(dataDir: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
   const started = await startReadyProcess({
     name: 'broker',
-    args: [BROKER_MAIN, '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info', ...args],
+    args: [BROKER_MAIN, '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info', '--metrics-listen', '127.0.0.1:0', ...args],
     env,
     readyPattern: /"address":"([^"]+)"[^\n]*"msg":"broker listening"/,
     startTimeoutMs: START_TIMEOUT_MS,

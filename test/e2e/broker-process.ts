@@ -40,7 +40,7 @@ export function removeDataDir(dir: string): void {
 export async function startBrokerProcess(dataDir: string, port = 0, extraFlags: string[] = []): Promise<BrokerProcess> {
   const started = await startReadyProcess({
     name: 'broker',
-    args: [CLI_PATH, 'broker', 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extraFlags],
+    args: [CLI_PATH, 'broker', 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--metrics-listen', '127.0.0.1:0', ...extraFlags],
     readyPattern: /listening on (\S+)/,
     startTimeoutMs: START_TIMEOUT_MS,
   });
