@@ -563,11 +563,25 @@ export function decodeBatch(buf: Buffer, pos = 0, limits: DecodeLimits = DEFAULT
 export function validateBatch(buf: Buffer, pos = 0, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): BatchInfo {
   const info = readBatchInfo(buf, pos);
   verifyBatchCrc(buf, pos, info);
+  walkRecordFraming(buf, pos, info, limits);
+  return info;
+}
+
+/**
+ * validateBatch without the CRC: for a caller that has the CRC verified elsewhere anyway (the
+ * broker's log checks it while it writes), so a produced batch is not checksummed twice.
+ */
+export function validateBatchRecords(buf: Buffer, pos = 0, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): BatchInfo {
+  const info = readBatchInfo(buf, pos);
+  walkRecordFraming(buf, pos, info, limits);
+  return info;
+}
+
+function walkRecordFraming(buf: Buffer, pos: number, info: BatchInfo, limits: DecodeLimits): void {
   const cursor = new RecordCursor(openRecords(buf, pos, info, limits), info, limits);
   while (cursor.next()) {
     // next() checks each record's framing; nothing else to do here.
   }
-  return info;
 }
 
 /** One batch found by iterateBatches: where it is and its header. */

@@ -15,6 +15,7 @@ import type {
 } from '../../proto/brook-types.js';
 import { COMPRESSION_CODEC_IDS } from '../../proto/brook-types.js';
 import { ATTR_COMPRESSION_MASK, ATTR_CONTROL, attributesAt, batchSizeAt, checkBatchAt, Codec } from '../../record/batch-header.js';
+import { validateBatchRecords } from '../../record/record-batch.js';
 import type { ProduceRecord } from '../../record/record.js';
 import type { AppendResult } from '../storage/partition-log.js';
 import type { Partition } from '../partition/partition.js';
@@ -131,7 +132,7 @@ export class ProduceHandler {
     }
     if (hasBatch) {
       const bytes = Buffer.isBuffer(batch) ? batch : Buffer.from(batch.buffer, batch.byteOffset, batch.length);
-      const problem = checkClientBatches(bytes);
+      const problem = checkClientBatches(bytes) ?? (await this.checkRecords(bytes));
       return problem === null ? { partition, bytes } : problem;
     }
     try {
@@ -191,6 +192,27 @@ export class ProduceHandler {
       return failed(partition.index, mapped.errorCode, mapped.errorMessage);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Walks every record of batches whose headers already passed checkClientBatches, so a batch
+   * whose CRC is right but whose records lie (a recordCount, a length, an offset delta) is refused
+   * here instead of being stored and breaking every consumer later. Uncompressed batches are walked
+   * inline without objects and without the CRC (the log checks that while it writes); compressed
+   * ones go through the pool, which decompresses large ones on a worker.
+   */
+  private async checkRecords(bytes: Buffer): Promise<{ errorCode: ErrorCode; errorMessage: string } | null> {
+    let position = 0;
+    try {
+      for (; position < bytes.length; position += batchSizeAt(bytes, position)) {
+        if ((attributesAt(bytes, position) & ATTR_COMPRESSION_MASK) === Codec.None) validateBatchRecords(bytes, position);
+        else await this.context.pool.validateBatch(bytes, position);
+      }
+      return null;
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return { errorCode: mapped.errorCode, errorMessage: `record batch at byte ${position}: ${mapped.errorMessage}` };
     }
   }
 

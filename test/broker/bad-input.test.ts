@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ATTR_CONTROL, OFFSET_ATTRIBUTES, computeBatchCrc, OFFSET_CRC } from '../../record/batch-header.js';
+import { ATTR_CONTROL, BATCH_HEADER_BYTES, Codec, OFFSET_ATTRIBUTES, OFFSET_RECORD_COUNT, computeBatchCrc, OFFSET_CRC } from '../../record/batch-header.js';
 import { encodeBatch } from '../../record/record-batch.js';
 import { brokerPerFile } from './broker-process.js';
 
@@ -29,6 +29,11 @@ async function assertServing(): Promise<void> {
 
 function batchOf(values: string[]): Buffer {
   return encodeBatch(values.map((value) => ({ key: null, value: Buffer.from(value) })), { nowMs: Date.now() });
+}
+
+/** Recomputes the CRC of a single batch after a test changed bytes inside it. */
+function refitCrc(batch: Buffer): void {
+  batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), OFFSET_CRC);
 }
 
 async function produce(topic: string, partition: number, data: object, acks?: unknown) {
@@ -80,6 +85,22 @@ describe('bad input', { timeout: 60_000 }, () => {
     assert.equal((await produce('good', 1, { recordBatch: mixed })).errorCode, 'CORRUPT_MESSAGE', 'one bad batch refuses the whole partition data');
     const truncated = batchOf(['cut short']).subarray(0, 40);
     assert.equal((await produce('good', 1, { recordBatch: truncated })).errorCode, 'CORRUPT_MESSAGE');
+    assert.equal(await latestOffset('good', 1), before, 'nothing was appended');
+    await assertServing();
+  });
+
+  it('a batch whose CRC is right but whose records lie -> CORRUPT_MESSAGE with nothing appended', async () => {
+    const before = await latestOffset('good', 1);
+    // recordCount says 3, the batch holds 2; the CRC is recomputed so only the record walk can tell.
+    const lyingCount = batchOf(['one', 'two']);
+    lyingCount.writeInt32BE(3, OFFSET_RECORD_COUNT);
+    refitCrc(lyingCount);
+    assert.equal((await produce('good', 1, { recordBatch: lyingCount })).errorCode, 'CORRUPT_MESSAGE');
+    // A gzip batch whose compressed bytes are garbage, CRC refitted: refused without being stored.
+    const gzip = encodeBatch([{ key: null, value: Buffer.from('compressed '.repeat(20)) }], { nowMs: Date.now(), codec: Codec.Gzip });
+    gzip.fill(0x5a, BATCH_HEADER_BYTES + 2);
+    refitCrc(gzip);
+    assert.equal((await produce('good', 1, { recordBatch: gzip })).errorCode, 'CORRUPT_MESSAGE');
     assert.equal(await latestOffset('good', 1), before, 'nothing was appended');
     await assertServing();
   });
