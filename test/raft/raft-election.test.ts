@@ -3,23 +3,11 @@ import { test } from 'node:test';
 import { RaftNode } from '../../raft/raft-node.js';
 import { MessageType, Role, type Message, type RaftConfig, type Ready } from '../../raft/types.js';
 import { MemoryStorage } from './memory-storage.js';
+import { testRaftConfig } from './test-raft-config.js';
 import { TranscriptCluster } from './transcript-cluster.js';
 
 function config(id: number, overrides: Partial<RaftConfig> = {}): RaftConfig {
-  return {
-    id,
-    electionTicks: 10,
-    heartbeatTicks: 2,
-    preVote: true,
-    checkQuorum: true,
-    maxMessageBytes: 1024,
-    maxEntriesPerMessage: 16,
-    maxInflightMessages: 4,
-    maxInflightBytes: 4096,
-    maxUncommittedBytes: 1 << 20,
-    random: () => 0,
-    ...overrides,
-  };
+  return testRaftConfig(id, overrides);
 }
 
 function message(fields: Partial<Message> & { type: MessageType; from: number; to: number; term: number }): Message {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { RaftNode } from '../../raft/raft-node.js';
 import { EntryType, type ConfState, type Entry, type HardState, type LogStorage, type RaftConfig, type Snapshot } from '../../raft/types.js';
 import type { MemoryStorage } from './memory-storage.js';
+import { testRaftConfig } from './test-raft-config.js';
 import { TranscriptCluster } from './transcript-cluster.js';
 
 /** A storage that records which entries the node reads; confChanges only when asked for. */
@@ -46,20 +47,7 @@ class RecordingStorage implements LogStorage {
 }
 
 function config(applied?: number): RaftConfig {
-  const base: RaftConfig = {
-    id: 2,
-    electionTicks: 10,
-    heartbeatTicks: 1,
-    preVote: true,
-    checkQuorum: true,
-    maxMessageBytes: 1024,
-    maxEntriesPerMessage: 16,
-    maxInflightMessages: 4,
-    maxInflightBytes: 4096,
-    maxUncommittedBytes: 1 << 20,
-    random: () => 0.5,
-  };
-  return applied === undefined ? base : { ...base, applied };
+  return testRaftConfig(2, { heartbeatTicks: 1, random: () => 0.5, ...(applied === undefined ? {} : { applied }) });
 }
 
 /**

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RaftNode } from '../../raft/raft-node.js';
-import { EntryType, MessageType, type Entry, type Message, type RaftConfig } from '../../raft/types.js';
+import { EntryType, MessageType, type Entry, type Message } from '../../raft/types.js';
 import { MemoryStorage } from './memory-storage.js';
+import { testRaftConfig } from './test-raft-config.js';
 
 function entry(index: number, count: number, term: number): Entry {
   return { index, count, term, type: EntryType.Normal, data: new Uint8Array(count) };
@@ -13,19 +14,7 @@ function append(from: number, term: number, index: number, logTerm: number, entr
 }
 
 function follower(storage: MemoryStorage): RaftNode {
-  const config: RaftConfig = {
-    id: 2,
-    electionTicks: 10,
-    heartbeatTicks: 1,
-    preVote: true,
-    checkQuorum: true,
-    maxMessageBytes: 1024,
-    maxEntriesPerMessage: 16,
-    maxInflightMessages: 4,
-    maxInflightBytes: 4096,
-    maxUncommittedBytes: 1 << 20,
-    random: () => 0,
-  };
+  const config = testRaftConfig(2, { heartbeatTicks: 1 });
   return new RaftNode(config, storage);
 }
 
