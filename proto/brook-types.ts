@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'LEADER_NOT_AVAILABLE'
   | 'NOT_LEADER_OR_FOLLOWER'
   | 'REQUEST_TIMED_OUT'
+  | 'BROKER_NOT_AVAILABLE'
   | 'MESSAGE_TOO_LARGE'
   | 'INVALID_TOPIC_EXCEPTION'
   | 'NOT_ENOUGH_REPLICAS'
@@ -28,9 +29,12 @@ export type ErrorCode =
   | 'TOPIC_ALREADY_EXISTS'
   | 'INVALID_PARTITIONS'
   | 'INVALID_REPLICATION_FACTOR'
+  | 'INVALID_REPLICA_ASSIGNMENT'
   | 'INVALID_CONFIG'
+  | 'NOT_CONTROLLER'
   | 'INVALID_REQUEST'
   | 'KAFKA_STORAGE_ERROR'
+  | 'REASSIGNMENT_IN_PROGRESS'
   | 'FENCED_LEADER_EPOCH'
   | 'UNKNOWN_LEADER_EPOCH'
   | 'UNSUPPORTED_COMPRESSION_TYPE'
@@ -47,6 +51,7 @@ export const ERROR_CODE_VALUES: Readonly<Record<ErrorCode, number>> = Object.fre
   LEADER_NOT_AVAILABLE: 5,
   NOT_LEADER_OR_FOLLOWER: 6,
   REQUEST_TIMED_OUT: 7,
+  BROKER_NOT_AVAILABLE: 8,
   MESSAGE_TOO_LARGE: 10,
   INVALID_TOPIC_EXCEPTION: 17,
   NOT_ENOUGH_REPLICAS: 19,
@@ -56,9 +61,12 @@ export const ERROR_CODE_VALUES: Readonly<Record<ErrorCode, number>> = Object.fre
   TOPIC_ALREADY_EXISTS: 36,
   INVALID_PARTITIONS: 37,
   INVALID_REPLICATION_FACTOR: 38,
+  INVALID_REPLICA_ASSIGNMENT: 39,
   INVALID_CONFIG: 40,
+  NOT_CONTROLLER: 41,
   INVALID_REQUEST: 42,
   KAFKA_STORAGE_ERROR: 56,
+  REASSIGNMENT_IN_PROGRESS: 60,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
@@ -126,6 +134,15 @@ export interface PartitionMetadata {
   leaderEpoch: number;
   replicaIds: number[];
   inSyncReplicaIds: number[];
+  /** While a reassignment runs: the replica set it moves to. */
+  targetReplicaIds?: number[];
+}
+
+/** Sent with NOT_LEADER_OR_FOLLOWER: where the answering broker believes the leader is. */
+export interface LeaderHint {
+  leaderId: number;
+  leaderEpoch: number;
+  address: string;
 }
 
 export interface ConfigEntry {
@@ -189,6 +206,8 @@ export interface PartitionProduceResponse {
   baseOffset: number;
   logAppendTimeMs: number;
   logStartOffset: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  currentLeader?: LeaderHint | null;
 }
 
 export interface TopicProduceResponse {
@@ -231,6 +250,8 @@ export interface PartitionFetchResponse {
   recordBatches: Buffer;
   records: FetchedRecord[];
   nextFetchOffset: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  currentLeader?: LeaderHint | null;
 }
 
 export interface TopicFetchResponse {
@@ -364,4 +385,54 @@ export interface CreatePartitionsRequest {
 
 export interface CreatePartitionsResponse {
   results: TopicResult[];
+}
+
+// ---- Cluster administration ------------------------------------------------------------------
+
+export type ClusterBrokerState = 'LIVE' | 'FENCED' | 'DECOMMISSIONING' | 'DECOMMISSIONED';
+
+export interface ClusterBroker {
+  broker: BrokerInfo;
+  state: ClusterBrokerState;
+  replicaCount: number;
+  leaderCount: number;
+  internalAddress: string;
+}
+
+export interface DescribeClusterResponse {
+  clusterId: string;
+  controllerId: number;
+  controllerVoterIds: number[];
+  brokers: ClusterBroker[];
+}
+
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicaIds: number[];
+}
+
+export interface ReassignPartitionsRequest {
+  reassignments: PartitionReassignment[];
+}
+
+export interface ReassignmentResult {
+  topic: string;
+  partition: number;
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
+export interface ReassignPartitionsResponse {
+  results: ReassignmentResult[];
+}
+
+export interface DecommissionBrokerRequest {
+  nodeId: number;
+}
+
+export interface DecommissionBrokerResponse {
+  errorCode: ErrorCode;
+  errorMessage: string;
+  partitionsMoved: number;
 }
