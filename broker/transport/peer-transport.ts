@@ -53,6 +53,18 @@ export interface PeerTransportOptions {
   readonly onPeerState?: (peerId: BrokerId, connected: boolean) => void;
   /** Jitter source in [0, 1); injected so tests and simulations can seed it. */
   readonly random?: () => number;
+  /**
+   * Further gRPC services the internal listener serves beside the Raft stream (the controller's
+   * forwarded requests and heartbeats). Added to the server before it binds; their calls share
+   * the listener's message size limit (frameBytesMax) and see no handshake of their own.
+   */
+  readonly services?: readonly PeerService[];
+}
+
+/** A gRPC service hosted on the internal listener (see PeerTransportOptions.services). */
+export interface PeerService {
+  readonly definition: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
 }
 
 /** Counters of one peer, since start (a queue's contents are a snapshot). */
@@ -182,6 +194,7 @@ export class PeerTransport {
       'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
     });
     server.addService({ Connect: this.method }, { Connect: (call: ServerStream) => this.accept(call) });
+    for (const service of this.options.services ?? []) server.addService(service.definition, service.implementation);
     let port: number;
     try {
       port = await new Promise<number>((resolve, reject) => {
