@@ -11,6 +11,12 @@
 import type { ErrorCode } from '../../proto/brook-types.js';
 
 export type BrokerId = number;
+/**
+ * LIVE: registered and heartbeating. FENCED: its lease expired. DECOMMISSIONING: its replicas
+ * are moving away. DECOMMISSIONED: decommissioning and no partition lists it any more (in
+ * replicas or a reassignment target), so it may be shut down for good.
+ */
+export type BrokerState = 'LIVE' | 'FENCED' | 'DECOMMISSIONING' | 'DECOMMISSIONED';
 /** Raft group number on the peer transport; 0 is the controller, partitions get 1, 2, ... */
 export type GroupNumber = number;
 export const CONTROLLER_GROUP: GroupNumber = 0;
@@ -102,6 +108,12 @@ export type ControllerCommand =
 export interface ApplyResult {
   readonly errorCode: ErrorCode;
   readonly errorMessage: string;
+  /**
+   * Only for 'reassign', whose reassignments apply one by one: one result per reassignment, in
+   * command order. Those that are NONE took effect even when others were refused; the top-level
+   * code is then the first refusal's.
+   */
+  readonly items?: readonly ApplyResult[];
 }
 
 export const APPLIED_OK: ApplyResult = Object.freeze({ errorCode: 'NONE', errorMessage: '' });
