@@ -9,6 +9,7 @@ import { createCommand as createBrokerCommand } from './broker-command.js';
 import { createTopicsCommand } from './topics-command.js';
 import { createProduceCommand } from './produce-command.js';
 import { createConsumeCommand } from './consume-command.js';
+import { createClusterStartCommand } from './commands/cluster-start.js';
 import { exitCodeFor, formatError } from './cli-errors.js';
 
 export const DEFAULT_BROKERS = '127.0.0.1:9092';
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   program.addCommand(createTopicsCommand(brokersOption));
   program.addCommand(createProduceCommand(brokersOption));
   program.addCommand(createConsumeCommand(brokersOption));
+  program.addCommand(new Command('cluster').description('run a local cluster').addCommand(createClusterStartCommand()));
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
