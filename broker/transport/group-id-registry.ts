@@ -45,6 +45,16 @@ export class GroupIdRegistry<Handler> {
     return this.byId.get(id)?.name;
   }
 
+  /** Every registered handler, in registration order (the broker's Raft clock ticks them all). */
+  *handlers(): IterableIterator<Handler> {
+    for (const group of this.byId.values()) yield group.handler;
+  }
+
+  /** Every registered group as [id, name, handler], in registration order. */
+  *entries(): IterableIterator<[GroupId, string, Handler]> {
+    for (const [id, group] of this.byId) yield [id, group.name, group.handler];
+  }
+
   get size(): number {
     return this.byId.size;
   }

@@ -1,0 +1,431 @@
+/**
+ * The partition replicas of a cluster broker. From the cluster metadata (the controller's store)
+ * it opens a Raft replica for every partition assigned here, closes and discards those moved away
+ * or deleted, and reopens those whose topic configuration changed or that failed. It owns the
+ * broker's one Raft clock (every group registered on the transport ticks from it, the
+ * controller's replica too), drives reassignments of the partitions it leads, and hands the
+ * partitions it does not prefer to lead back to their preferred replicas.
+ *
+ * Directory layout: `<dir>/<topic>-<partition>-<groupId>/` per replica (segments + raft-state);
+ * removed replicas are renamed into `<trashDir>/` and deleted from there in the background.
+ */
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { ClusterPartition, ClusterTopic, LeaderUpdate } from '../controller/controller-types.js';
+import { Replica } from '../partition/replica.js';
+import type { FileHandleCache } from '../storage/file-handle-cache.js';
+import type { Clock } from '../storage/partition-log.js';
+import { topicLogConfig } from '../topics/topic-config.js';
+import type { GroupIdRegistry } from '../transport/group-id-registry.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
+import { Role, type NodeId, type RaftConfig } from '../../raft/types.js';
+import { LeaderBalancer } from './leader-balancer.js';
+import { RaftTicker } from './raft-ticker.js';
+import { ReassignmentDriver } from './reassignment.js';
+import { ReplicatedPartition } from './replicated-partition.js';
+
+/** Replicas opened (or closed) at once by one reconcile: each open recovers a log and reads its state. */
+export const REPLICA_OPEN_PARALLELISM = 16;
+/** After a replica failed to open, the next reconcile attempt comes this much later at the earliest. */
+export const REPLICA_REOPEN_RETRY_MS = 1_000;
+/** Reassignment steps run every this many ticks (a step costs a status() per reassigning partition led here). */
+export const REASSIGNMENT_STEP_TICKS = 2;
+
+export interface ReplicaManagerOptions {
+  readonly nodeId: NodeId;
+  /** `<data.dir>/replicas`: one directory per replica. */
+  readonly dir: string;
+  /** `<data.dir>/trash`: removed replicas wait here for their background deletion. */
+  readonly trashDir: string;
+  /** Every Raft group of the broker by its transport number (the controller registers its own). */
+  readonly groups: GroupIdRegistry<Replica>;
+  readonly transport: Pick<PeerTransport, 'send' | 'flushTick'>;
+  readonly raftConfig: Omit<RaftConfig, 'id' | 'applied'>;
+  readonly tickMs: number;
+  readonly leaderBalanceIntervalMs: number;
+  /** Topic defaults (topicLogConfig) and retention.check.interval.ms. */
+  readonly config: BrokerConfig;
+  readonly clock: Clock;
+  readonly files: FileHandleCache;
+  readonly logger: Logger;
+  /** The cluster metadata's topics (the controller's store); read on every reconcile. */
+  readonly topics: () => readonly ClusterTopic[];
+  /** Whether the metadata considers a broker live (registered and not fenced). */
+  readonly brokerLive: (id: number) => boolean;
+  /** A broker's client address (host:port) for leader hints; undefined when unknown. */
+  readonly brokerAddress: (id: number) => string | undefined;
+  /** Tells the metadata that a reassignment led here finished (replicas := `replicas`). */
+  readonly reassignmentDone: (groupId: number, replicas: readonly number[]) => Promise<void>;
+  /** Called (at most once per tick) after this broker's leaderships changed. */
+  readonly onLeadershipChange: () => void;
+}
+
+/** A replica open on this broker. */
+interface HostedReplica {
+  readonly groupId: number;
+  readonly topic: string;
+  readonly index: number;
+  readonly dirName: string;
+  /** The topic configs the replica was opened with (a change reopens it). */
+  readonly configsKey: string;
+  readonly replica: Replica;
+  readonly partition: ReplicatedPartition;
+  /** The partition's metadata as of the last reconcile. */
+  assignment: ClusterPartition;
+  lastRole: Role;
+  lastLeader: NodeId;
+  failureReported: boolean;
+}
+
+/** A replica the metadata assigns to this broker. */
+interface WantedReplica {
+  readonly topic: ClusterTopic;
+  readonly partition: ClusterPartition;
+  readonly dirName: string;
+  readonly configsKey: string;
+}
+
+export class ReplicaManager {
+  private readonly hosted = new Map<number, HostedReplica>();
+  private readonly byPartition = new Map<string, HostedReplica>();
+  /** Hosted replicas whose partition has a reassignment target. */
+  private readonly reassigning = new Set<HostedReplica>();
+  private readonly ticker: RaftTicker;
+  private readonly reassignments: ReassignmentDriver;
+  private readonly balancer: LeaderBalancer;
+  private balanceTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> | undefined;
+  private reconcileWanted = false;
+  private firstReconcileDone = false;
+  private retentionRunning = false;
+  private closed = false;
+  private readonly deletions = new Set<Promise<void>>();
+
+  constructor(private readonly options: ReplicaManagerOptions) {
+    this.ticker = new RaftTicker({ groups: options.groups, transport: options.transport, tickMs: options.tickMs, afterTick: () => this.afterTick() });
+    this.reassignments = new ReassignmentDriver({ nodeId: options.nodeId, clock: options.clock, logger: options.logger, reassignmentDone: options.reassignmentDone });
+    this.balancer = new LeaderBalancer({ nodeId: options.nodeId, brokerLive: options.brokerLive });
+  }
+
+  /**
+   * Starts the broker's Raft clock (every tickMs: tick every group in `groups`, then flush the
+   * transport's heartbeats), leader balancing and retention. Timers do not keep the process alive.
+   */
+  start(): void {
+    if (this.closed) return;
+    this.ticker.start();
+    if (this.balanceTimer === undefined) {
+      this.balanceTimer = setInterval(() => this.balanceLeaders(), this.options.leaderBalanceIntervalMs);
+      this.balanceTimer.unref();
+    }
+    if (this.retentionTimer === undefined) {
+      this.retentionTimer = setInterval(() => this.applyRetention(), this.options.config.retentionCheckIntervalMs);
+      this.retentionTimer.unref();
+    }
+  }
+
+  /**
+   * Brings the open replicas in line with the metadata: opens those assigned here (in replicas or
+   * targetReplicas), closes and discards the rest, reopens those whose topic configs changed or
+   * that failed. Serialized: calls during a pass are served by one more pass after it, and the
+   * returned promise settles once a pass that started after the call has finished.
+   */
+  reconcile(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.reconcileWanted = true;
+    this.reconciling ??= this.reconcileLoop().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  /** The replica of partition `index` of `topic` held here, or undefined. */
+  partition(topic: string, index: number): ReplicatedPartition | undefined {
+    return this.byPartition.get(partitionKey(topic, index))?.partition;
+  }
+
+  /** Every replica held here. */
+  partitions(): ReplicatedPartition[] {
+    return [...this.hosted.values()].map((hosted) => hosted.partition);
+  }
+
+  /** The groups this broker leads, with their term (the leader epoch). */
+  leaderships(): LeaderUpdate[] {
+    const updates: LeaderUpdate[] = [];
+    for (const hosted of this.hosted.values()) {
+      if (hosted.replica.role !== Role.Leader) continue;
+      updates.push({ groupId: hosted.groupId, leaderId: this.options.nodeId, leaderEpoch: hosted.replica.status().term });
+    }
+    return updates;
+  }
+
+  /** The stream to `peer` came up or went away; the groups led here stop streaming to a lost peer. */
+  onPeerState(peer: number, connected: boolean): void {
+    if (connected) return;
+    for (const replica of this.options.groups.handlers()) if (replica.role === Role.Leader) replica.reportUnreachable(peer);
+  }
+
+  /** Stops the clock and the timers, waits for a reconcile in progress, and closes every replica. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ticker.stop();
+    for (const timer of [this.balanceTimer, this.retentionTimer, this.retryTimer]) if (timer !== undefined) clearInterval(timer);
+    while (this.reconciling !== undefined) await this.reconciling.catch(() => undefined);
+    await forEachBounded([...this.hosted.values()], REPLICA_OPEN_PARALLELISM, (hosted) => this.closeHosted(hosted, false));
+    await Promise.allSettled([...this.deletions]);
+  }
+
+  // ---------------------------------------------------------------- the clock
+
+  private afterTick(): void {
+    let changed = false;
+    let failed = false;
+    for (const hosted of this.hosted.values()) {
+      const replica = hosted.replica;
+      if (replica.role !== hosted.lastRole || replica.leader !== hosted.lastLeader) {
+        changed = true;
+        hosted.lastRole = replica.role;
+        hosted.lastLeader = replica.leader;
+      }
+      if (replica.failed !== undefined && !hosted.failureReported) {
+        hosted.failureReported = true;
+        failed = true;
+        this.options.logger.error({ err: replica.failed, group: replica.groupId }, 'replica failed; reopening it');
+      }
+    }
+    if (failed) void this.reconcile();
+    if (this.ticker.ticks % REASSIGNMENT_STEP_TICKS === 0) this.stepReassignments();
+    if (changed) this.options.onLeadershipChange();
+  }
+
+  private stepReassignments(): void {
+    for (const hosted of this.reassigning) {
+      const target = hosted.assignment.targetReplicas;
+      if (target === null || hosted.replica.role !== Role.Leader) continue;
+      this.reassignments.step(hosted.groupId, hosted.replica, target);
+    }
+  }
+
+  private balanceLeaders(): void {
+    const started = this.balancer.round(
+      [...this.hosted.values()].map((hosted) => ({ replica: hosted.replica, replicas: hosted.assignment.replicas, reassigning: hosted.assignment.targetReplicas !== null })),
+    );
+    if (started.length > 0) this.options.logger.info({ transfers: started }, 'leader balancing: handing leaderships to preferred replicas');
+  }
+
+  private applyRetention(): void {
+    if (this.retentionRunning) return;
+    this.retentionRunning = true;
+    const nowMs = this.options.clock.nowMs();
+    void Promise.allSettled([...this.hosted.values()].map((hosted) => hosted.replica.log.applyRetention(nowMs))).finally(() => {
+      this.retentionRunning = false;
+    });
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  private async reconcileLoop(): Promise<void> {
+    while (this.reconcileWanted && !this.closed) {
+      this.reconcileWanted = false;
+      try {
+        await this.reconcileOnce();
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'reconciling replicas failed');
+        this.retryReconcileLater();
+      }
+    }
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (!this.firstReconcileDone) {
+      await mkdir(this.options.dir, { recursive: true });
+      await mkdir(this.options.trashDir, { recursive: true });
+    }
+    const wanted = this.wantedReplicas();
+    const toClose: Array<{ hosted: HostedReplica; discard: boolean }> = [];
+    for (const hosted of this.hosted.values()) {
+      const want = wanted.get(hosted.groupId);
+      if (want === undefined) toClose.push({ hosted, discard: true });
+      else if (want.configsKey !== hosted.configsKey || hosted.replica.failed !== undefined) toClose.push({ hosted, discard: false });
+      else hosted.assignment = want.partition;
+    }
+    await forEachBounded(toClose, REPLICA_OPEN_PARALLELISM, ({ hosted, discard }) => this.closeHosted(hosted, discard));
+    const toOpen = [...wanted.values()].filter((want) => !this.hosted.has(want.partition.groupId));
+    let openFailures = 0;
+    await forEachBounded(toOpen, REPLICA_OPEN_PARALLELISM, async (want) => {
+      if (!(await this.open(want))) openFailures += 1;
+    });
+    if (!this.firstReconcileDone) {
+      await this.discardStrayDirectories(wanted);
+      this.firstReconcileDone = true;
+    }
+    this.reassigning.clear();
+    for (const hosted of this.hosted.values()) {
+      if (hosted.assignment.targetReplicas !== null) this.reassigning.add(hosted);
+      else this.reassignments.forget(hosted.groupId);
+    }
+    if (openFailures > 0) this.retryReconcileLater();
+  }
+
+  private wantedReplicas(): Map<number, WantedReplica> {
+    const self = this.options.nodeId;
+    const wanted = new Map<number, WantedReplica>();
+    for (const topic of this.options.topics()) {
+      const configsKey = configKey(topic.configs);
+      for (const partition of topic.partitions) {
+        if (!partition.replicas.includes(self) && !(partition.targetReplicas?.includes(self) ?? false)) continue;
+        wanted.set(partition.groupId, { topic, partition, configsKey, dirName: `${topic.name}-${partition.partition}-${partition.groupId}` });
+      }
+    }
+    return wanted;
+  }
+
+  /** Opens one replica and registers it; false when it could not be opened (logged). */
+  private async open(want: WantedReplica): Promise<boolean> {
+    const { topic, partition } = want;
+    const groupId = partition.groupId;
+    const name = `${topic.name}-${partition.partition}`;
+    let replica: Replica;
+    try {
+      const logConfig = topicLogConfig(topic.configs, this.options.config);
+      const transport = this.options.transport;
+      replica = await Replica.open({
+        dir: join(this.options.dir, want.dirName),
+        groupId: name,
+        nodeId: this.options.nodeId,
+        initialConf: { voters: [...partition.initialReplicas], learners: [] },
+        logConfig,
+        raftConfig: this.options.raftConfig,
+        clock: this.options.clock,
+        files: this.options.files,
+        // A false return (peer away, queue full) makes the replica report the peer unreachable.
+        send: (message) => transport.send(message.to, groupId, message),
+      });
+      if (this.closed) {
+        await replica.close();
+        return true;
+      }
+      const served = new ReplicatedPartition({
+        topic: topic.name,
+        index: partition.partition,
+        groupId,
+        replica,
+        logAppendTime: logConfig.timestampType === 'log-append',
+        brokerAddress: this.options.brokerAddress,
+      });
+      const hosted: HostedReplica = {
+        groupId,
+        topic: topic.name,
+        index: partition.partition,
+        dirName: want.dirName,
+        configsKey: want.configsKey,
+        replica,
+        partition: served,
+        assignment: partition,
+        lastRole: replica.role,
+        lastLeader: replica.leader,
+        failureReported: false,
+      };
+      this.options.groups.register(groupId, name, replica);
+      this.hosted.set(groupId, hosted);
+      this.byPartition.set(partitionKey(topic.name, partition.partition), hosted);
+      return true;
+    } catch (error) {
+      this.options.logger.error({ err: error, group: name, groupId }, 'opening a replica failed');
+      return false;
+    }
+  }
+
+  /** Unregisters and closes a replica; `discard` then moves its directory to the trash. */
+  private async closeHosted(hosted: HostedReplica, discard: boolean): Promise<void> {
+    this.options.groups.unregister(hosted.groupId);
+    this.hosted.delete(hosted.groupId);
+    this.reassigning.delete(hosted);
+    this.reassignments.forget(hosted.groupId);
+    const key = partitionKey(hosted.topic, hosted.index);
+    if (this.byPartition.get(key) === hosted) this.byPartition.delete(key);
+    try {
+      await hosted.replica.close();
+    } catch (error) {
+      this.options.logger.warn({ err: error, group: hosted.replica.groupId }, 'closing a replica failed');
+    }
+    if (discard) await this.discard(hosted.dirName);
+  }
+
+  /** Renames a replica directory into the trash (atomic) and deletes it from there in the background. */
+  private async discard(dirName: string): Promise<void> {
+    const trashed = join(this.options.trashDir, `${dirName}.${this.options.clock.nowMs()}`);
+    try {
+      await rename(join(this.options.dir, dirName), trashed);
+    } catch (error) {
+      this.options.logger.warn({ err: error, dir: dirName }, 'moving a replica to the trash failed');
+      return;
+    }
+    this.options.logger.info({ dir: dirName }, 'replica removed');
+    const deletion = rm(trashed, { recursive: true, force: true })
+      .catch((error: unknown) => this.options.logger.warn({ err: error, dir: trashed }, 'deleting a trashed replica failed'))
+      .finally(() => this.deletions.delete(deletion));
+    this.deletions.add(deletion);
+  }
+
+  /**
+   * At the first reconcile: replica directories the metadata no longer assigns here (a topic
+   * deleted or a replica moved away while this broker was down, a crash before a move to the
+   * trash finished) go to the trash, and what an earlier run left in the trash is deleted.
+   */
+  private async discardStrayDirectories(wanted: ReadonlyMap<number, WantedReplica>): Promise<void> {
+    const keep = new Set([...wanted.values()].map((want) => want.dirName));
+    for (const entry of await readdir(this.options.dir, { withFileTypes: true })) {
+      if (entry.isDirectory() && !keep.has(entry.name) && /-\d+-\d+$/.test(entry.name)) await this.discard(entry.name);
+    }
+    for (const name of await readdir(this.options.trashDir)) {
+      const path = join(this.options.trashDir, name);
+      if (this.deletions.size > REPLICA_OPEN_PARALLELISM) await Promise.race([...this.deletions]);
+      const deletion = rm(path, { recursive: true, force: true })
+        .catch((error: unknown) => this.options.logger.warn({ err: error, dir: path }, 'deleting a trashed replica failed'))
+        .finally(() => this.deletions.delete(deletion));
+      this.deletions.add(deletion);
+    }
+  }
+
+  private retryReconcileLater(): void {
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.reconcile();
+    }, REPLICA_REOPEN_RETRY_MS);
+    this.retryTimer.unref();
+  }
+}
+
+function partitionKey(topic: string, index: number): string {
+  return `${topic}\u0000${index}`;
+}
+
+/** The topic's configs in a canonical form: equal keys mean equal configurations. */
+function configKey(configs: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.entries(configs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Runs `task` over `items` with at most `parallelism` running at once; rejects with the first failure after all settled. */
+async function forEachBounded<T>(items: readonly T[], parallelism: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}

@@ -1,0 +1,297 @@
+/**
+ * Four ReplicaManagers in one process, each with its own PeerTransport on 127.0.0.1 (real gRPC
+ * streams between them), fed a cluster metadata list the test edits in place of a controller:
+ * elections, replicated appends read back byte-identical everywhere, leader hints, leader
+ * balancing, a reassignment that moves a replica from broker 3 to broker 4 (including one whose
+ * leader leaves), and a topic deletion that closes and discards every replica.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { ReplicaManager } from '../../broker/cluster/replica-manager.js';
+import { ReplicaRequestError, type ReplicatedPartition } from '../../broker/cluster/replicated-partition.js';
+import { defaultPartitionRaftConfig, seededRandom } from '../../broker/cluster/partition-raft-config.js';
+import { loadBrokerConfig } from '../../broker/config/broker-config.js';
+import type { ClusterPartition, ClusterTopic } from '../../broker/controller/controller-types.js';
+import type { Replica } from '../../broker/partition/replica.js';
+import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { GroupIdRegistry } from '../../broker/transport/group-id-registry.js';
+import { PeerTransport } from '../../broker/transport/peer-transport.js';
+import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
+import { encodeBatch, iterateRecords } from '../../record/record-batch.js';
+
+const NODES = [1, 2, 3, 4];
+const TICK_MS = 20;
+const WAIT_MS = 15_000;
+
+interface Broker {
+  readonly id: number;
+  readonly dir: string;
+  readonly groups: GroupIdRegistry<Replica>;
+  readonly transport: PeerTransport;
+  readonly manager: ReplicaManager;
+  leadershipChanges: number;
+}
+
+let root = '';
+let topics: ClusterTopic[] = [];
+const brokers = new Map<number, Broker>();
+const done: Array<{ by: number; groupId: number; replicas: readonly number[] }> = [];
+const files = new FileHandleCache(256);
+const logger = pino({ level: 'silent' });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') return reject(new Error('no port'));
+      server.close(() => resolve(address.port));
+    });
+  });
+}
+
+function partitionOf(groupId: number, replicas: number[]): ClusterPartition {
+  return { topic: 'orders', partition: groupId - 1, groupId, initialReplicas: replicas, replicas, targetReplicas: null, leaderId: 0, leaderEpoch: 0 };
+}
+
+function editPartition(groupId: number, edit: (partition: ClusterPartition) => ClusterPartition): void {
+  topics = topics.map((topic) => ({ ...topic, partitions: topic.partitions.map((partition) => (partition.groupId === groupId ? edit(partition) : partition)) }));
+}
+
+async function reconcileAll(): Promise<void> {
+  await Promise.all([...brokers.values()].map((broker) => broker.manager.reconcile()));
+}
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The broker whose replica of `index` leads, or undefined. */
+function leaderOf(index: number): Broker | undefined {
+  const leaders = [...brokers.values()].filter((broker) => broker.manager.partition('orders', index)?.isLeader === true);
+  return leaders.length === 1 ? leaders[0] : undefined;
+}
+
+function held(broker: Broker, index: number): ReplicatedPartition {
+  const partition = broker.manager.partition('orders', index);
+  assert.ok(partition !== undefined, `broker ${broker.id} holds no replica of orders-${index}`);
+  return partition;
+}
+
+/** Every committed byte of a replica, control batches included. */
+async function committedBytes(partition: ReplicatedPartition): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let offset = partition.logStartOffset;
+  while (offset < partition.highWatermark) {
+    const bytes = await partition.read(offset, 1 << 20);
+    if (bytes.length === 0) break;
+    parts.push(bytes);
+    for (let position = 0; position < bytes.length; position += batchSizeAt(bytes, position)) {
+      offset = baseOffsetNumberAt(bytes, position) + lastOffsetDeltaAt(bytes, position) + 1;
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+function valuesOf(bytes: Buffer): string[] {
+  const values: string[] = [];
+  for (const record of iterateRecords(bytes)) if (record.value !== null) values.push(record.value.toString());
+  return values;
+}
+
+function makeBatch(tag: string, count: number): Buffer {
+  return encodeBatch(
+    Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`${tag}-${i}`) })),
+    { nowMs: 1_700_000_000_000 },
+  );
+}
+
+/** Waits until the replicas of `index` on `ids` have the leader's log end as high watermark, then compares their bytes. */
+async function assertIdentical(index: number, ids: readonly number[]): Promise<Buffer> {
+  const leader = leaderOf(index);
+  assert.ok(leader !== undefined, `no leader of orders-${index}`);
+  const end = held(leader, index).logEndOffset;
+  await waitFor(`orders-${index} committed everywhere`, () => ids.every((id) => brokers.get(id)?.manager.partition('orders', index)?.highWatermark === end));
+  const reference = await committedBytes(held(leader, index));
+  for (const id of ids) assert.ok((await committedBytes(held(brokers.get(id) as Broker, index))).equals(reference), `broker ${id}'s orders-${index} differs`);
+  return reference;
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'brook-replica-manager-'));
+  const addresses = new Map<number, string>();
+  for (const id of NODES) addresses.set(id, `127.0.0.1:${await freePort()}`);
+  topics = [{ name: 'orders', topicId: 'orders-id', createdMs: 0, configs: {}, partitions: [partitionOf(1, [1, 2, 3]), partitionOf(2, [3, 1, 2])] }];
+  const config = loadBrokerConfig({ env: {} });
+  for (const id of NODES) {
+    const groups = new GroupIdRegistry<Replica>();
+    const dir = join(root, `broker-${id}`);
+    let manager: ReplicaManager | undefined;
+    const transport = new PeerTransport({
+      selfId: id,
+      clusterId: 'replica-manager-test',
+      listenAddress: addresses.get(id) as string,
+      peers: new Map([...addresses].filter(([peer]) => peer !== id)),
+      logger,
+      onMessage: (groupId, message) => groups.handlerOf(groupId)?.receive(message),
+      onPeerState: (peer, connected) => manager?.onPeerState(peer, connected),
+    });
+    const broker: Broker = {
+      id,
+      dir,
+      groups,
+      transport,
+      leadershipChanges: 0,
+      manager: (manager = new ReplicaManager({
+        nodeId: id,
+        dir: join(dir, 'replicas'),
+        trashDir: join(dir, 'trash'),
+        groups,
+        transport,
+        raftConfig: defaultPartitionRaftConfig(seededRandom(id, 7, 11, 13)),
+        tickMs: TICK_MS,
+        leaderBalanceIntervalMs: 300,
+        config,
+        clock: { nowMs: () => Date.now() },
+        files,
+        logger,
+        topics: () => topics,
+        brokerLive: () => true,
+        brokerAddress: (brokerId) => `client-${brokerId}:9092`,
+        reassignmentDone: async (groupId, replicas) => {
+          done.push({ by: id, groupId, replicas });
+          // What the controller does: apply the command, then every broker reconciles.
+          editPartition(groupId, (partition) => ({ ...partition, replicas: [...replicas], targetReplicas: null }));
+          void reconcileAll();
+        },
+        onLeadershipChange: () => {
+          broker.leadershipChanges += 1;
+        },
+      })),
+    };
+    brokers.set(id, broker);
+  }
+  await Promise.all([...brokers.values()].map((broker) => broker.transport.start()));
+  for (const broker of brokers.values()) broker.manager.start();
+  await reconcileAll();
+});
+
+after(async () => {
+  for (const broker of brokers.values()) await broker.manager.close();
+  await Promise.all([...brokers.values()].map((broker) => broker.transport.close()));
+  await rm(root, { recursive: true, force: true });
+});
+
+test('replicas open where assigned and elect one leader per partition', async () => {
+  for (const id of [1, 2, 3]) assert.equal(brokers.get(id)?.manager.partitions().length, 2);
+  assert.equal(brokers.get(4)?.manager.partitions().length, 0);
+  assert.deepEqual((await readdir(join(brokers.get(1)?.dir as string, 'replicas'))).sort(), ['orders-0-1', 'orders-1-2']);
+  await waitFor('leaders', () => leaderOf(0) !== undefined && leaderOf(1) !== undefined);
+  for (const index of [0, 1]) {
+    const leader = leaderOf(index) as Broker;
+    const term = held(leader, index).leaderEpoch;
+    assert.ok(term >= 1);
+    assert.deepEqual(
+      leader.manager.leaderships().find((update) => update.groupId === index + 1),
+      { groupId: index + 1, leaderId: leader.id, leaderEpoch: term },
+    );
+    assert.ok(leader.leadershipChanges >= 1, 'the leader was not told of its new leadership');
+    assert.equal(held(leader, index).leadership(), undefined);
+  }
+});
+
+test('appends with acks all through the leader are committed and identical on every replica', async () => {
+  const leader = leaderOf(0) as Broker;
+  const partition = held(leader, 0);
+  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => partition.append(makeBatch(`a${i}`, 5), i % 4 === 3 ? 'leader' : 'all')));
+  for (const outcome of outcomes) {
+    assert.equal(outcome.lastOffset - outcome.baseOffset, 4);
+    assert.equal(outcome.logAppendTimeMs, -1);
+  }
+  const bytes = await assertIdentical(0, [1, 2, 3]);
+  assert.equal(valuesOf(bytes).length, 100);
+  assert.ok(valuesOf(bytes).includes('a19-4'));
+});
+
+test('a follower answers NOT_LEADER_OR_FOLLOWER with the leader, its epoch and address', async () => {
+  const leader = leaderOf(0) as Broker;
+  const follower = [1, 2, 3].map((id) => brokers.get(id) as Broker).find((broker) => broker !== leader) as Broker;
+  const partition = held(follower, 0);
+  await waitFor('the follower to know the leader', () => partition.leadership()?.currentLeader !== undefined);
+  const epoch = held(leader, 0).leaderEpoch;
+  assert.deepEqual(partition.leadership(), {
+    errorCode: 'NOT_LEADER_OR_FOLLOWER',
+    errorMessage: `orders-0: broker ${leader.id} leads this partition`,
+    currentLeader: { leaderId: leader.id, leaderEpoch: epoch, address: `client-${leader.id}:9092` },
+  });
+  await assert.rejects(partition.append(makeBatch('refused', 1), 'all'), (error: unknown) => {
+    assert.ok(error instanceof ReplicaRequestError);
+    assert.equal(error.errorCode, 'NOT_LEADER_OR_FOLLOWER');
+    assert.deepEqual(error.currentLeader, { leaderId: leader.id, leaderEpoch: epoch, address: `client-${leader.id}:9092` });
+    return true;
+  });
+});
+
+test('leader balancing hands leadership back to the preferred replica', async () => {
+  // Both partitions end up led by their first replica: 1 for orders-0, 3 for orders-1.
+  await waitFor('preferred leaders', () => leaderOf(0)?.id === 1 && leaderOf(1)?.id === 3);
+  const broker1 = brokers.get(1) as Broker;
+  const epochBefore = held(broker1, 0).leaderEpoch;
+  held(broker1, 0).replica.transferLeadership(2);
+  // Two elections: broker 2 takes over, then the balancer on broker 2 hands it back.
+  await waitFor('orders-0 back on broker 1 after broker 2 led it', () => leaderOf(0)?.id === 1 && held(broker1, 0).leaderEpoch >= epochBefore + 2);
+});
+
+test('reassignment moves replicas from broker 3 to broker 4, also when broker 3 leads', async () => {
+  await waitFor('preferred leaders', () => leaderOf(0)?.id === 1 && leaderOf(1)?.id === 3);
+  // orders-0 is led by a broker that stays; orders-1 by broker 3, which leaves.
+  editPartition(1, (partition) => ({ ...partition, targetReplicas: [1, 2, 4] }));
+  editPartition(2, (partition) => ({ ...partition, targetReplicas: [1, 4, 2] }));
+  await reconcileAll();
+  assert.equal(brokers.get(4)?.manager.partitions().length, 2, 'broker 4 opens its replicas at once');
+  assert.equal(brokers.get(3)?.manager.partitions().length, 2, 'broker 3 keeps its replicas while the move runs');
+  await waitFor('both reassignments done', () => topics[0].partitions.every((partition) => partition.targetReplicas === null));
+  await reconcileAll();
+  assert.deepEqual(topics[0].partitions.map((partition) => partition.replicas), [[1, 2, 4], [1, 4, 2]]);
+  assert.deepEqual(done.map((call) => call.groupId).sort(), [1, 2]);
+  assert.ok(done.find((call) => call.groupId === 2)?.by !== 3, 'the leaving leader handed the rest over');
+  for (const index of [0, 1]) {
+    const leader = leaderOf(index) as Broker;
+    assert.deepEqual([...held(leader, index).replica.status().conf.voters].sort(), [1, 2, 4]);
+    assert.deepEqual(held(leader, index).replica.status().conf.learners, []);
+  }
+  // Broker 3 dropped its replicas and their directories; broker 4 holds all data.
+  const broker3 = brokers.get(3) as Broker;
+  assert.equal(broker3.manager.partitions().length, 0);
+  assert.equal(broker3.groups.size, 0);
+  assert.deepEqual(await readdir(join(broker3.dir, 'replicas')), []);
+  await held(leaderOf(1) as Broker, 1).append(makeBatch('after-move', 3), 'all');
+  const moved = await assertIdentical(0, [1, 2, 4]);
+  assert.equal(valuesOf(moved).length, 100);
+  assert.deepEqual(valuesOf(await assertIdentical(1, [1, 2, 4])), ['after-move-0', 'after-move-1', 'after-move-2']);
+});
+
+test('deleting the topic closes every replica and discards its directory', async () => {
+  topics = [];
+  await reconcileAll();
+  for (const broker of brokers.values()) {
+    assert.equal(broker.manager.partitions().length, 0);
+    assert.equal(broker.manager.partition('orders', 0), undefined);
+    assert.equal(broker.groups.size, 0);
+    assert.deepEqual(await readdir(join(broker.dir, 'replicas')), []);
+  }
+  await waitFor('the trash to be emptied', async () => {
+    for (const broker of brokers.values()) if ((await readdir(join(broker.dir, 'trash'))).length > 0) return false;
+    return true;
+  });
+});
