@@ -19,6 +19,7 @@ import { DEFAULT_DECODE_LIMITS } from '../record/record-batch.js';
 import type { ApiContext } from './api/api-context.js';
 import { createBrookService, withTolerantDecoding } from './api/brook-service.js';
 import { startGrpcServer, type RunningGrpcServer } from './api/grpc-server.js';
+import type { TopicService } from './api/topic-service.js';
 import {
   BROKER_SETTINGS,
   BrokerConfigError,
@@ -100,26 +101,26 @@ async function assemble(
   closers.push(() => files.close());
   const pool = new CodecPool(options.codecThreads === undefined ? {} : { threads: options.codecThreads });
   closers.push(() => pool.close());
-  const topics = new TopicRegistry(config, metadata, { clock: systemClock, files }, logger.child({ component: 'topics' }));
+  const shutdown = new AbortController();
+  const listen = parseListen(original.listen);
+  const advertised = config.advertisedListener === '' ? undefined : parseListen(config.advertisedListener);
+  let server: RunningGrpcServer | undefined;
+  const advertisedAddress = () => (advertised !== undefined ? advertised : { host: listen.host, port: server?.port ?? listen.port });
+  const topics = new TopicRegistry(config, metadata, { clock: systemClock, files }, logger.child({ component: 'topics' }), advertisedAddress);
   await topics.open();
   closers.push(() => topics.close());
   const retentionTimer = startRetention(topics, config.retentionCheckIntervalMs, logger.child({ component: 'retention' }));
   closers.push(() => clearInterval(retentionTimer));
 
-  const shutdown = new AbortController();
-  const listen = parseListen(original.listen);
-  const advertised = config.advertisedListener === '' ? undefined : parseListen(config.advertisedListener);
-  let server: RunningGrpcServer | undefined;
   const context: ApiContext = {
     config,
     topics,
-    metadata,
     pool,
     decodeLimits: DEFAULT_DECODE_LIMITS,
     clock: systemClock,
     logger: logger.child({ component: 'api' }),
     shutdownSignal: shutdown.signal,
-    advertised: () => (advertised !== undefined ? advertised : { host: listen.host, port: server?.port ?? listen.port }),
+    advertised: advertisedAddress,
   };
   if (config.metricsEnabled) {
     const metrics = new BrokerMetrics({
@@ -177,13 +178,13 @@ function logSettings(logger: Logger, config: BrokerConfig, sources: StartBrokerO
 }
 
 /** Runs retention over every partition at a fixed interval; one pass at a time. */
-function startRetention(topics: TopicRegistry, intervalMs: number, logger: Logger): NodeJS.Timeout {
+function startRetention(topics: TopicService, intervalMs: number, logger: Logger): NodeJS.Timeout {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
     const nowMs = systemClock.nowMs();
-    const partitions = topics.list().flatMap((topic) => topic.partitions);
+    const partitions = topics.list().flatMap((topic) => topic.partitions.filter((partition) => partition !== undefined));
     void Promise.allSettled(partitions.map((partition) => partition.log.applyRetention(nowMs)))
       .then((results) => {
         let deleted = 0;

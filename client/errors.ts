@@ -38,6 +38,8 @@ export const ERROR_CODE_HANDLING: Readonly<Record<string, ErrorCodeInfo>> = {
   TOPIC_ALREADY_EXISTS: { retriable: false, refreshMetadata: false },
   INVALID_PARTITIONS: { retriable: false, refreshMetadata: false },
   INVALID_REPLICATION_FACTOR: { retriable: false, refreshMetadata: false },
+  INVALID_REPLICA_ASSIGNMENT: { retriable: false, refreshMetadata: false },
+  REASSIGNMENT_IN_PROGRESS: { retriable: false, refreshMetadata: false },
   INVALID_CONFIG: { retriable: false, refreshMetadata: false },
   INVALID_REQUEST: { retriable: false, refreshMetadata: false },
   NOT_CONTROLLER: { retriable: true, refreshMetadata: true },

@@ -278,6 +278,8 @@ export interface SubscribeResponse {
   recordBatches: Buffer;
   records: FetchedRecord[];
   nextFetchOffset: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  currentLeader?: LeaderHint | null;
 }
 
 // ---- ListOffsets -----------------------------------------------------------------------------
@@ -304,6 +306,8 @@ export interface PartitionListOffsetsResponse {
   offset: number;
   timestampMs: number;
   leaderEpoch: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  currentLeader?: LeaderHint | null;
 }
 
 export interface TopicListOffsetsResponse {
@@ -426,6 +430,8 @@ export interface ReassignmentResult {
 export interface ReassignPartitionsResponse {
   results: ReassignmentResult[];
 }
+
+export type DescribeClusterRequest = Record<string, never>;
 
 export interface DecommissionBrokerRequest {
   nodeId: number;

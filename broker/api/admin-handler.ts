@@ -1,6 +1,7 @@
 /**
- * Topic administration: CreateTopics, DeleteTopics, DescribeTopics, AlterTopicConfigs,
- * CreatePartitions. Each topic of a request succeeds or fails on its own; results come back in
+ * Topic and cluster administration: CreateTopics, DeleteTopics, DescribeTopics,
+ * AlterTopicConfigs, CreatePartitions, DescribeCluster, ReassignPartitions, DecommissionBroker.
+ * Each topic (or partition) of a request succeeds or fails on its own; results come back in
  * request order.
  */
 import type {
@@ -11,20 +12,25 @@ import type {
   CreateTopicsRequest,
   CreateTopicsResponse,
   DeleteTopicsRequest,
+  DecommissionBrokerRequest,
+  DecommissionBrokerResponse,
   DeleteTopicsResponse,
+  DescribeClusterResponse,
   DescribeTopicsRequest,
   DescribeTopicsResponse,
-  PartitionMetadata,
+  ReassignPartitionsRequest,
+  ReassignPartitionsResponse,
   TopicDescription,
   TopicResult,
 } from '../../proto/brook-types.js';
 import { effectiveTopicConfig } from '../topics/topic-config.js';
-import type { Topic } from '../topics/topic-registry.js';
 import type { ApiContext } from './api-context.js';
 import { mapError } from './error-codes.js';
 
 /** Most topics one admin request may name. */
 export const ADMIN_TOPICS_PER_REQUEST_MAX = 1000;
+/** Most partitions one ReassignPartitions request may name. */
+export const ADMIN_PARTITIONS_PER_REQUEST_MAX = 10_000;
 
 export class AdminHandler {
   constructor(private readonly context: ApiContext) {}
@@ -65,19 +71,62 @@ export class AdminHandler {
 
   describeTopics(request: DescribeTopicsRequest): DescribeTopicsResponse {
     const names = request.names ?? [];
-    const topics = names.length === 0 ? this.context.topics.list() : names.map((name) => this.context.topics.get(name) ?? name);
-    return { topics: topics.map((topic) => (typeof topic === 'string' ? unknownTopic(topic) : this.describe(topic))) };
+    const topics = names.length === 0 ? this.context.topics.list().map((topic) => topic.name) : names;
+    return { topics: topics.map((name) => this.describe(name)) };
   }
 
-  private describe(topic: Topic): TopicDescription {
+  describeCluster(): DescribeClusterResponse {
+    return this.context.topics.describeCluster();
+  }
+
+  async reassignPartitions(request: ReassignPartitionsRequest): Promise<ReassignPartitionsResponse> {
+    const reassignments = request.reassignments ?? [];
+    if (reassignments.length > ADMIN_PARTITIONS_PER_REQUEST_MAX) {
+      return {
+        results: reassignments.map((item) => ({
+          topic: item.topic,
+          partition: item.partition,
+          errorCode: 'INVALID_REQUEST',
+          errorMessage: `at most ${ADMIN_PARTITIONS_PER_REQUEST_MAX} partitions per request`,
+        })),
+      };
+    }
+    const list = reassignments.map((item) => ({ topic: item.topic, partition: item.partition, replicas: item.replicaIds ?? [] }));
+    try {
+      return { results: await this.context.topics.reassign(list) };
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return { results: list.map((item) => ({ topic: item.topic, partition: item.partition, errorCode: mapped.errorCode, errorMessage: mapped.errorMessage })) };
+    }
+  }
+
+  async decommissionBroker(request: DecommissionBrokerRequest): Promise<DecommissionBrokerResponse> {
+    try {
+      return await this.context.topics.decommission(request.nodeId ?? 0);
+    } catch (error) {
+      const mapped = this.mapped(error);
+      return { errorCode: mapped.errorCode, errorMessage: mapped.errorMessage, partitionsMoved: 0 };
+    }
+  }
+
+  private describe(name: string): TopicDescription {
+    const topic = this.context.topics.get(name);
+    const partitions = this.context.topics.describe(name);
+    if (topic === undefined || partitions === undefined) return unknownTopic(name);
     return {
       name: topic.name,
       errorCode: 'NONE',
       errorMessage: '',
       topicId: topic.topicId,
-      partitions: describePartitions(topic, this.context.config.nodeId),
+      partitions,
       configs: effectiveTopicConfig(topic.configs, this.context.config),
     };
+  }
+
+  private mapped(error: unknown): ReturnType<typeof mapError> {
+    const mapped = mapError(error);
+    if (!mapped.expected) this.context.logger.error({ err: error }, 'unexpected admin error');
+    return mapped;
   }
 
   /** Runs `work` per item in order (admin changes are serialized anyway), collecting results. */
@@ -91,25 +140,12 @@ export class AdminHandler {
         await work(item);
         results.push({ name: nameOf(item), errorCode: 'NONE', errorMessage: '' });
       } catch (error) {
-        const mapped = mapError(error);
-        if (!mapped.expected) this.context.logger.error({ err: error }, 'unexpected admin error');
+        const mapped = this.mapped(error);
         results.push({ name: nameOf(item), errorCode: mapped.errorCode, errorMessage: mapped.errorMessage });
       }
     }
     return results;
   }
-}
-
-/** Partition metadata of a topic on this single broker: it leads every partition. */
-export function describePartitions(topic: Topic, nodeId: number): PartitionMetadata[] {
-  return topic.partitions.map((partition) => ({
-    errorCode: 'NONE',
-    partition: partition.index,
-    leaderId: nodeId,
-    leaderEpoch: partition.leaderEpoch,
-    replicaIds: [nodeId],
-    inSyncReplicaIds: [nodeId],
-  }));
 }
 
 function unknownTopic(name: string): TopicDescription {

@@ -2,14 +2,13 @@ import type { Logger } from 'pino';
 import type { CodecPool } from '../../record/codec-pool.js';
 import type { DecodeLimits } from '../../record/record-batch.js';
 import type { BrokerConfig } from '../config/broker-config.js';
-import type { MetadataStore } from '../metadata/metadata-store.js';
-import type { TopicRegistry } from '../topics/topic-registry.js';
+import type { TopicService } from './topic-service.js';
 
 /** What the gRPC handlers need, handed in by the composition root (broker/main.ts). */
 export interface ApiContext {
   readonly config: BrokerConfig;
-  readonly topics: TopicRegistry;
-  readonly metadata: MetadataStore;
+  /** Topics, partitions and the cluster view: TopicRegistry alone, ClusterTopics in a cluster. */
+  readonly topics: TopicService;
   readonly pool: CodecPool;
   readonly decodeLimits: DecodeLimits;
   readonly clock: { nowMs(): number };

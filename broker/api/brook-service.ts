@@ -107,6 +107,9 @@ export function createBrookService(context: ApiContext): UntypedServiceImplement
     DescribeTopics: unary('DescribeTopics', (request) => admin.describeTopics(request)),
     AlterTopicConfigs: unary('AlterTopicConfigs', (request) => admin.alterTopicConfigs(request)),
     CreatePartitions: unary('CreatePartitions', (request) => admin.createPartitions(request)),
+    DescribeCluster: unary('DescribeCluster', () => admin.describeCluster()),
+    ReassignPartitions: unary('ReassignPartitions', (request) => admin.reassignPartitions(request)),
+    DecommissionBroker: unary('DecommissionBroker', (request) => admin.decommissionBroker(request)),
     Subscribe: subscribeCall as UntypedServiceImplementation[string],
   };
 

@@ -13,6 +13,7 @@ import {
   StaleLeaderEpochError,
   StorageError,
 } from '../storage/storage-errors.js';
+import { NotLeaderError, ReplicaBusyError, ReplicaClosedError, ReplicaError } from '../partition/replica-errors.js';
 import { TopicConfigError } from '../topics/topic-config.js';
 import { TopicError } from '../topics/topic-error.js';
 
@@ -43,6 +44,13 @@ function knownCode(error: unknown): ErrorCode | undefined {
   // A log closed without a failure was closed on purpose (topic deleted, configs altered): the
   // client refreshes its metadata and retries. A log that failed is a storage error.
   if (error instanceof LogClosedError) return error.cause === undefined ? 'NOT_LEADER_OR_FOLLOWER' : 'KAFKA_STORAGE_ERROR';
+  // A replicated partition: leadership moved (the client looks for the new leader), the leader
+  // holds as many uncommitted bytes as it takes (retry once followers catch up), or the replica
+  // was closed on purpose (moved away, reopened for a config change) or failed.
+  if (error instanceof NotLeaderError) return 'NOT_LEADER_OR_FOLLOWER';
+  if (error instanceof ReplicaBusyError) return 'NOT_ENOUGH_REPLICAS';
+  if (error instanceof ReplicaClosedError) return error.cause === undefined ? 'NOT_LEADER_OR_FOLLOWER' : 'KAFKA_STORAGE_ERROR';
+  if (error instanceof ReplicaError) return 'KAFKA_STORAGE_ERROR';
   if (error instanceof StorageError) return 'KAFKA_STORAGE_ERROR';
   if (isSystemError(error)) return 'KAFKA_STORAGE_ERROR';
   return undefined;
@@ -52,4 +60,9 @@ function knownCode(error: unknown): ErrorCode | undefined {
 function isSystemError(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+/** A log or replica closed without a failure: closed on purpose, and likely reopened as a new object. */
+export function isClosedOnPurpose(error: unknown): boolean {
+  return (error instanceof LogClosedError || error instanceof ReplicaClosedError) && error.cause === undefined;
 }

@@ -5,20 +5,22 @@
  */
 import type { ErrorCode, FetchRequest, FetchResponse, PartitionFetchData, PartitionFetchResponse } from '../../proto/brook-types.js';
 import { OffsetOutOfRangeError } from '../storage/storage-errors.js';
-import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
 import { ByteBudget } from './byte-budget.js';
 import { metricsOf } from '../metrics/context-metrics.js';
 import { mapError } from './error-codes.js';
 import { readPartition } from './partition-reader.js';
+import { routePartition } from './partition-route.js';
+import type { LeadershipRefusal, ServedPartition } from './topic-service.js';
 
 /** A requested partition, resolved (or not) to the broker's Partition. */
 interface Target {
   readonly topic: string;
   readonly data: PartitionFetchData;
-  readonly partition: Partition | undefined;
+  /** The partition held here, also when refused (its offsets are reported with the refusal). */
+  readonly partition: ServedPartition | undefined;
   /** Set when the request for this partition is refused before any read. */
-  readonly refusal?: { errorCode: ErrorCode; errorMessage: string };
+  readonly refusal?: LeadershipRefusal;
 }
 
 export class FetchHandler {
@@ -81,13 +83,14 @@ export class FetchHandler {
     for (const topicData of request.topics ?? []) {
       const topic = this.context.topics.get(topicData.name);
       for (const data of topicData.partitions ?? []) {
-        const partition = topic === undefined || !Number.isInteger(data.partition) ? undefined : topic.partitions[data.partition];
-        let refusal: Target['refusal'];
-        if (partition === undefined) {
+        const route = routePartition(this.context.topics, topic, data.partition);
+        const partition = route?.partition;
+        let refusal: Target['refusal'] = route?.refusal;
+        if (route === undefined) {
           refusal = { errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topicData.name} partition ${data.partition} does not exist` };
-        } else if (!Number.isSafeInteger(data.fetchOffset) || data.fetchOffset < 0) {
+        } else if (partition !== undefined && (!Number.isSafeInteger(data.fetchOffset) || data.fetchOffset < 0)) {
           refusal = { errorCode: 'OFFSET_OUT_OF_RANGE', errorMessage: `fetch offset ${data.fetchOffset} is negative` };
-        } else {
+        } else if (partition !== undefined) {
           refusal = checkLeaderEpoch(data.currentLeaderEpoch ?? -1, partition.leaderEpoch);
         }
         targets.push({ topic: topicData.name, data, partition, refusal });
@@ -143,6 +146,9 @@ export class FetchHandler {
       const refusal = target.refusal ?? { errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: '' };
       return { result: { ...base, ...refusal }, bytes: 0 };
     }
+    // Leadership may have moved while this fetch long-polled.
+    const lost = partition.leadership();
+    if (lost !== undefined) return { result: { ...base, ...lost }, bytes: 0 };
     const nothing = { result: { ...base, errorCode: 'NONE' as const, errorMessage: '' }, bytes: 0 };
     if (budgetBytes <= 0) return nothing;
     try {
@@ -178,7 +184,7 @@ class ChangeWaiter {
   private changed = false;
 
   constructor(targets: readonly Target[]) {
-    const seen = new Set<Partition>();
+    const seen = new Set<ServedPartition>();
     for (const target of targets) {
       if (target.partition === undefined || seen.has(target.partition)) continue;
       seen.add(target.partition);

@@ -6,7 +6,7 @@
  * undefined here): they are the slow path anyway.
  *
  * Field numbers and wire types follow proto/brook.proto (FetchResponse, TopicFetchResponse,
- * PartitionFetchResponse). Fields holding their proto3 default (0, '', empty bytes) are left
+ * PartitionFetchResponse, LeaderHint). Fields holding their proto3 default (0, '', empty bytes) are left
  * out, which every proto3 decoder reads back as that default.
  */
 import assert from 'node:assert/strict';
@@ -37,6 +37,19 @@ const TAG_HIGH_WATERMARK = fieldTag(4, WIRE_VARINT);
 const TAG_LOG_START_OFFSET = fieldTag(5, WIRE_VARINT);
 const TAG_RECORD_BATCHES = fieldTag(6, WIRE_LENGTH_DELIMITED);
 const TAG_NEXT_FETCH_OFFSET = fieldTag(8, WIRE_VARINT);
+const TAG_CURRENT_LEADER = fieldTag(9, WIRE_LENGTH_DELIMITED);
+// LeaderHint
+const TAG_LEADER_ID = fieldTag(1, WIRE_VARINT);
+const TAG_LEADER_EPOCH = fieldTag(2, WIRE_VARINT);
+const TAG_LEADER_ADDRESS = fieldTag(3, WIRE_LENGTH_DELIMITED);
+
+/** A LeaderHint resolved to what goes on the wire. */
+interface HintFields {
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  readonly address: Buffer;
+  readonly bodyBytes: number;
+}
 
 /** One partition's fields, resolved to what goes on the wire, and the size they take there. */
 interface PartitionFields {
@@ -47,6 +60,8 @@ interface PartitionFields {
   readonly logStartOffset: number;
   readonly recordBatches: Uint8Array;
   readonly nextFetchOffset: number;
+  /** Set only with a hint: an absent message field and an empty one decode differently (null vs {}). */
+  readonly currentLeader: HintFields | undefined;
   /** Size of the message body (without its tag and length). */
   readonly bodyBytes: number;
 }
@@ -63,6 +78,8 @@ function partitionFields(partition: PartitionFetchResponse): PartitionFields | u
   const message = partition.errorMessage ?? '';
   const errorMessage = message.length === 0 ? undefined : Buffer.from(message, 'utf8');
   const recordBatches = partition.recordBatches ?? Buffer.alloc(0);
+  const currentLeader = hintFields(partition.currentLeader);
+  if (currentLeader === null) return undefined;
   const fields = {
     partition: partition.partition ?? 0,
     errorCode,
@@ -71,6 +88,7 @@ function partitionFields(partition: PartitionFetchResponse): PartitionFields | u
     logStartOffset: Number(partition.logStartOffset ?? 0),
     recordBatches,
     nextFetchOffset: Number(partition.nextFetchOffset ?? 0),
+    currentLeader,
   };
   if (![fields.partition, fields.highWatermark, fields.logStartOffset, fields.nextFetchOffset].every(Number.isSafeInteger)) return undefined;
   const bodyBytes =
@@ -80,8 +98,20 @@ function partitionFields(partition: PartitionFetchResponse): PartitionFields | u
     scalarFieldBytes(fields.highWatermark) +
     scalarFieldBytes(fields.logStartOffset) +
     bytesFieldBytes(recordBatches.length) +
-    scalarFieldBytes(fields.nextFetchOffset);
+    scalarFieldBytes(fields.nextFetchOffset) +
+    (currentLeader === undefined ? 0 : lengthDelimitedBytes(currentLeader.bodyBytes));
   return { ...fields, bodyBytes };
+}
+
+/** The hint's wire fields; undefined when there is none, null when it holds a value this encoder does not take. */
+function hintFields(hint: PartitionFetchResponse['currentLeader']): HintFields | undefined | null {
+  if (hint === undefined || hint === null) return undefined;
+  const leaderId = hint.leaderId ?? 0;
+  const leaderEpoch = hint.leaderEpoch ?? 0;
+  if (!Number.isSafeInteger(leaderId) || !Number.isSafeInteger(leaderEpoch)) return null;
+  const address = Buffer.from(hint.address ?? '', 'utf8');
+  const bodyBytes = scalarFieldBytes(leaderId) + scalarFieldBytes(leaderEpoch) + bytesFieldBytes(address.length);
+  return { leaderId, leaderEpoch, address, bodyBytes };
 }
 
 /**
@@ -119,6 +149,13 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
       position = writeScalarField(buffer, position, TAG_LOG_START_OFFSET, fields.logStartOffset);
       position = writeBytesField(buffer, position, TAG_RECORD_BATCHES, fields.recordBatches);
       position = writeScalarField(buffer, position, TAG_NEXT_FETCH_OFFSET, fields.nextFetchOffset);
+      const hint = fields.currentLeader;
+      if (hint !== undefined) {
+        position = writeLengthDelimitedHeader(buffer, position, TAG_CURRENT_LEADER, hint.bodyBytes);
+        position = writeScalarField(buffer, position, TAG_LEADER_ID, hint.leaderId);
+        position = writeScalarField(buffer, position, TAG_LEADER_EPOCH, hint.leaderEpoch);
+        position = writeBytesField(buffer, position, TAG_LEADER_ADDRESS, hint.address);
+      }
     }
   }
   assert.equal(position, totalBytes, 'the fetch response fills exactly the bytes sized for it');

@@ -5,9 +5,10 @@
  */
 import type { ListOffsetsRequest, ListOffsetsResponse, PartitionListOffsets, PartitionListOffsetsResponse } from '../../proto/brook-types.js';
 import { batchSizeAt } from '../../record/batch-header.js';
-import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
 import { mapError } from './error-codes.js';
+import { routePartition } from './partition-route.js';
+import type { ServedPartition } from './topic-service.js';
 
 /** Batches read while looking for the first record at or after a timestamp. */
 const TIMESTAMP_SCAN_BYTES = 1024 * 1024;
@@ -27,10 +28,13 @@ export class ListOffsetsHandler {
 
   private async one(topic: string, data: PartitionListOffsets): Promise<PartitionListOffsetsResponse> {
     const base = { partition: data.partition, errorMessage: '', timestampMs: -1, leaderEpoch: -1 };
-    const partition = Number.isInteger(data.partition) ? this.context.topics.partition(topic, data.partition) : undefined;
-    if (partition === undefined) {
+    const route = routePartition(this.context.topics, this.context.topics.get(topic), data.partition);
+    if (route === undefined) {
       return { ...base, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic} partition ${data.partition} does not exist`, offset: -1 };
     }
+    // Only the leader's high watermark is the partition's: a follower's may lag.
+    if (route.refusal !== undefined) return { ...base, ...route.refusal, offset: -1 };
+    const partition = route.partition;
     const found = { ...base, errorCode: 'NONE' as const, leaderEpoch: partition.leaderEpoch };
     const spec = data.spec ?? 'OFFSET_SPEC_LATEST';
     switch (spec) {
@@ -53,7 +57,7 @@ export class ListOffsetsHandler {
   }
 
   /** The first committed record with timestamp >= timestampMs, or undefined. */
-  private async byTimestamp(partition: Partition, timestampMs: number): Promise<{ offset: number; timestampMs: number } | undefined> {
+  private async byTimestamp(partition: ServedPartition, timestampMs: number): Promise<{ offset: number; timestampMs: number } | undefined> {
     let offset = await partition.log.offsetForTimestamp(timestampMs);
     if (offset === null) return undefined;
     // The log answers with a batch whose max timestamp qualifies; records inside may be older,

@@ -1,8 +1,7 @@
-/** Metadata: the brokers (this one) and the requested topics' partitions and leaders. */
+/** Metadata: the brokers clients may connect to and the requested topics' partitions and leaders. */
 import type { MetadataRequest, MetadataResponse, TopicMetadata } from '../../proto/brook-types.js';
 import { topicNameProblem } from '../topics/topic-name.js';
 import type { ApiContext } from './api-context.js';
-import { describePartitions } from './admin-handler.js';
 import { mapError } from './error-codes.js';
 
 export class MetadataHandler {
@@ -14,11 +13,10 @@ export class MetadataHandler {
     const autoCreate = request.allowAutoTopicCreation === true && config.autoCreateTopics;
     const described: TopicMetadata[] =
       names.length === 0 ? topics.list().map((topic) => this.describe(topic.name)) : await Promise.all(names.map((name) => this.lookUp(name, autoCreate)));
-    const { host, port } = this.context.advertised();
     return {
-      brokers: [{ nodeId: config.nodeId, host, port, rack: '' }],
-      clusterId: this.context.metadata.clusterId,
-      controllerId: config.nodeId,
+      brokers: topics.brokers(),
+      clusterId: topics.clusterId,
+      controllerId: topics.controllerId(),
       topics: described,
     };
   }
@@ -40,7 +38,8 @@ export class MetadataHandler {
 
   private describe(name: string): TopicMetadata {
     const topic = this.context.topics.get(name);
-    if (topic === undefined) return { name, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', topicId: '', partitions: [] };
-    return { name, errorCode: 'NONE', topicId: topic.topicId, partitions: describePartitions(topic, this.context.config.nodeId) };
+    const partitions = this.context.topics.describe(name);
+    if (topic === undefined || partitions === undefined) return { name, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', topicId: '', partitions: [] };
+    return { name, errorCode: 'NONE', topicId: topic.topicId, partitions };
   }
 }

@@ -7,7 +7,7 @@ import type { FetchedRecord } from '../../proto/brook-types.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt, isControlBatch } from '../../record/batch-header.js';
 import type { CodecPool } from '../../record/codec-pool.js';
 import type { DecodeLimits } from '../../record/record-batch.js';
-import type { Partition } from '../partition/partition.js';
+import type { ServedPartition } from './topic-service.js';
 import { READ_BYTES_MAX } from '../storage/partition-log.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -33,7 +33,7 @@ export interface ReadOptions {
  * Committed batches from the one holding `fetchOffset`, about `maxBytes` of them (one whole batch
  * even when larger). Throws the log's typed errors (OffsetOutOfRangeError, LogClosedError).
  */
-export async function readPartition(partition: Partition, fetchOffset: number, maxBytes: number, options: ReadOptions): Promise<PartitionReadResult> {
+export async function readPartition(partition: ServedPartition, fetchOffset: number, maxBytes: number, options: ReadOptions): Promise<PartitionReadResult> {
   const bytes = await partition.read(fetchOffset, Math.max(1, Math.min(maxBytes, READ_BYTES_MAX)));
   if (bytes.length === 0) return { recordBatches: EMPTY, records: [], bytes: 0, nextFetchOffset: fetchOffset };
   const nextFetchOffset = endOffsetOf(bytes);

@@ -7,6 +7,7 @@ import { status } from '@grpc/grpc-js';
 import type {
   Acks,
   ErrorCode,
+  LeaderHint,
   PartitionProduceData,
   PartitionProduceResponse,
   ProduceRequest,
@@ -17,21 +18,20 @@ import { COMPRESSION_CODEC_IDS } from '../../proto/brook-types.js';
 import { ATTR_COMPRESSION_MASK, ATTR_CONTROL, attributesAt, batchSizeAt, checkBatchAt, Codec } from '../../record/batch-header.js';
 import { validateBatchRecords } from '../../record/record-batch.js';
 import type { ProduceRecord } from '../../record/record.js';
-import type { AppendResult } from '../storage/partition-log.js';
-import type { Partition } from '../partition/partition.js';
-import type { Topic } from '../topics/topic-registry.js';
 import type { ApiContext } from './api-context.js';
 import { ByteBudget } from './byte-budget.js';
 import { metricsOf } from '../metrics/context-metrics.js';
 import { mapError } from './error-codes.js';
+import { routePartition } from './partition-route.js';
 import { StatusError } from './status-error.js';
+import type { AppendOutcome, ServedPartition, ServedTopic } from './topic-service.js';
 
 const ACKS: ReadonlySet<string> = new Set<Acks>(['ACKS_ALL', 'ACKS_LEADER', 'ACKS_NONE']);
 /** Rough protobuf overhead counted per plain record against the in-flight byte budget. */
 const PLAIN_RECORD_OVERHEAD_BYTES = 16;
 
 /** A partition's outcome before the append: either an error or the bytes to append. */
-type Prepared = { partition: Partition; bytes: Buffer } | { errorCode: ErrorCode; errorMessage: string };
+type Prepared = { partition: ServedPartition; bytes: Buffer } | { errorCode: ErrorCode; errorMessage: string; currentLeader?: LeaderHint };
 
 export class ProduceHandler {
   private readonly inFlight: ByteBudget;
@@ -91,7 +91,7 @@ export class ProduceHandler {
     appends: Array<Promise<unknown>>,
   ): Promise<TopicProduceResponse> {
     this.metrics?.produceTopicRequest(name);
-    let topic: Topic;
+    let topic: ServedTopic;
     try {
       topic = await this.context.topics.getOrAutoCreate(name);
     } catch (error) {
@@ -111,7 +111,7 @@ export class ProduceHandler {
     const partitions = await Promise.all(
       prepared.map((item, index) => {
         const partitionIndex = partitionsData[index].partition;
-        if (!('bytes' in item)) return failed(partitionIndex, item.errorCode, item.errorMessage);
+        if (!('bytes' in item)) return failed(partitionIndex, item.errorCode, item.errorMessage, item.currentLeader);
         return this.append(item.partition, item.bytes, acks, timeoutMs, appends);
       }),
     );
@@ -119,11 +119,13 @@ export class ProduceHandler {
   }
 
   /** Checks one partition's data and produces the bytes to append, or the error to report. */
-  private async prepare(topic: Topic, data: PartitionProduceData): Promise<Prepared> {
-    const partition = Number.isInteger(data.partition) ? topic.partitions[data.partition] : undefined;
-    if (partition === undefined) {
+  private async prepare(topic: ServedTopic, data: PartitionProduceData): Promise<Prepared> {
+    const route = routePartition(this.context.topics, topic, data.partition);
+    if (route === undefined) {
       return { errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic.name} has no partition ${data.partition} (it has ${topic.partitions.length})` };
     }
+    if (route.refusal !== undefined) return route.refusal;
+    const partition = route.partition;
     const batch = data.recordBatch;
     const hasBatch = batch !== undefined && batch.length > 0;
     const hasRecords = data.records !== undefined && data.records.length > 0;
@@ -153,16 +155,16 @@ export class ProduceHandler {
     }
   }
 
-  private async append(partition: Partition, bytes: Buffer, acks: Acks, timeoutMs: number, appends: Array<Promise<unknown>>): Promise<PartitionProduceResponse> {
-    let appended: Promise<AppendResult>;
+  private async append(partition: ServedPartition, bytes: Buffer, acks: Acks, timeoutMs: number, appends: Array<Promise<unknown>>): Promise<PartitionProduceResponse> {
+    let appended: Promise<AppendOutcome>;
     const metrics = this.metrics;
     // Counted before the append: the log takes the buffer over and stamps it.
     const count = metrics === undefined ? undefined : metrics.produced.bind(metrics, partition.topic, bytes.length, countBatches(bytes));
     try {
-      appended = partition.append(bytes);
+      // acks=none is appended as acks=leader: nobody waits for it, and the leader's write is the cheapest.
+      appended = partition.append(bytes, acks === 'ACKS_ALL' ? 'all' : 'leader');
     } catch (error) {
-      const mapped = this.mapped(error);
-      return failed(partition.index, mapped.errorCode, mapped.errorMessage);
+      return this.appendFailed(partition, error);
     }
     if (count !== undefined) appended.then(count, () => undefined);
     appends.push(appended.catch(() => undefined));
@@ -188,11 +190,17 @@ export class ProduceHandler {
         logStartOffset: partition.logStartOffset,
       };
     } catch (error) {
-      const mapped = this.mapped(error);
-      return failed(partition.index, mapped.errorCode, mapped.errorMessage);
+      return this.appendFailed(partition, error);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** A failed append's answer; when leadership moved meanwhile, with the leader as known now. */
+  private appendFailed(partition: ServedPartition, error: unknown): PartitionProduceResponse {
+    const mapped = this.mapped(error);
+    const currentLeader = mapped.errorCode === 'NOT_LEADER_OR_FOLLOWER' ? partition.leadership()?.currentLeader : undefined;
+    return failed(partition.index, mapped.errorCode, mapped.errorMessage, currentLeader);
   }
 
   /**
@@ -253,8 +261,10 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-function failed(partition: number, errorCode: ErrorCode, errorMessage: string): PartitionProduceResponse {
-  return { partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+function failed(partition: number, errorCode: ErrorCode, errorMessage: string, currentLeader?: LeaderHint): PartitionProduceResponse {
+  const response: PartitionProduceResponse = { partition, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+  if (currentLeader !== undefined) response.currentLeader = currentLeader;
+  return response;
 }
 
 function rejectAll(request: ProduceRequest, errorCode: ErrorCode, errorMessage: string): ProduceResponse {

@@ -8,14 +8,14 @@
  */
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { PartitionFetchData, SubscribeRequest, SubscribeResponse } from '../../proto/brook-types.js';
-import { LogClosedError } from '../storage/storage-errors.js';
-import type { Partition } from '../partition/partition.js';
 import type { ApiContext } from './api-context.js';
 import { metricsOf } from '../metrics/context-metrics.js';
-import { mapError } from './error-codes.js';
+import { isClosedOnPurpose, mapError } from './error-codes.js';
 import { checkLeaderEpoch } from './fetch-handler.js';
 import { readPartition } from './partition-reader.js';
+import { routePartition } from './partition-route.js';
 import { StatusError } from './status-error.js';
+import type { ServedPartition } from './topic-service.js';
 
 /** Most partitions one Subscribe call may follow. */
 export const SUBSCRIBE_PARTITIONS_MAX = 10_000;
@@ -59,12 +59,18 @@ export class SubscribeHandler {
     let offset = data.fetchOffset;
     const base = { topic, partition: data.partition, recordBatches: Buffer.alloc(0), records: [] };
     while (!stop.aborted) {
-      const partition = this.context.topics.partition(topic, data.partition);
-      if (partition === undefined) {
+      const route = routePartition(this.context.topics, this.context.topics.get(topic), data.partition);
+      if (route === undefined) {
         this.metrics?.error('subscribe', 'UNKNOWN_TOPIC_OR_PARTITION');
         await writer.write({ ...base, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic} partition ${data.partition} does not exist`, highWatermark: -1, logStartOffset: -1, nextFetchOffset: offset });
         return;
       }
+      if (route.refusal !== undefined) {
+        this.metrics?.error('subscribe', route.refusal.errorCode);
+        await writer.write({ ...base, ...route.refusal, highWatermark: -1, logStartOffset: -1, nextFetchOffset: offset });
+        return;
+      }
+      const partition = route.partition;
       const epochProblem = checkLeaderEpoch(data.currentLeaderEpoch ?? -1, partition.leaderEpoch);
       if (epochProblem !== undefined) {
         this.metrics?.error('subscribe', epochProblem.errorCode);
@@ -91,8 +97,8 @@ export class SubscribeHandler {
         }
         await waiter.changed;
       } catch (error) {
-        // The log was closed for a config change: the registry holds a new Partition; go on.
-        if (error instanceof LogClosedError && error.cause === undefined && this.context.topics.partition(topic, data.partition) !== partition) continue;
+        // The log was closed for a config change: the topics hold a new partition object; go on.
+        if (isClosedOnPurpose(error) && this.context.topics.partition(topic, data.partition) !== partition) continue;
         const mapped = mapError(error);
         if (!mapped.expected) this.context.logger.error({ err: error }, 'unexpected subscribe error');
         this.metrics?.error('subscribe', mapped.errorCode);
@@ -106,7 +112,7 @@ export class SubscribeHandler {
 }
 
 /** Resolves `changed` on the partition's next offset change or when `stop` aborts. */
-function waitForChange(partition: Partition, stop: AbortSignal): { changed: Promise<void>; dispose(): void } {
+function waitForChange(partition: ServedPartition, stop: AbortSignal): { changed: Promise<void>; dispose(): void } {
   let dispose = (): void => undefined;
   const changed = new Promise<void>((resolve) => {
     const unsubscribe = partition.onChange(resolve);

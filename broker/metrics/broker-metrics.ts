@@ -5,8 +5,7 @@
  * per-partition gauges, read at scrape time, cover at most metrics.partitions.max partitions.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Partition } from '../partition/partition.js';
-import type { TopicRegistry } from '../topics/topic-registry.js';
+import type { ServedPartition, TopicService } from '../api/topic-service.js';
 
 /** The label shared by every topic past the label cap. */
 export const OTHER_TOPIC_LABEL = 'other';
@@ -16,7 +15,7 @@ const WAIT_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 
 export interface BrokerMetricsOptions {
   /** Where the per-partition gauges are read from at scrape time. */
-  readonly topics: TopicRegistry;
+  readonly topics: TopicService;
   /** Most distinct topic label values; later topics count under topic="other". */
   readonly topicLabelsMax: number;
   /** Most partitions the per-partition gauges report. */
@@ -143,7 +142,7 @@ export class BrokerMetrics {
     const topics = this.options.topics;
     const max = this.options.partitionsMax;
     // Each gauge reads the partitions itself when scraped: one getter per partition, at most max.
-    const perPartition = (name: string, help: string, read: (partition: Partition) => number): void => {
+    const perPartition = (name: string, help: string, read: (partition: ServedPartition) => number): void => {
       new Gauge({
         name,
         help,
@@ -154,6 +153,8 @@ export class BrokerMetrics {
           let reported = 0;
           for (const topic of topics.list()) {
             for (const partition of topic.partitions) {
+              // In a cluster a broker reports the replicas it holds; the others are its peers' to report.
+              if (partition === undefined) continue;
               if (reported++ >= max) return;
               this.set({ topic: topic.name, partition: String(partition.index) }, read(partition));
             }
@@ -170,7 +171,9 @@ export class BrokerMetrics {
       help: 'Partitions left out of the per-partition gauges by metrics.partitions.max.',
       registers,
       collect(this: Gauge) {
-        this.set(Math.max(0, topics.partitionCount() - max));
+        let held = 0;
+        for (const topic of topics.list()) for (const partition of topic.partitions) if (partition !== undefined) held++;
+        this.set(Math.max(0, held - max));
       },
     });
   }

@@ -5,14 +5,15 @@
  * On a single broker there is no replication, so the commit rule is the flush policy: an append
  * is committed (the high watermark moves past it) when the log resolves it, which under
  * flush.policy=always is after the fdatasync that covers it, and under interval/never right after
- * the write. Consumers only see committed data. When Raft arrives, the high watermark will come
- * from the Raft group's commit index instead; this class is where that switch happens.
+ * the write. Consumers only see committed data. In a cluster, broker/cluster/replicated-partition.ts
+ * serves the same interface (ServedPartition) over a Raft replica instead.
  */
 import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
-import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
+import type { AppendAcks, AppendOutcome, LeadershipRefusal, ServedPartition } from '../api/topic-service.js';
+import type { PartitionLog } from '../storage/partition-log.js';
 
-export class Partition {
+export class Partition implements ServedPartition {
   /** Appends waiting for the log, so close() can wait for them. */
   private readonly pendingAppends = new Set<Promise<unknown>>();
 
@@ -40,11 +41,17 @@ export class Partition {
     return this.log.logEndOffset;
   }
 
+  /** A single broker leads every partition it holds. */
+  leadership(): LeadershipRefusal | undefined {
+    return undefined;
+  }
+
   /**
    * Appends concatenated batches (validated and stamped by the log; this buffer is handed over)
-   * and advances the high watermark once the log resolves the append per its flush policy.
+   * and advances the high watermark once the log resolves the append per its flush policy. With
+   * one replica both acks settings resolve at that moment: the log's write is the commit.
    */
-  append(batches: Buffer): Promise<AppendResult> {
+  append(batches: Buffer, _acks: AppendAcks = 'all'): Promise<AppendOutcome> {
     const appended = this.log.append(batches, this.leaderEpoch).then((result) => {
       this.commitThrough(result.lastOffset + 1);
       return result;

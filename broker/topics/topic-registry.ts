@@ -13,7 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../config/broker-config.js';
+import type { BrokerInfo, DescribeClusterResponse, PartitionMetadata, ReassignmentResult } from '../../proto/brook-types.js';
+import type {
+  DecommissionOutcome,
+  LeadershipRefusal,
+  NewTopicSpec,
+  ReassignmentSpec,
+  TopicService,
+} from '../api/topic-service.js';
+import { parseListen, type BrokerConfig } from '../config/broker-config.js';
 import type { MetadataStore, StoredPartition, StoredTopic } from '../metadata/metadata-store.js';
 import { Partition } from '../partition/partition.js';
 import { PartitionLog, type PartitionLogDeps } from '../storage/partition-log.js';
@@ -30,21 +38,18 @@ export interface Topic {
   readonly partitions: readonly Partition[];
 }
 
-export interface NewTopicSpec {
-  readonly name: string;
-  /** 0 = the broker default. */
-  readonly numPartitions: number;
-  /** 0 = the broker default (1). */
-  readonly replicationFactor: number;
-  readonly configs: Readonly<Record<string, string>>;
-}
+export type { NewTopicSpec } from '../api/topic-service.js';
+
+/** Cluster administration a single broker refuses, with the reason it gives. */
+const SINGLE_BROKER_REFUSAL = 'this broker runs alone (no cluster.peers configured): there is no other broker to move replicas to';
 
 /** A single broker stores one replica of each partition. */
 const REPLICATION_FACTOR_MAX = 1;
 /** Leader epoch of every partition on a single broker. */
 const SINGLE_BROKER_LEADER_EPOCH = 0;
 
-export class TopicRegistry {
+/** The single broker's TopicService: it holds and leads every partition of every topic. */
+export class TopicRegistry implements TopicService {
   private readonly topics = new Map<string, Topic>();
   /** Topic creations in progress, so concurrent auto-creates of one name create it once. */
   private readonly creating = new Map<string, Promise<Topic>>();
@@ -58,6 +63,8 @@ export class TopicRegistry {
     private readonly store: MetadataStore,
     private readonly logDeps: PartitionLogDeps,
     private readonly logger: Logger,
+    /** Where clients reach this broker (Metadata, DescribeCluster); default: the listen setting. */
+    private readonly advertised: () => { host: string; port: number } = () => parseListen(config.listen),
   ) {
     this.topicsDir = join(config.dataDir, 'topics');
     this.trashDir = join(config.dataDir, 'trash');
@@ -82,6 +89,10 @@ export class TopicRegistry {
       this.topics.set(topic.name, { name: topic.name, topicId: topic.topicId, configs: topic.configs, partitions });
     }
     this.logger.info({ topics: stored.length, partitions: this.partitionCount() }, 'topics opened');
+  }
+
+  get clusterId(): string {
+    return this.store.clusterId;
   }
 
   /** The topic, or undefined. */
@@ -224,6 +235,55 @@ export class TopicRegistry {
       this.topics.set(name, { ...topic, partitions: [...topic.partitions, ...opened] });
       this.logger.info({ topic: name, partitions: totalCount }, 'partitions created');
     });
+  }
+
+  /** This broker leads every partition, at the constant single-broker epoch. */
+  describe(name: string): PartitionMetadata[] | undefined {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return undefined;
+    const nodeId = this.config.nodeId;
+    return topic.partitions.map((partition) => ({
+      errorCode: 'NONE',
+      partition: partition.index,
+      leaderId: nodeId,
+      leaderEpoch: partition.leaderEpoch,
+      replicaIds: [nodeId],
+      inSyncReplicaIds: [nodeId],
+      targetReplicaIds: [],
+    }));
+  }
+
+  /** Never asked on a single broker (it holds every partition); answers as a missing partition. */
+  notHeldHere(topic: string, index: number): LeadershipRefusal {
+    return { errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${topic} partition ${index} does not exist` };
+  }
+
+  brokers(): BrokerInfo[] {
+    const { host, port } = this.advertised();
+    return [{ nodeId: this.config.nodeId, host, port, rack: '' }];
+  }
+
+  controllerId(): number {
+    return this.config.nodeId;
+  }
+
+  /** This broker alone: live, the controller, holding and leading every partition. */
+  describeCluster(): DescribeClusterResponse {
+    const partitions = this.partitionCount();
+    return {
+      clusterId: this.clusterId,
+      controllerId: this.config.nodeId,
+      controllerVoterIds: [this.config.nodeId],
+      brokers: [{ broker: this.brokers()[0], state: 'LIVE', replicaCount: partitions, leaderCount: partitions, internalAddress: '' }],
+    };
+  }
+
+  async reassign(list: readonly ReassignmentSpec[]): Promise<ReassignmentResult[]> {
+    return list.map((item) => ({ topic: item.topic, partition: item.partition, errorCode: 'INVALID_REQUEST', errorMessage: SINGLE_BROKER_REFUSAL }));
+  }
+
+  async decommission(_brokerId: number): Promise<DecommissionOutcome> {
+    return { errorCode: 'INVALID_REQUEST', errorMessage: SINGLE_BROKER_REFUSAL, partitionsMoved: 0 };
   }
 
   /** Closes every partition log (flushing it). */

@@ -66,3 +66,24 @@ test('responses with decoded records are left to the generic encoder', () => {
   };
   assert.equal(encodeFetchResponse(response), undefined);
 });
+
+test('a leader hint is encoded as field 9 and decodes as the generic encoder gives it', () => {
+  const hinted = partition({
+    partition: 2,
+    errorCode: 'NOT_LEADER_OR_FOLLOWER',
+    errorMessage: 'broker 1 does not lead orders-2',
+    highWatermark: -1,
+    logStartOffset: -1,
+    nextFetchOffset: 40,
+    currentLeader: { leaderId: 3, leaderEpoch: 7, address: '127.0.0.1:9094' },
+  });
+  const unknownLeader = partition({ partition: 4, errorCode: 'NOT_LEADER_OR_FOLLOWER', currentLeader: { leaderId: -1, leaderEpoch: -1, address: '' } });
+  const response: FetchResponse = { topics: [{ name: 'orders', partitions: [hinted, unknownLeader, partition({ partition: 5 })] }] };
+  const encoded = encodeFetchResponse(response);
+  assert.ok(encoded !== undefined);
+  assert.deepEqual(decode(encoded), decode(genericEncode(response)));
+  const decoded = decode(encoded).topics[0].partitions;
+  assert.deepEqual(decoded[0].currentLeader, { leaderId: 3, leaderEpoch: 7, address: '127.0.0.1:9094' });
+  assert.deepEqual(decoded[1].currentLeader, { leaderId: -1, leaderEpoch: -1, address: '' });
+  assert.equal(decoded[2].currentLeader ?? null, null, 'no hint stays absent');
+});
