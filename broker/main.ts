@@ -23,6 +23,7 @@ import type { TopicService } from './api/topic-service.js';
 import {
   BROKER_SETTINGS,
   BrokerConfigError,
+  isClusterMode,
   loadBrokerConfigWithSources,
   parseListen,
   type BrokerConfig,
@@ -175,6 +176,9 @@ function logSettings(logger: Logger, config: BrokerConfig, sources: StartBrokerO
     settings[item.name] = source === undefined ? config[item.key] : `${String(config[item.key])} (${source})`;
   }
   logger.info({ settings }, 'broker settings');
+  if (isClusterMode(config)) {
+    logger.info({ nodeId: config.nodeId, peers: Object.fromEntries(config.peers), controllerVoters: config.controllerVoterIds }, 'cluster mode');
+  }
 }
 
 /** Runs retention over every partition at a fixed interval; one pass at a time. */

@@ -66,7 +66,41 @@ export interface BrokerConfig {
   readonly metricsTopicLabelsMax: number;
   /** Most partitions the per-partition gauges report. */
   readonly metricsPartitionsMax: number;
+
+  /** cluster.peers as given: `id@host:port,...`; empty = a single broker. */
+  readonly clusterPeers: string;
+  /** Bind address of the internal listener; empty = this broker's entry in cluster.peers. */
+  readonly internalListen: string;
+  /** controller.voters as given: `1,2,3`; empty = the lowest min(5, n) broker ids. */
+  readonly controllerVoters: string;
+  /** This broker's rack or zone; empty when not configured. */
+  readonly rack: string;
+  /** The cluster's name, checked in the peer handshake. */
+  readonly clusterId: string;
+  readonly raftTickMs: number;
+  readonly raftElectionTicks: number;
+  readonly raftHeartbeatTicks: number;
+  readonly brokerHeartbeatIntervalMs: number;
+  readonly brokerLeaseMs: number;
+  readonly leaderBalanceIntervalMs: number;
+  /** Replicas of a topic created without a replication factor; 0 = min(3, brokers). */
+  readonly defaultReplicationFactor: number;
+
+  /** cluster.peers parsed: broker id -> internal host:port. Empty on a single broker. */
+  readonly peers: ReadonlyMap<number, string>;
+  /** The controller voters, ascending: controller.voters, or its default. Empty on a single broker. */
+  readonly controllerVoterIds: readonly number[];
 }
+
+/** True when cluster.peers names brokers: the broker runs as a member of a replicated cluster. */
+export function isClusterMode(config: BrokerConfig): boolean {
+  return config.peers.size > 0;
+}
+
+/** Controller voters when controller.voters is empty: the lowest ids, at most this many. */
+export const CONTROLLER_VOTERS_DEFAULT_MAX = 5;
+/** Largest cluster.peers list (brokers in one cluster). */
+export const CLUSTER_BROKERS_MAX = 1000;
 
 type Kind = 'integer' | 'boolean' | 'string';
 
@@ -98,11 +132,11 @@ function setting(
   kind: Kind,
   defaultValue: number | boolean | string,
   description: string,
-  range: { min?: number; max?: number; choices?: readonly string[]; emptyAllowed?: boolean } = {},
+  range: { min?: number; max?: number; choices?: readonly string[]; emptyAllowed?: boolean; flag?: string } = {},
 ): BrokerSetting {
   const dashed = name.replaceAll('.', '-');
   const env = `BROOK_${name.replaceAll('.', '_').toUpperCase()}`;
-  return Object.freeze({ key, name, flag: `--${dashed}`, env, kind, defaultValue, description, ...range });
+  return Object.freeze({ key, name, env, kind, defaultValue, description, ...range, flag: range.flag ?? `--${dashed}` });
 }
 
 const INT32_MAX = 0x7fffffff;
@@ -155,6 +189,21 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('metricsListen', 'metrics.listen', 'string', '127.0.0.1:9644', 'host:port of the Prometheus endpoint, GET /metrics (port 0 picks a free port).'),
   setting('metricsTopicLabelsMax', 'metrics.topic.labels.max', 'integer', 1000, 'Most distinct topic labels on the produce counters; later topics count under topic="other".', { min: 1, max: 100_000 }),
   setting('metricsPartitionsMax', 'metrics.partitions.max', 'integer', 10_000, 'Most partitions the per-partition gauges report (the rest are counted in brook_partition_metrics_omitted).', { min: 1, max: 1_000_000 }),
+  setting('clusterPeers', 'cluster.peers', 'string', '', 'Internal addresses of every broker of the cluster, this one included: id@host:port,... Empty: a single broker.', {
+    emptyAllowed: true,
+    flag: '--peers',
+  }),
+  setting('internalListen', 'internal.listen', 'string', '', "host:port the internal (broker-to-broker) listener binds; empty means this broker's entry in cluster.peers.", { emptyAllowed: true }),
+  setting('controllerVoters', 'controller.voters', 'string', '', 'Broker ids that vote in the controller group, e.g. 1,2,3; empty means the lowest min(5, brokers) ids of cluster.peers.', { emptyAllowed: true }),
+  setting('rack', 'rack', 'string', '', "This broker's rack or zone; replicas of a partition are spread over racks.", { emptyAllowed: true }),
+  setting('clusterId', 'cluster.id', 'string', 'brook', 'Name of the cluster; brokers refuse peers that give another.'),
+  setting('raftTickMs', 'raft.tick.ms', 'integer', 50, 'One Raft tick (every group of the broker ticks together).', { min: 1, max: 10 * SECOND_MS }),
+  setting('raftElectionTicks', 'raft.election.ticks', 'integer', 12, 'Election timeout in ticks (randomized between t and 2t).', { min: 2, max: 10_000 }),
+  setting('raftHeartbeatTicks', 'raft.heartbeat.ticks', 'integer', 3, 'Leader heartbeat interval in ticks; below raft.election.ticks.', { min: 1, max: 10_000 }),
+  setting('brokerHeartbeatIntervalMs', 'broker.heartbeat.interval.ms', 'integer', 500, 'How often a broker heartbeats to the controller.', { min: 10, max: MINUTE_MS }),
+  setting('brokerLeaseMs', 'broker.lease.ms', 'integer', 4 * SECOND_MS, 'A broker not heard from for this long is fenced (shown unavailable).', { min: 20, max: 10 * MINUTE_MS }),
+  setting('leaderBalanceIntervalMs', 'leader.balance.interval.ms', 'integer', 10 * SECOND_MS, 'How often a leader checks whether its partition\'s preferred replica should lead instead.', { min: 100, max: DAY_MS }),
+  setting('defaultReplicationFactor', 'default.replication.factor', 'integer', 0, 'Replicas of a topic created without a replication factor (auto-created ones too); 0 means min(3, brokers).', { min: 0, max: 16 }),
 ]);
 
 /** A setting's value was not accepted; the message names the setting, its source and the rule. */
@@ -217,6 +266,9 @@ export function loadBrokerConfigWithSources(sources: BrokerConfigSources = {}): 
     values[item.key] = parseValue(item, raw, source);
     origin[item.name] = source;
   }
+  const cluster = parseClusterSettings(values as unknown as ClusterSettingValues);
+  values.peers = cluster.peers;
+  values.controllerVoterIds = cluster.controllerVoterIds;
   const config = Object.freeze(values) as unknown as BrokerConfig;
   checkListen(config.listen);
   if (config.advertisedListener !== '') checkListen(config.advertisedListener);
@@ -236,6 +288,86 @@ export function loadBrokerConfigWithSources(sources: BrokerConfigSources = {}): 
   return { config, sources: Object.freeze(origin), configFile: configFile === undefined ? undefined : resolve(configFile) };
 }
 
+type ClusterSettingValues = Pick<
+  BrokerConfig,
+  'nodeId' | 'clusterPeers' | 'internalListen' | 'controllerVoters' | 'clusterId' | 'raftElectionTicks' | 'raftHeartbeatTicks' | 'brokerHeartbeatIntervalMs' | 'brokerLeaseMs' | 'defaultReplicationFactor'
+>;
+
+/** Checks the cluster settings against each other and parses cluster.peers and controller.voters. */
+function parseClusterSettings(values: ClusterSettingValues): Pick<BrokerConfig, 'peers' | 'controllerVoterIds'> {
+  if (values.raftHeartbeatTicks >= values.raftElectionTicks) {
+    throw new BrokerConfigError(`raft.heartbeat.ticks (${values.raftHeartbeatTicks}) must be below raft.election.ticks (${values.raftElectionTicks}), or followers start elections between heartbeats`);
+  }
+  if (values.brokerHeartbeatIntervalMs >= values.brokerLeaseMs) {
+    throw new BrokerConfigError(`broker.heartbeat.interval.ms (${values.brokerHeartbeatIntervalMs}) must be below broker.lease.ms (${values.brokerLeaseMs}), or every broker is fenced between heartbeats`);
+  }
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(values.clusterId)) {
+    throw new BrokerConfigError(`cluster.id must be 1 to 64 letters, digits, ".", "_" or "-", got ${JSON.stringify(values.clusterId)}`);
+  }
+  if (values.internalListen !== '') checkListen(values.internalListen);
+  const peers = parsePeers(values.clusterPeers);
+  if (peers.size === 0) {
+    if (values.internalListen !== '' || values.controllerVoters !== '') {
+      throw new BrokerConfigError('internal.listen and controller.voters need cluster.peers (a single broker has neither)');
+    }
+    return { peers, controllerVoterIds: [] };
+  }
+  if (!peers.has(values.nodeId)) {
+    throw new BrokerConfigError(`cluster.peers must list this broker (node.id ${values.nodeId}); it lists ${[...peers.keys()].join(', ')}`);
+  }
+  if (values.defaultReplicationFactor > peers.size) {
+    throw new BrokerConfigError(`default.replication.factor (${values.defaultReplicationFactor}) exceeds the ${peers.size} brokers of cluster.peers`);
+  }
+  return { peers, controllerVoterIds: parseVoters(values.controllerVoters, peers) };
+}
+
+/**
+ * Parses cluster.peers, `id@host:port,...`, into id -> host:port (in the order given). Throws
+ * BrokerConfigError for a malformed entry, an id below 1 (0 means "no broker" in leader fields),
+ * a repeated id or a repeated address. Empty: no peers.
+ */
+export function parsePeers(list: string): ReadonlyMap<number, string> {
+  const peers = new Map<number, string>();
+  if (list.trim() === '') return peers;
+  const entries = list.split(',').map((entry) => entry.trim());
+  if (entries.length > CLUSTER_BROKERS_MAX) throw new BrokerConfigError(`cluster.peers lists ${entries.length} brokers; at most ${CLUSTER_BROKERS_MAX}`);
+  const addresses = new Set<string>();
+  for (const entry of entries) {
+    const match = /^(\d{1,10})@(.+)$/.exec(entry);
+    const id = match === null ? NaN : Number(match[1]);
+    if (match === null || !Number.isSafeInteger(id) || id < 1 || id > INT32_MAX) {
+      throw new BrokerConfigError(`cluster.peers entry ${JSON.stringify(entry)} must be id@host:port with an id in [1, ${INT32_MAX}]`);
+    }
+    let address;
+    try {
+      address = parseListen(match[2]);
+    } catch {
+      throw new BrokerConfigError(`cluster.peers entry ${JSON.stringify(entry)}: ${JSON.stringify(match[2])} is not host:port`);
+    }
+    if (address.port === 0) throw new BrokerConfigError(`cluster.peers entry ${JSON.stringify(entry)}: port 0 cannot be reached by peers`);
+    if (peers.has(id)) throw new BrokerConfigError(`cluster.peers names broker ${id} twice`);
+    if (addresses.has(match[2])) throw new BrokerConfigError(`cluster.peers gives ${match[2]} to two brokers`);
+    addresses.add(match[2]);
+    peers.set(id, match[2]);
+  }
+  return peers;
+}
+
+/** controller.voters parsed and checked against the peers, ascending; empty = the default. */
+function parseVoters(list: string, peers: ReadonlyMap<number, string>): readonly number[] {
+  const ids = [...peers.keys()].sort((a, b) => a - b);
+  if (list.trim() === '') return Object.freeze(ids.slice(0, CONTROLLER_VOTERS_DEFAULT_MAX));
+  const voters: number[] = [];
+  for (const text of list.split(',').map((entry) => entry.trim())) {
+    const id = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(id)) throw new BrokerConfigError(`controller.voters must be broker ids separated by commas, got ${JSON.stringify(list)}`);
+    if (!peers.has(id)) throw new BrokerConfigError(`controller.voters names broker ${id}, which cluster.peers does not list`);
+    if (voters.includes(id)) throw new BrokerConfigError(`controller.voters names broker ${id} twice`);
+    voters.push(id);
+  }
+  return Object.freeze(voters.sort((a, b) => a - b));
+}
+
 /** Splits "host:port" (or "[v6]:port"); throws BrokerConfigError when malformed. */
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
@@ -253,6 +385,7 @@ function normalizeFlags(flags: BrokerConfigSources['flags'] & object): Map<strin
   for (const item of BROKER_SETTINGS) {
     byAlias.set(item.name, item.name);
     byAlias.set(item.flag.slice(2), item.name);
+    byAlias.set(item.name.replaceAll('.', '-'), item.name);
     byAlias.set(item.key, item.name);
   }
   const out = new Map<string, unknown>();
