@@ -92,6 +92,9 @@ function spawnBroker(options: ClusterStartOptions, id: number, onReady: () => vo
   const child = spawn(process.execPath, [CLI_MAIN, ...brokerFlagsOf(options, id)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<number | string>((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal ?? -1)));
   const broker: BrokerChild = { id, child, exited, ready: false };
+  process.stdout.write(
+    `[cluster] broker ${id}: pid ${child.pid}, client ${options.host}:${options.basePort + id - 1}, internal ${options.host}:${options.basePort + INTERNAL_PORT_OFFSET + id - 1}, data ${join(options.dataDir, `broker-${id}`)}\n`,
+  );
   const prefix = `[broker-${id}] `;
   forwardLines(child.stdout!, prefix, process.stdout, (line) => {
     if (!broker.ready && line.startsWith('brook broker listening on ')) {
