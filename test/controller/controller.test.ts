@@ -1,0 +1,353 @@
+/**
+ * Three Controllers in one process, each with its own PeerTransport on 127.0.0.1 (the Raft group
+ * and the ControllerService share the internal listener), ticked every TICK_MS as the broker's
+ * Raft clock would: election, forwarded writes, identical stores, error codes, fencing after the
+ * lease and unfencing on return, catching up after a restart, a new leader after the leader dies,
+ * and leader updates from heartbeats.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadBrokerConfig } from '../../broker/config/broker-config.js';
+import { Controller } from '../../broker/controller/controller.js';
+import type { ClusterStore } from '../../broker/controller/cluster-store.js';
+import type { BrokerId, LeaderUpdate } from '../../broker/controller/controller-types.js';
+import type { Replica } from '../../broker/partition/replica.js';
+import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { TopicError } from '../../broker/topics/topic-error.js';
+import { GroupIdRegistry } from '../../broker/transport/group-id-registry.js';
+import { PeerTransport } from '../../broker/transport/peer-transport.js';
+import type { RaftConfig } from '../../raft/types.js';
+import { seededUniformRandom } from '../fixtures/test-random.js';
+import { freePort, silentLogger, TEST_LIMITS, waitFor } from '../transport/transport-fixtures.js';
+
+const TICK_MS = 25;
+const IDS: BrokerId[] = [1, 2, 3];
+const HEARTBEAT_INTERVAL_MS = 100;
+const LEASE_MS = 1000;
+const FORWARD_TIMEOUT_MS = 5000;
+/** Long enough for an election plus a lease on a loaded 2-core machine. */
+const WAIT_MS = 8000;
+
+function raftConfig(seed: number): Omit<RaftConfig, 'id' | 'applied'> {
+  return {
+    // 250-500 ms election timeout: short for the test, still well above a Ready's fdatasync.
+    electionTicks: 10,
+    heartbeatTicks: 2,
+    preVote: true,
+    checkQuorum: true,
+    maxMessageBytes: 1024 * 1024,
+    maxEntriesPerMessage: 64,
+    maxInflightMessages: 16,
+    maxInflightBytes: 8 * 1024 * 1024,
+    maxUncommittedBytes: 16 * 1024 * 1024,
+    random: seededUniformRandom(seed),
+  };
+}
+
+interface Broker {
+  readonly id: BrokerId;
+  readonly address: string;
+  readonly dir: string;
+  /** What the broker's replica manager would report as led here. */
+  leaderships: LeaderUpdate[];
+  transport?: PeerTransport;
+  controller?: Controller;
+  starts: number;
+}
+
+class TestCluster {
+  readonly brokers = new Map<BrokerId, Broker>();
+  private readonly files = new FileHandleCache(64);
+  private readonly config = loadBrokerConfig({ env: {} });
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly root: string) {}
+
+  async start(): Promise<void> {
+    for (const id of IDS) {
+      this.brokers.set(id, { id, address: `127.0.0.1:${await freePort()}`, dir: join(this.root, `broker-${id}`, 'controller'), leaderships: [], starts: 0 });
+    }
+    await Promise.all(IDS.map((id) => this.startBroker(id)));
+    this.timer = setInterval(() => {
+      for (const broker of this.brokers.values()) {
+        broker.controller?.controllerReplica.tick();
+        broker.transport?.flushTick();
+      }
+    }, TICK_MS);
+  }
+
+  /** Starts (or restarts, on the same directory and port) one broker's transport and controller. */
+  async startBroker(id: BrokerId): Promise<void> {
+    const broker = this.get(id);
+    const groups = new GroupIdRegistry<Replica>();
+    const peers = new Map([...this.brokers.values()].filter((other) => other.id !== id).map((other) => [other.id, other.address] as const));
+    const transport = new PeerTransport({
+      selfId: id,
+      clusterId: 'controller-test',
+      listenAddress: broker.address,
+      peers,
+      limits: TEST_LIMITS,
+      logger: silentLogger,
+      services: [Controller.service(() => broker.controller)],
+      onMessage: (groupId, message) => groups.handlerOf(groupId)?.receive(message),
+      onPeerState: (peer, connected) => {
+        if (!connected) groups.handlerOf(0)?.reportUnreachable(peer);
+      },
+    });
+    broker.starts += 1;
+    const controller = await Controller.start({
+      dir: broker.dir,
+      nodeId: id,
+      voters: IDS,
+      learners: [],
+      self: { host: '127.0.0.1', port: 9000 + id, internalAddress: broker.address, rack: `rack-${id}` },
+      peerAddresses: new Map([...this.brokers.values()].map((other) => [other.id, other.address] as const)),
+      groups,
+      transport,
+      raftConfig: raftConfig(id * 100 + broker.starts),
+      config: this.config,
+      clock: { nowMs: () => Date.now() },
+      files: this.files,
+      logger: silentLogger,
+      leaderships: () => broker.leaderships,
+      clusterId: 'controller-test',
+      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      leaseMs: LEASE_MS,
+      forwardTimeoutMs: FORWARD_TIMEOUT_MS,
+    });
+    broker.transport = transport;
+    broker.controller = controller;
+    await transport.start();
+  }
+
+  /** Stops one broker as a crash would look from outside: its controller and listener go away. */
+  async stopBroker(id: BrokerId): Promise<void> {
+    const broker = this.get(id);
+    const { controller, transport } = broker;
+    broker.controller = undefined;
+    broker.transport = undefined;
+    await controller?.close();
+    await transport?.close();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const id of IDS) await this.stopBroker(id);
+  }
+
+  get(id: BrokerId): Broker {
+    const broker = this.brokers.get(id);
+    assert.ok(broker !== undefined);
+    return broker;
+  }
+
+  controller(id: BrokerId): Controller {
+    const controller = this.get(id).controller;
+    assert.ok(controller !== undefined, `broker ${id} is not running`);
+    return controller;
+  }
+
+  running(): Controller[] {
+    return [...this.brokers.values()].flatMap((broker) => (broker.controller === undefined ? [] : [broker.controller]));
+  }
+
+  /** The leader all running controllers agree on, or undefined. */
+  agreedLeader(): BrokerId | undefined {
+    const leader = [...this.brokers.values()].find((broker) => broker.controller?.isLeader === true);
+    if (leader === undefined) return undefined;
+    return this.running().every((controller) => controller.leaderId === leader.id) ? leader.id : undefined;
+  }
+
+  async waitForLeader(): Promise<BrokerId> {
+    await waitFor('an agreed controller leader', () => this.agreedLeader() !== undefined, WAIT_MS);
+    return this.agreedLeader() as BrokerId;
+  }
+
+  /** Waits until every running store holds the same metadata at the same offset. */
+  async waitForIdenticalStores(): Promise<string> {
+    await waitFor(
+      'identical stores',
+      () => {
+        const dumps = this.running().map((controller) => dump(controller.store));
+        return dumps.every((text) => text === dumps[0]);
+      },
+      WAIT_MS,
+    );
+    return dump(this.running()[0].store);
+  }
+}
+
+function dump(store: ClusterStore): string {
+  return JSON.stringify({ offset: store.appliedOffset, brokers: store.brokers(), topics: store.topics(), nextGroupId: store.nextGroupId() });
+}
+
+async function rejectsWith(promise: Promise<unknown>, errorCode: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof TopicError, `expected a TopicError, got ${String(error)}`);
+    assert.equal(error.errorCode, errorCode, error.message);
+    return true;
+  });
+}
+
+function followerOf(cluster: TestCluster, leader: BrokerId): BrokerId {
+  const follower = IDS.find((id) => id !== leader && cluster.get(id).controller !== undefined);
+  assert.ok(follower !== undefined);
+  return follower;
+}
+
+describe('controller: three brokers over real peer transports', () => {
+  let root: string;
+  let cluster: TestCluster;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'brook-controller-'));
+    cluster = new TestCluster(root);
+    await cluster.start();
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('elects a leader and registers every broker as LIVE in every store', async () => {
+    await cluster.waitForLeader();
+    await waitFor('three LIVE brokers everywhere', () => cluster.running().every((controller) => IDS.every((id) => controller.brokerState(id) === 'LIVE')), WAIT_MS);
+    const store = cluster.controller(1).store;
+    assert.deepEqual(
+      store.brokers().map((broker) => [broker.id, broker.host, broker.port, broker.internalAddress, broker.rack]),
+      IDS.map((id) => [id, '127.0.0.1', 9000 + id, cluster.get(id).address, `rack-${id}`]),
+    );
+  });
+
+  it('forwards a createTopic issued on a follower; every store holds the same topic', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.controller(followerOf(cluster, leader));
+    await follower.createTopic({ name: 'orders', numPartitions: 6, replicationFactor: 3, configs: { 'retention.ms': '3600000' } }, false);
+    // Resolved only once the caller's own store applied it.
+    const topic = follower.store.topic('orders');
+    assert.ok(topic !== undefined);
+    assert.deepEqual(topic.configs, { 'retention.ms': '3600000' });
+    assert.equal(topic.partitions.length, 6);
+    const preferred = new Map<number, number>();
+    for (const partition of topic.partitions) {
+      assert.equal(new Set(partition.replicas).size, 3);
+      assert.deepEqual(partition.initialReplicas, partition.replicas);
+      preferred.set(partition.replicas[0], (preferred.get(partition.replicas[0]) ?? 0) + 1);
+    }
+    assert.deepEqual([...preferred.values()], [2, 2, 2], 'preferred leaders are balanced');
+    assert.equal(new Set(topic.partitions.map((partition) => partition.groupId)).size, 6, 'group ids are distinct');
+    assert.ok(topic.partitions.every((partition) => partition.groupId >= 1), 'group 0 is the controller');
+    const reference = await cluster.waitForIdenticalStores();
+    assert.ok(reference.includes('"orders"'));
+  });
+
+  it('answers refused writes with the single broker error codes, on the leader and through forwarding', async () => {
+    const leader = await cluster.waitForLeader();
+    for (const controller of [cluster.controller(leader), cluster.controller(followerOf(cluster, leader))]) {
+      await rejectsWith(controller.createTopic({ name: 'orders', numPartitions: 1, replicationFactor: 1, configs: {} }, false), 'TOPIC_ALREADY_EXISTS');
+      await rejectsWith(controller.createTopic({ name: 'wide', numPartitions: 1, replicationFactor: 4, configs: {} }, false), 'INVALID_REPLICATION_FACTOR');
+      await rejectsWith(controller.createTopic({ name: 'bad/name', numPartitions: 1, replicationFactor: 1, configs: {} }, false), 'INVALID_TOPIC_EXCEPTION');
+      await rejectsWith(controller.createTopic({ name: 'cfg', numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': 'soon' } }, false), 'INVALID_CONFIG');
+      await rejectsWith(controller.createTopic({ name: 'many', numPartitions: 100_001, replicationFactor: 1, configs: {} }, false), 'INVALID_PARTITIONS');
+      await rejectsWith(controller.deleteTopic('missing'), 'UNKNOWN_TOPIC_OR_PARTITION');
+      await rejectsWith(controller.createPartitions('orders', 3, false), 'INVALID_PARTITIONS');
+    }
+    const follower = cluster.controller(followerOf(cluster, leader));
+    await follower.createTopic({ name: 'dry-run', numPartitions: 2, replicationFactor: 2, configs: {} }, true);
+    assert.equal(follower.store.topic('dry-run'), undefined, 'validateOnly creates nothing');
+  });
+
+  it('grows, alters, reassigns and deletes through a follower', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.controller(followerOf(cluster, leader));
+    await follower.createTopic({ name: 'events', numPartitions: 1, replicationFactor: 0, configs: {} }, false);
+    assert.equal(follower.store.topic('events')?.partitions[0].replicas.length, 3, 'default replication factor min(3, brokers)');
+    await follower.createPartitions('events', 3, false);
+    assert.equal(follower.store.topic('events')?.partitions.length, 3);
+    await follower.alterTopicConfigs('events', { 'segment.bytes': '1048576' }, [], false);
+    assert.deepEqual(follower.store.topic('events')?.configs, { 'segment.bytes': '1048576' });
+    await rejectsWith(follower.alterTopicConfigs('events', { 'segment.bytes': '1' }, [], false), 'INVALID_CONFIG');
+
+    const results = await follower.reassign([
+      { topic: 'events', partition: 0, replicas: [3, 1] },
+      { topic: 'events', partition: 9, replicas: [1] },
+      { topic: 'events', partition: 1, replicas: [1, 7] },
+    ]);
+    assert.deepEqual(results.map((result) => result.errorCode), ['NONE', 'UNKNOWN_TOPIC_OR_PARTITION', 'INVALID_REPLICA_ASSIGNMENT']);
+    const moving = follower.store.topic('events')?.partitions[0];
+    assert.deepEqual(moving?.targetReplicas, [3, 1]);
+    const again = await follower.reassign([{ topic: 'events', partition: 0, replicas: [2] }]);
+    assert.equal(again[0].errorCode, 'REASSIGNMENT_IN_PROGRESS');
+    await follower.reassignmentDone(moving?.groupId as number, [1, 3]);
+    assert.deepEqual(follower.store.topic('events')?.partitions[0].replicas, [3, 1]);
+    assert.equal(follower.store.topic('events')?.partitions[0].targetReplicas, null);
+
+    await follower.deleteTopic('events');
+    assert.equal(follower.store.topic('events'), undefined);
+    await cluster.waitForIdenticalStores();
+  });
+
+  it('records leaderships reported by heartbeats in every store, ignoring stale ones', async () => {
+    const topic = cluster.controller(1).store.topic('orders');
+    assert.ok(topic !== undefined);
+    const [first, second] = topic.partitions;
+    cluster.get(2).leaderships = [{ groupId: first.groupId, leaderId: 2, leaderEpoch: 7 }];
+    cluster.get(3).leaderships = [{ groupId: second.groupId, leaderId: 3, leaderEpoch: 4 }];
+    cluster.controller(2).leadershipChanged();
+    const recorded = (groupId: number, leaderId: number, leaderEpoch: number) => () =>
+      cluster.running().every((controller) => {
+        const partition = controller.store.partitionByGroup(groupId);
+        return partition?.leaderId === leaderId && partition.leaderEpoch === leaderEpoch;
+      });
+    await waitFor('leader update of broker 2 everywhere', recorded(first.groupId, 2, 7), WAIT_MS);
+    await waitFor('leader update of broker 3 everywhere', recorded(second.groupId, 3, 4), WAIT_MS);
+    // An older epoch (a deposed leader still reporting) does not win.
+    cluster.get(3).leaderships = [{ groupId: first.groupId, leaderId: 3, leaderEpoch: 6 }];
+    cluster.controller(3).leadershipChanged();
+    await new Promise((resolve) => setTimeout(resolve, 4 * HEARTBEAT_INTERVAL_MS));
+    assert.ok(recorded(first.groupId, 2, 7)(), 'a stale leadership report was recorded');
+    cluster.get(2).leaderships = [];
+    cluster.get(3).leaderships = [];
+    await cluster.waitForIdenticalStores();
+  });
+
+  it('fences a stopped broker after its lease, catches it up and unfences it when it returns', async () => {
+    const leader = await cluster.waitForLeader();
+    const stopped = followerOf(cluster, leader);
+    await cluster.stopBroker(stopped);
+    const stoppedAtMs = Date.now();
+    await waitFor('the stopped broker fenced', () => cluster.controller(leader).brokerState(stopped) === 'FENCED', WAIT_MS);
+    // The lease runs from the last heartbeat, which left up to one interval before the stop.
+    assert.ok(Date.now() - stoppedAtMs >= LEASE_MS - HEARTBEAT_INTERVAL_MS, 'fenced before the lease ran out');
+    const survivor = cluster.controller(followerOf(cluster, leader));
+    // Two live brokers now: RF 3 cannot be placed, RF 2 avoids the fenced broker.
+    await rejectsWith(survivor.createTopic({ name: 'while-down', numPartitions: 2, replicationFactor: 3, configs: {} }, false), 'INVALID_REPLICATION_FACTOR');
+    await survivor.createTopic({ name: 'while-down', numPartitions: 2, replicationFactor: 2, configs: {} }, false);
+    assert.ok(survivor.store.topic('while-down')?.partitions.every((partition) => !partition.replicas.includes(stopped)));
+
+    await cluster.startBroker(stopped);
+    await waitFor('the returned broker LIVE everywhere', () => cluster.running().every((controller) => controller.brokerState(stopped) === 'LIVE'), WAIT_MS);
+    const reference = await cluster.waitForIdenticalStores();
+    assert.ok(reference.includes('"while-down"'), 'the returned broker caught up with what it missed');
+  });
+
+  it('elects a new leader when the leader dies; it takes writes and fences the old one', async () => {
+    const oldLeader = await cluster.waitForLeader();
+    await cluster.stopBroker(oldLeader);
+    const newLeader = await cluster.waitForLeader();
+    assert.notEqual(newLeader, oldLeader);
+    const follower = cluster.controller(followerOf(cluster, newLeader));
+    await follower.createTopic({ name: 'after-failover', numPartitions: 1, replicationFactor: 2, configs: {} }, false);
+    assert.ok(follower.store.topic('after-failover') !== undefined);
+    await waitFor('the old leader fenced', () => cluster.controller(newLeader).brokerState(oldLeader) === 'FENCED', WAIT_MS);
+
+    await cluster.startBroker(oldLeader);
+    await waitFor('the old leader LIVE again', () => cluster.running().every((controller) => controller.brokerState(oldLeader) === 'LIVE'), WAIT_MS);
+    const reference = await cluster.waitForIdenticalStores();
+    assert.ok(reference.includes('"after-failover"'));
+  });
+});
