@@ -447,6 +447,9 @@ export class Controller {
     this.checkLeading();
     if (this.options.clock.nowMs() >= deadlineMs) throw new DeadlineError('the request waited in the controller queue past its deadline');
     await this.waitUntil(() => this.caughtUpAsLeader(), deadlineMs, () => this.checkLeading());
+    // A registering broker is alive: without this a broker returning after a fence would be
+    // fenced again if the lease check ran between its registration and its next heartbeat.
+    if (write.kind === 'registerBroker') this.liveness.renew(write.broker.id, this.options.clock.nowMs());
     let plan;
     try {
       plan = planWrite(write, this.planContext());

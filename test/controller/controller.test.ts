@@ -350,4 +350,26 @@ describe('controller: three brokers over real peer transports', () => {
     const reference = await cluster.waitForIdenticalStores();
     assert.ok(reference.includes('"after-failover"'));
   });
+
+  it('decommissions a broker: its replicas get targets elsewhere, and it is DECOMMISSIONED once they moved', async () => {
+    const leader = await cluster.waitForLeader();
+    const caller = cluster.controller(followerOf(cluster, leader));
+    // With three brokers an RF 3 partition has nowhere to go.
+    await rejectsWith(caller.decommission(2), 'INVALID_REPLICATION_FACTOR');
+    assert.equal(caller.brokerState(2), 'LIVE', 'a refused decommission changes nothing');
+    await caller.deleteTopic('orders');
+    const listing = (store: ClusterStore) => store.topics().flatMap((topic) => topic.partitions.filter((partition) => partition.replicas.includes(2)));
+    const expected = listing(caller.store).length;
+    assert.ok(expected > 0);
+    assert.deepEqual(await caller.decommission(2), { partitionsMoved: expected });
+    await waitFor('broker 2 DECOMMISSIONING everywhere', () => cluster.running().every((controller) => controller.brokerState(2) === 'DECOMMISSIONING'), WAIT_MS);
+    await rejectsWith(caller.createTopic({ name: 'no-room', numPartitions: 1, replicationFactor: 3, configs: {} }, false), 'INVALID_REPLICATION_FACTOR');
+    for (const partition of listing(caller.store)) {
+      assert.ok(partition.targetReplicas !== null && !partition.targetReplicas.includes(2));
+      // What each partition's leader reports once its voters equal the target.
+      await caller.reassignmentDone(partition.groupId, partition.targetReplicas);
+    }
+    await waitFor('broker 2 DECOMMISSIONED everywhere', () => cluster.running().every((controller) => controller.brokerState(2) === 'DECOMMISSIONED'), WAIT_MS);
+    await cluster.waitForIdenticalStores();
+  });
 });
