@@ -1,0 +1,98 @@
+/**
+ * The benchmark's pictures, rendered server-side with ECharts to SVG and from SVG to PNG with
+ * resvg: throughput over time (one line per run) and latency by percentile (one line per run, the
+ * percentile axis spread as in HdrHistogram plots: 90 %, 99 %, 99.9 % equally apart).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as echarts from 'echarts';
+import { Resvg } from '@resvg/resvg-js';
+import type { RunResult } from './bench-result.js';
+
+const WIDTH_PX = 960;
+const HEIGHT_PX = 520;
+const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
+
+export interface ChartFiles {
+  readonly svg: string;
+  readonly png: string;
+}
+
+/** Renders an ECharts option to an SVG string. */
+export function renderSvg(option: echarts.EChartsCoreOption, widthPx = WIDTH_PX, heightPx = HEIGHT_PX): string {
+  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: widthPx, height: heightPx });
+  try {
+    chart.setOption({ animation: false, backgroundColor: '#ffffff', textStyle: { fontFamily: FONT_FAMILY }, ...option });
+    return chart.renderToSVGString();
+  } finally {
+    chart.dispose();
+  }
+}
+
+/** Rasterizes an SVG to PNG bytes (system fonts, white background). */
+export function svgToPng(svg: string): Buffer {
+  return new Resvg(svg, { background: '#ffffff', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+}
+
+/** Writes `<dir>/<name>.svg` and `<dir>/<name>.png`. */
+export function writeChart(dir: string, name: string, option: echarts.EChartsCoreOption): ChartFiles {
+  mkdirSync(dir, { recursive: true });
+  const svg = renderSvg(option);
+  const files = { svg: join(dir, `${name}.svg`), png: join(dir, `${name}.png`) };
+  writeFileSync(files.svg, svg);
+  writeFileSync(files.png, svgToPng(svg));
+  return files;
+}
+
+/** Throughput over time of each run, in records/s or MB/s. */
+export function throughputChartOption(title: string, results: readonly RunResult[], unit: 'records/s' | 'MB/s'): echarts.EChartsCoreOption {
+  return {
+    title: { text: title, left: 'center', textStyle: { fontSize: 15 } },
+    legend: { bottom: 4, type: 'plain' },
+    grid: { left: 90, right: 30, top: 50, bottom: 70 },
+    xAxis: { type: 'value', name: 'seconds', nameLocation: 'middle', nameGap: 26, min: 0 },
+    yAxis: { type: 'value', name: unit, nameLocation: 'end', min: 0 },
+    series: results.map((result) => ({
+      name: result.label,
+      type: 'line',
+      showSymbol: false,
+      step: 'end',
+      data: [[0, 0], ...result.timeline.map((point) => [point.atSeconds, unit === 'records/s' ? point.recordsPerSecond : point.megabytesPerSecond])],
+    })),
+  };
+}
+
+/** x of a percentile on the chart: log10(1 / (1 - p)), so 90 -> 1, 99 -> 2, 99.9 -> 3. */
+export function percentileAxisPosition(percentile: number): number {
+  const remaining = Math.max(1e-6, 1 - percentile / 100);
+  return Math.log10(1 / remaining);
+}
+
+/** Latency by percentile of each run that measured latency. */
+export function latencyChartOption(title: string, results: readonly RunResult[]): echarts.EChartsCoreOption {
+  const withLatency = results.filter((result) => result.latency !== null);
+  const ticks = [0, 90, 99, 99.9, 99.99];
+  return {
+    title: { text: title, left: 'center', textStyle: { fontSize: 15 } },
+    legend: { bottom: 4 },
+    grid: { left: 90, right: 30, top: 50, bottom: 70 },
+    xAxis: {
+      type: 'value',
+      name: 'percentile',
+      nameLocation: 'middle',
+      nameGap: 26,
+      min: 0,
+      max: 4,
+      interval: 1,
+      axisLabel: { formatter: (value: number) => `${ticks[Math.round(value)] ?? ''}%` },
+    },
+    yAxis: { type: 'log', name: 'latency ms', logBase: 10 },
+    series: withLatency.map((result) => ({
+      name: result.label,
+      type: 'line',
+      showSymbol: true,
+      symbolSize: 5,
+      data: result.latency!.percentiles.filter((p) => p.percentile < 100 && p.percentile <= 99.99).map((p) => [percentileAxisPosition(p.percentile), Math.max(0.001, p.ms)]),
+    })),
+  };
+}
