@@ -10,6 +10,7 @@ import { createTopicsCommand } from './topics-command.js';
 import { createProduceCommand } from './produce-command.js';
 import { createConsumeCommand } from './consume-command.js';
 import { createClusterStartCommand } from './commands/cluster-start.js';
+import { createBenchCommand } from './commands/bench-command.js';
 import { exitCodeFor, formatError } from './cli-errors.js';
 
 export const DEFAULT_BROKERS = '127.0.0.1:9092';
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   program.addCommand(createProduceCommand(brokersOption));
   program.addCommand(createConsumeCommand(brokersOption));
   program.addCommand(new Command('cluster').description('run a local cluster').addCommand(createClusterStartCommand()));
+  program.addCommand(createBenchCommand(brokersOption));
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
