@@ -31,8 +31,10 @@ export const DEFAULT_REPLICATION_FACTOR_CAP = 3;
 export interface PlanContext {
   readonly store: ClusterStore;
   readonly config: BrokerConfig;
-  /** 0 = min(3, registered brokers that are not decommissioning). */
+  /** 0 = min(3, the cluster's brokers that are not decommissioning). */
   readonly defaultReplicationFactor: number;
+  /** Every broker of the cluster's configuration (cluster.peers), registered yet or not. */
+  readonly configuredBrokers: readonly BrokerId[];
   readonly nowMs: number;
   /** Whether the leader heard from the broker within its lease. */
   readonly leaseCurrent: (brokerId: BrokerId) => boolean;
@@ -223,7 +225,10 @@ function placementCandidates(brokers: readonly BrokerRecord[]): BrokerRecord[] {
 
 function defaultReplicationFactor(context: PlanContext): number {
   if (context.defaultReplicationFactor > 0) return context.defaultReplicationFactor;
-  const staying = context.store.brokers().filter((broker) => !broker.decommissioning).length;
+  // Counted from the configuration too, not only from registrations: a topic auto-created while
+  // brokers are still starting must not quietly get fewer replicas than the cluster will have.
+  const ids = new Set([...context.configuredBrokers, ...context.store.brokers().map((broker) => broker.id)]);
+  const staying = [...ids].filter((id) => context.store.broker(id)?.decommissioning !== true).length;
   return Math.max(1, Math.min(DEFAULT_REPLICATION_FACTOR_CAP, staying));
 }
 

@@ -497,6 +497,7 @@ export class Controller {
       store: this.store,
       config: this.options.config,
       defaultReplicationFactor: this.defaultReplicationFactor,
+      configuredBrokers: [...new Set([this.options.nodeId, ...this.options.voters, ...this.options.learners, ...this.options.peerAddresses.keys()])],
       nowMs,
       leaseCurrent: (brokerId) => this.liveness.isCurrent(brokerId, nowMs),
     };

@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadBrokerConfig } from '../../broker/config/broker-config.js';
+import * as grpc from '@grpc/grpc-js';
 import { Controller } from '../../broker/controller/controller.js';
+import { REASSIGN_PARTITIONS_MAX } from '../../broker/controller/controller-limits.js';
+import { ControllerClients } from '../../broker/controller/controller-rpc.js';
+import { errorCodeOf, type WireWriteRequest } from '../../broker/controller/controller-write.js';
 import type { ClusterStore } from '../../broker/controller/cluster-store.js';
 import type { BrokerId, LeaderUpdate } from '../../broker/controller/controller-types.js';
 import type { Replica } from '../../broker/partition/replica.js';
@@ -223,6 +227,38 @@ describe('controller: three brokers over real peer transports', () => {
     );
   });
 
+  it('serves ControllerService only to its cluster, within its limits, pointing callers at the leader', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = followerOf(cluster, leader);
+    const clients = new ControllerClients(new Map(IDS.map((id) => [id, cluster.get(id).address] as const)));
+    try {
+      const deleteRequest = (clusterId: string, fromBrokerId: number): WireWriteRequest => ({ clusterId, fromBrokerId, request: 'deleteTopic', deleteTopic: { name: 'x' } });
+      const refusedWith = (code: grpc.status) => (error: unknown) => (error as grpc.ServiceError).code === code;
+      await assert.rejects(clients.write(leader, deleteRequest('another-cluster', follower), 2000), refusedWith(grpc.status.FAILED_PRECONDITION));
+      await assert.rejects(clients.write(leader, deleteRequest('controller-test', 99), 2000), refusedWith(grpc.status.FAILED_PRECONDITION));
+      const register: WireWriteRequest = {
+        clusterId: 'controller-test',
+        fromBrokerId: follower,
+        request: 'registerBroker',
+        registerBroker: { brokerId: leader, host: 'h', port: 1, internalAddress: 'h:2', rack: '', incarnation: 1 },
+      };
+      await assert.rejects(clients.write(leader, register, 2000), refusedWith(grpc.status.INVALID_ARGUMENT), 'a broker registers only itself');
+
+      const tooMany = Array.from({ length: REASSIGN_PARTITIONS_MAX + 1 }, (_, partition) => ({ topic: 't', partition, replicas: [1] }));
+      const oversized = await clients.write(follower, { clusterId: 'controller-test', fromBrokerId: leader, request: 'reassign', reassign: { partitions: tooMany } }, 2000);
+      assert.equal(errorCodeOf(oversized.errorCode), 'INVALID_REQUEST');
+
+      const notLeader = await clients.write(follower, deleteRequest('controller-test', leader), 2000);
+      assert.equal(errorCodeOf(notLeader.errorCode), 'NOT_CONTROLLER');
+      assert.equal(notLeader.leaderHint, leader);
+      const heartbeat = { clusterId: 'controller-test', brokerId: follower, incarnation: 12345, leaderships: [] };
+      assert.deepEqual(await clients.heartbeat(follower, heartbeat, 2000), { status: 'NOT_CONTROLLER', leaderHint: leader });
+      assert.deepEqual(await clients.heartbeat(leader, heartbeat, 2000), { status: 'REGISTER', leaderHint: leader }, 'an unknown incarnation must register');
+    } finally {
+      clients.close();
+    }
+  });
+
   it('forwards a createTopic issued on a follower; every store holds the same topic', async () => {
     const leader = await cluster.waitForLeader();
     const follower = cluster.controller(followerOf(cluster, leader));
@@ -318,11 +354,11 @@ describe('controller: three brokers over real peer transports', () => {
   it('fences a stopped broker after its lease, catches it up and unfences it when it returns', async () => {
     const leader = await cluster.waitForLeader();
     const stopped = followerOf(cluster, leader);
-    await cluster.stopBroker(stopped);
     const stoppedAtMs = Date.now();
+    await cluster.stopBroker(stopped);
     await waitFor('the stopped broker fenced', () => cluster.controller(leader).brokerState(stopped) === 'FENCED', WAIT_MS);
     // The lease runs from the last heartbeat, which left up to one interval before the stop.
-    assert.ok(Date.now() - stoppedAtMs >= LEASE_MS - HEARTBEAT_INTERVAL_MS, 'fenced before the lease ran out');
+    assert.ok(Date.now() - stoppedAtMs >= LEASE_MS - HEARTBEAT_INTERVAL_MS, `fenced ${Date.now() - stoppedAtMs} ms after the stop, before the lease ran out`);
     const survivor = cluster.controller(followerOf(cluster, leader));
     // Two live brokers now: RF 3 cannot be placed, RF 2 avoids the fenced broker.
     await rejectsWith(survivor.createTopic({ name: 'while-down', numPartitions: 2, replicationFactor: 3, configs: {} }, false), 'INVALID_REPLICATION_FACTOR');
