@@ -33,7 +33,7 @@ interface Broker {
   readonly dir: string;
   readonly groups: GroupIdRegistry<Replica>;
   readonly transport: PeerTransport;
-  readonly manager: ReplicaManager;
+  manager: ReplicaManager;
   leadershipChanges: number;
 }
 
@@ -127,16 +127,46 @@ async function assertIdentical(index: number, ids: readonly number[]): Promise<B
   return reference;
 }
 
+const config = loadBrokerConfig({ env: {} });
+
+/** A ReplicaManager for `broker` (its groups, transport and directories). */
+function newManager(broker: Broker): ReplicaManager {
+  const id = broker.id;
+  return new ReplicaManager({
+    nodeId: id,
+    dir: join(broker.dir, 'replicas'),
+    trashDir: join(broker.dir, 'trash'),
+    groups: broker.groups,
+    transport: broker.transport,
+    raftConfig: defaultPartitionRaftConfig(seededRandom(id, 7, 11, 13)),
+    tickMs: TICK_MS,
+    leaderBalanceIntervalMs: 300,
+    config,
+    clock: { nowMs: () => Date.now() },
+    files,
+    logger,
+    topics: () => topics,
+    brokerLive: () => true,
+    brokerAddress: (brokerId) => `client-${brokerId}:9092`,
+    reassignmentDone: async (groupId, replicas) => {
+      done.push({ by: id, groupId, replicas });
+      // What the controller does: apply the command, then every broker reconciles.
+      editPartition(groupId, (partition) => ({ ...partition, replicas: [...replicas], targetReplicas: null }));
+      void reconcileAll();
+    },
+    onLeadershipChange: () => {
+      broker.leadershipChanges += 1;
+    },
+  });
+}
+
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'brook-replica-manager-'));
   const addresses = new Map<number, string>();
   for (const id of NODES) addresses.set(id, `127.0.0.1:${await freePort()}`);
   topics = [{ name: 'orders', topicId: 'orders-id', createdMs: 0, configs: {}, partitions: [partitionOf(1, [1, 2, 3]), partitionOf(2, [3, 1, 2])] }];
-  const config = loadBrokerConfig({ env: {} });
   for (const id of NODES) {
     const groups = new GroupIdRegistry<Replica>();
-    const dir = join(root, `broker-${id}`);
-    let manager: ReplicaManager | undefined;
     const transport = new PeerTransport({
       selfId: id,
       clusterId: 'replica-manager-test',
@@ -144,41 +174,10 @@ before(async () => {
       peers: new Map([...addresses].filter(([peer]) => peer !== id)),
       logger,
       onMessage: (groupId, message) => groups.handlerOf(groupId)?.receive(message),
-      onPeerState: (peer, connected) => manager?.onPeerState(peer, connected),
+      onPeerState: (peer, connected) => brokers.get(id)?.manager.onPeerState(peer, connected),
     });
-    const broker: Broker = {
-      id,
-      dir,
-      groups,
-      transport,
-      leadershipChanges: 0,
-      manager: (manager = new ReplicaManager({
-        nodeId: id,
-        dir: join(dir, 'replicas'),
-        trashDir: join(dir, 'trash'),
-        groups,
-        transport,
-        raftConfig: defaultPartitionRaftConfig(seededRandom(id, 7, 11, 13)),
-        tickMs: TICK_MS,
-        leaderBalanceIntervalMs: 300,
-        config,
-        clock: { nowMs: () => Date.now() },
-        files,
-        logger,
-        topics: () => topics,
-        brokerLive: () => true,
-        brokerAddress: (brokerId) => `client-${brokerId}:9092`,
-        reassignmentDone: async (groupId, replicas) => {
-          done.push({ by: id, groupId, replicas });
-          // What the controller does: apply the command, then every broker reconciles.
-          editPartition(groupId, (partition) => ({ ...partition, replicas: [...replicas], targetReplicas: null }));
-          void reconcileAll();
-        },
-        onLeadershipChange: () => {
-          broker.leadershipChanges += 1;
-        },
-      })),
-    };
+    const broker = { id, dir: join(root, `broker-${id}`), groups, transport, leadershipChanges: 0 } as Broker;
+    broker.manager = newManager(broker);
     brokers.set(id, broker);
   }
   await Promise.all([...brokers.values()].map((broker) => broker.transport.start()));
@@ -279,6 +278,34 @@ test('reassignment moves replicas from broker 3 to broker 4, also when broker 3 
   const moved = await assertIdentical(0, [1, 2, 4]);
   assert.equal(valuesOf(moved).length, 100);
   assert.deepEqual(valuesOf(await assertIdentical(1, [1, 2, 4])), ['after-move-0', 'after-move-1', 'after-move-2']);
+});
+
+test('a restarted manager reopens its replicas with their data and catches up', async () => {
+  const broker2 = brokers.get(2) as Broker;
+  await broker2.manager.close();
+  assert.equal(broker2.groups.size, 0, 'close unregisters every replica');
+  await waitFor('leaders without broker 2', () => leaderOf(0) !== undefined && leaderOf(1) !== undefined);
+  await held(leaderOf(0) as Broker, 0).append(makeBatch('while-2-was-down', 4), 'all');
+  broker2.manager = newManager(broker2);
+  broker2.manager.start();
+  await broker2.manager.reconcile();
+  assert.equal(broker2.manager.partitions().length, 2);
+  const bytes = await assertIdentical(0, [1, 2, 4]);
+  assert.ok(valuesOf(bytes).includes('while-2-was-down-3'));
+  assert.equal(valuesOf(bytes).length, 104);
+});
+
+test('a topic config change reopens the replicas with the new log config', async () => {
+  const before0 = [1, 2, 4].map((id) => held(brokers.get(id) as Broker, 0));
+  topics = topics.map((topic) => ({ ...topic, configs: { 'message.timestamp.type': 'LogAppendTime' } }));
+  await reconcileAll();
+  for (const [at, id] of [1, 2, 4].entries()) assert.notEqual(held(brokers.get(id) as Broker, 0), before0[at], `broker ${id} did not reopen`);
+  await waitFor('a leader after the reopen', () => leaderOf(0) !== undefined);
+  const sentAtMs = Date.now();
+  const outcome = await held(leaderOf(0) as Broker, 0).append(makeBatch('stamped', 2), 'all');
+  assert.ok(outcome.logAppendTimeMs >= sentAtMs && outcome.logAppendTimeMs <= Date.now(), `logAppendTimeMs ${outcome.logAppendTimeMs}`);
+  const bytes = await assertIdentical(0, [1, 2, 4]);
+  assert.equal(valuesOf(bytes).length, 106, 'the data survived the reopen');
 });
 
 test('deleting the topic closes every replica and discards its directory', async () => {
