@@ -9,7 +9,9 @@
  * console.log(broker.address); // 127.0.0.1:40123
  * await broker.close();
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -35,6 +37,13 @@ import { startMetricsServer } from './metrics/metrics-server.js';
 import { METADATA_FILE_NAME, MetadataStore } from './metadata/metadata-store.js';
 import { FileHandleCache } from './storage/file-handle-cache.js';
 import { TopicRegistry } from './topics/topic-registry.js';
+import { ClusterTopics } from './cluster/cluster-topics.js';
+import { cryptoSeededRandom, defaultPartitionRaftConfig } from './cluster/partition-raft-config.js';
+import { ReplicaManager } from './cluster/replica-manager.js';
+import { Controller } from './controller/controller.js';
+import type { Replica } from './partition/replica.js';
+import { GroupIdRegistry } from './transport/group-id-registry.js';
+import { PeerTransport } from './transport/peer-transport.js';
 
 export { BROKER_SETTINGS, BrokerConfigError, loadBrokerConfig, loadBrokerConfigWithSources } from './config/broker-config.js';
 export type { BrokerConfig, BrokerConfigSources, BrokerSetting } from './config/broker-config.js';
@@ -62,6 +71,12 @@ export interface StartBrokerOptions {
 
 const systemClock = { nowMs: () => Date.now() };
 const LOCK_FILE_NAME = 'broker.lock';
+/** A cluster broker's data dir: the controller's replica and store, the partition replicas, removed replicas. */
+const CONTROLLER_DIR_NAME = 'controller';
+const REPLICAS_DIR_NAME = 'replicas';
+const TRASH_DIR_NAME = 'trash';
+/** A single broker's partition logs (broker/topics/topic-registry.ts). */
+const SINGLE_TOPICS_DIR_NAME = 'topics';
 
 /** Starts a broker with `config`; resolves once it accepts calls. */
 export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<RunningBroker> {
@@ -96,8 +111,7 @@ async function assemble(
   closeAll: () => Promise<void>,
   options: StartBrokerOptions,
 ): Promise<RunningBroker> {
-  const metadata = MetadataStore.open(join(config.dataDir, METADATA_FILE_NAME));
-  closers.push(() => metadata.close());
+  checkDataDirMode(config);
   const files = new FileHandleCache(config.openFilesMax);
   closers.push(() => files.close());
   const pool = new CodecPool(options.codecThreads === undefined ? {} : { threads: options.codecThreads });
@@ -107,11 +121,10 @@ async function assemble(
   const advertised = config.advertisedListener === '' ? undefined : parseListen(config.advertisedListener);
   let server: RunningGrpcServer | undefined;
   const advertisedAddress = () => (advertised !== undefined ? advertised : { host: listen.host, port: server?.port ?? listen.port });
-  const topics = new TopicRegistry(config, metadata, { clock: systemClock, files }, logger.child({ component: 'topics' }), advertisedAddress);
-  await topics.open();
-  closers.push(() => topics.close());
-  const retentionTimer = startRetention(topics, config.retentionCheckIntervalMs, logger.child({ component: 'retention' }));
-  closers.push(() => clearInterval(retentionTimer));
+  const mode = isClusterMode(config)
+    ? await assembleCluster(config, advertisedAddress(), files, logger, closers)
+    : await assembleSingle(config, advertisedAddress, files, logger, closers);
+  const topics = mode.topics;
 
   const context: ApiContext = {
     config,
@@ -151,7 +164,8 @@ async function assemble(
   closers.push(() => running.shutdown(config.shutdownTimeoutMs));
   closers.push(() => shutdown.abort());
   const address = listen.host.includes(':') ? `[${listen.host}]:${server.port}` : `${listen.host}:${server.port}`;
-  logger.info({ address, service: BROOK_SERVICE_NAME, clusterId: metadata.clusterId, nodeId: config.nodeId }, 'broker listening');
+  mode.serving();
+  logger.info({ address, service: BROOK_SERVICE_NAME, clusterId: topics.clusterId, nodeId: config.nodeId }, 'broker listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -166,6 +180,153 @@ async function assemble(
       return closing;
     },
   };
+}
+
+/** The mode-specific part of a broker: its TopicService, and what starts once clients are served. */
+interface AssembledMode {
+  readonly topics: TopicService;
+  /** Called once the client listener serves. */
+  serving(): void;
+}
+
+/** A single broker: topics in metadata.sqlite, one Partition per partition, retention on a timer. */
+async function assembleSingle(
+  config: BrokerConfig,
+  advertised: () => { host: string; port: number },
+  files: FileHandleCache,
+  logger: Logger,
+  closers: Array<() => Promise<void> | void>,
+): Promise<AssembledMode> {
+  const metadata = MetadataStore.open(join(config.dataDir, METADATA_FILE_NAME));
+  closers.push(() => metadata.close());
+  const topics = new TopicRegistry(config, metadata, { clock: systemClock, files }, logger.child({ component: 'topics' }), advertised);
+  await topics.open();
+  closers.push(() => topics.close());
+  const retentionTimer = startRetention(topics, config.retentionCheckIntervalMs, logger.child({ component: 'retention' }));
+  closers.push(() => clearInterval(retentionTimer));
+  return { topics, serving: () => undefined };
+}
+
+/**
+ * A cluster broker, assembled in this order (closed in reverse): the controller's directory, the
+ * peer transport (serving the controller's RPCs, delivering Raft messages to the groups, telling
+ * the replica manager of lost peers), the controller, the replica manager (its clock ticks every
+ * group from now on), the internal listener. The caller then starts the client listener and
+ * calls serving(), which makes every applied metadata change reconcile the replicas held here.
+ */
+async function assembleCluster(
+  config: BrokerConfig,
+  advertised: { host: string; port: number },
+  files: FileHandleCache,
+  logger: Logger,
+  closers: Array<() => Promise<void> | void>,
+): Promise<AssembledMode> {
+  const nodeId = config.nodeId;
+  const ownInternalAddress = config.peers.get(nodeId);
+  assert.ok(ownInternalAddress !== undefined, 'the config check puts this broker in cluster.peers');
+  if (advertised.port === 0) {
+    throw new BrokerConfigError('a cluster broker needs a fixed client port (listen, or advertised.listener): peers and clients are told it before the listener binds');
+  }
+  const controllerDir = join(config.dataDir, CONTROLLER_DIR_NAME);
+  await mkdir(controllerDir, { recursive: true });
+  const groups = new GroupIdRegistry<Replica>();
+  let controller: Controller | undefined;
+  let replicaManager: ReplicaManager | undefined;
+  const otherPeers = new Map([...config.peers].filter(([id]) => id !== nodeId));
+  const transport = new PeerTransport({
+    selfId: nodeId,
+    clusterId: config.clusterId,
+    listenAddress: config.internalListen === '' ? ownInternalAddress : config.internalListen,
+    peers: otherPeers,
+    logger,
+    onMessage: (groupId, message) => groups.handlerOf(groupId)?.receive(message),
+    onPeerState: (peer, connected) => replicaManager?.onPeerState(peer, connected),
+    services: [Controller.service(() => controller)],
+  });
+  closers.push(() => transport.close());
+  const raftConfig = defaultPartitionRaftConfig(cryptoSeededRandom(), { electionTicks: config.raftElectionTicks, heartbeatTicks: config.raftHeartbeatTicks });
+  const started = await Controller.start({
+    dir: controllerDir,
+    nodeId,
+    voters: config.controllerVoterIds,
+    learners: [...config.peers.keys()].filter((id) => !config.controllerVoterIds.includes(id)),
+    self: { host: advertised.host, port: advertised.port, internalAddress: ownInternalAddress, rack: config.rack },
+    peerAddresses: config.peers,
+    groups,
+    transport,
+    raftConfig,
+    config,
+    clock: systemClock,
+    files,
+    logger,
+    leaderships: () => replicaManager?.leaderships() ?? [],
+    clusterId: config.clusterId,
+    heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+    leaseMs: config.brokerLeaseMs,
+    defaultReplicationFactor: config.defaultReplicationFactor,
+  });
+  controller = started;
+  closers.push(() => started.close());
+  const replicas = new ReplicaManager({
+    nodeId,
+    dir: join(config.dataDir, REPLICAS_DIR_NAME),
+    trashDir: join(config.dataDir, TRASH_DIR_NAME),
+    groups,
+    transport,
+    raftConfig,
+    tickMs: config.raftTickMs,
+    leaderBalanceIntervalMs: config.leaderBalanceIntervalMs,
+    config,
+    clock: systemClock,
+    files,
+    logger: logger.child({ component: 'replicas' }),
+    topics: () => started.store.topics(),
+    brokerLive: (id) => started.brokerState(id) === 'LIVE',
+    brokerAddress: (id) => {
+      const broker = started.store.broker(id);
+      return broker === undefined ? undefined : broker.host.includes(':') ? `[${broker.host}]:${broker.port}` : `${broker.host}:${broker.port}`;
+    },
+    reassignmentDone: (groupId, replicaIds) => started.reassignmentDone(groupId, replicaIds),
+    onLeadershipChange: () => started.leadershipChanged(),
+  });
+  replicaManager = replicas;
+  replicas.start();
+  closers.push(() => replicas.close());
+  const internalAddress = await transport.start();
+  logger.info({ internalAddress, controllerVoters: config.controllerVoterIds }, 'internal listener serving');
+  const topics = new ClusterTopics({ config, controller: started, replicas, advertised: () => advertised, logger: logger.child({ component: 'topics' }) });
+  let unsubscribe: (() => void) | undefined;
+  closers.push(() => unsubscribe?.());
+  return {
+    topics,
+    serving: () => {
+      unsubscribe = started.onApplied(() => void replicas.reconcile());
+      // What the store held before the listener was attached.
+      void replicas.reconcile();
+    },
+  };
+}
+
+/**
+ * Refuses a data dir written by the other mode: a cluster broker keeps its metadata under
+ * controller/ and its partitions under replicas/, a single broker in metadata.sqlite and
+ * topics/. Starting one over the other's data would silently serve an empty broker.
+ */
+function checkDataDirMode(config: BrokerConfig): void {
+  const dataDir = config.dataDir;
+  if (isClusterMode(config)) {
+    for (const name of [METADATA_FILE_NAME, SINGLE_TOPICS_DIR_NAME]) {
+      if (existsSync(join(dataDir, name))) {
+        throw new BrokerConfigError(`data dir ${dataDir} holds a single broker's data (${name}); a cluster broker (cluster.peers set) cannot use it: start it without --peers, or give the cluster broker an empty data dir`);
+      }
+    }
+    return;
+  }
+  for (const name of [CONTROLLER_DIR_NAME, REPLICAS_DIR_NAME]) {
+    if (existsSync(join(dataDir, name))) {
+      throw new BrokerConfigError(`data dir ${dataDir} holds a cluster broker's data (${name}/); a single broker cannot use it: start it with its --peers, or use another data dir`);
+    }
+  }
 }
 
 /** Logs every effective setting, with its source when known. */
@@ -270,7 +431,16 @@ async function runFromCommandLine(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const broker = await startBroker(loaded.config, { sources: loaded.sources });
+  let broker: RunningBroker;
+  try {
+    broker = await startBroker(loaded.config, { sources: loaded.sources });
+  } catch (error) {
+    // A refused setting or data dir is the operator's to fix: one line, no stack.
+    if (!(error instanceof BrokerConfigError)) throw error;
+    process.stderr.write(`brook broker: ${error.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

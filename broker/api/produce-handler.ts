@@ -199,7 +199,8 @@ export class ProduceHandler {
   /** A failed append's answer; when leadership moved meanwhile, with the leader as known now. */
   private appendFailed(partition: ServedPartition, error: unknown): PartitionProduceResponse {
     const mapped = this.mapped(error);
-    const currentLeader = mapped.errorCode === 'NOT_LEADER_OR_FOLLOWER' ? partition.leadership()?.currentLeader : undefined;
+    const carried = typeof error === 'object' && error !== null ? (error as { currentLeader?: LeaderHint }).currentLeader : undefined;
+    const currentLeader = mapped.errorCode === 'NOT_LEADER_OR_FOLLOWER' ? (carried ?? partition.leadership()?.currentLeader) : undefined;
     return failed(partition.index, mapped.errorCode, mapped.errorMessage, currentLeader);
   }
 
