@@ -130,7 +130,9 @@ export async function consumeFromBrook(brokers: string, spec: WorkloadSpec, run:
   const meter = new ThroughputMeter(run.progress ? new LiveProgress(run.label, spec.records) : null);
   const startNs = nowNs();
   meter.start(startNs);
-  const deadline = setTimeout(() => void consumer.disconnect(), spec.maxSeconds * 1000);
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= consumer.disconnect());
+  const deadline = setTimeout(() => void stop(), spec.maxSeconds * 1000);
   try {
     await consumer.assign(Array.from({ length: spec.partitions }, (_, partition) => ({ topic: spec.topic, partition, offset: 0 })));
     await consumer.run({
@@ -138,12 +140,12 @@ export async function consumeFromBrook(brokers: string, spec: WorkloadSpec, run:
         let bytes = 0;
         for (const message of batch.messages) bytes += message.value?.length ?? 0;
         meter.add(batch.messages.length, bytes);
-        if (meter.records >= spec.records) void consumer.disconnect();
+        if (meter.records >= spec.records) void stop();
       },
     });
   } finally {
     clearTimeout(deadline);
-    await consumer.disconnect();
+    await stop();
   }
   const throughput = meter.finish(meter.lastCompletionNs);
   return { ...throughput, system: 'brook', kind: 'consume', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: null, missingRecords: Math.max(0, spec.records - throughput.records) };

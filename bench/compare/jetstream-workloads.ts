@@ -176,14 +176,13 @@ export async function produceToJetStream(deployment: NatsDeployment, client: Jet
   const payload = makePayload(spec.recordBytes);
   const window = client === 'npm' ? spec.natsWindow : spec.natsLeanWindow;
   let schedule: FixedRateSchedule | null = null;
-  const publisher = await publisherFor(client, deployment, { spec, meter, latency, startNsOf: (i) => (schedule === null ? 0 : schedule.intendedNs(i)), payloadOf: () => payload });
+  const publisher = await publisherFor(client, deployment, { spec, meter, latency, startNsOf: spec.ratePerSecond === null ? null : (i) => schedule!.intendedNs(i), payloadOf: () => payload });
   let sent = 0;
   try {
     const startNs = nowNs();
     meter.start(startNs);
     const deadlineNs = startNs + spec.maxSeconds * 1e9;
     if (spec.ratePerSecond === null) {
-      schedule = null;
       sent = await driveAtMaxRate(publisher, { records: spec.records, deadlineNs, chunkRecords: client === 'npm' ? NPM_CHUNK_RECORDS : LEAN_CHUNK_RECORDS, windowRecords: window * spec.producers });
     } else {
       schedule = new FixedRateSchedule(spec.ratePerSecond, startNs, spec.records);
@@ -229,27 +228,37 @@ async function npmPushSubscription(connection: NatsConnection, spec: WorkloadSpe
 }
 
 /**
- * A push consumer per stream (ack none, flow control) delivering to an inbox that the lean
- * connection subscribed to first; flow-control requests and stall notices are answered here.
+ * A push consumer per stream (ack none, flow control) delivering to an inbox that a lean
+ * connection of its own subscribed to first; flow-control requests and stall notices are answered
+ * here. One connection per consumer: the server bounds what it buffers per connection (64 MiB), and
+ * several flow-controlled consumers on one connection can together exceed it, after which the
+ * server drops messages (a slow consumer) and the consumers stall.
  */
-async function leanPushSubscription(lean: LeanNatsConnection, manager: JetStreamManager, spec: WorkloadSpec, onData: (payload: Uint8Array) => void): Promise<Subscription> {
+async function leanPushSubscription(deployment: NatsDeployment, manager: JetStreamManager, spec: WorkloadSpec, onData: (payload: Uint8Array) => void): Promise<Subscription> {
+  const address = parseNatsUrl(deployment.servers.split(',')[0]);
+  const connections = await Promise.all(Array.from({ length: spec.partitions }, (_, partition) => LeanNatsConnection.connect({ ...address, name: `bench-lean-consumer-${partition}` })));
   const inbox = createInbox();
-  lean.subscribe(`${inbox}.*`, (message: NatsMessage) => {
-    if (message.headers !== null && message.headers.toString('latin1', 0, STATUS_HEADER_PREFIX.length) === STATUS_HEADER_PREFIX) {
-      if (message.reply !== null) lean.publish(message.reply, null, new Uint8Array(0));
-      const stalled = /Nats-Consumer-Stalled:\s*(\S+)/.exec(message.headers.toString('latin1'));
-      if (stalled !== null) lean.publish(stalled[1], null, new Uint8Array(0));
-      return;
-    }
-    onData(message.payload);
+  connections.forEach((lean, partition) => {
+    // An exact subject per consumer: nats-server 2.9 does not deliver a push consumer's messages
+    // to a wildcard subscription that matches its deliver subject.
+    lean.subscribe(`${inbox}.${partition}`, (message: NatsMessage) => {
+      if (message.headers !== null && message.headers.toString('latin1', 0, STATUS_HEADER_PREFIX.length) === STATUS_HEADER_PREFIX) {
+        if (message.reply !== null) lean.publish(message.reply, null, new Uint8Array(0));
+        const stalled = /Nats-Consumer-Stalled:\s*(\S+)/.exec(message.headers.toString('latin1'));
+        if (stalled !== null) lean.publish(stalled[1], null, new Uint8Array(0));
+        return;
+      }
+      onData(message.payload);
+    });
   });
-  await lean.roundTrip();
+  await Promise.all(connections.map((lean) => lean.roundTrip()));
   for (let partition = 0; partition < spec.partitions; partition++) {
     await manager.consumers.add(streamName(spec.topic, partition), { durable_name: 'bench-push', deliver_subject: `${inbox}.${partition}`, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, flow_control: true, idle_heartbeat: nanos(5_000) });
   }
   return {
     stop: async () => {
       for (let partition = 0; partition < spec.partitions; partition++) await manager.consumers.delete(streamName(spec.topic, partition), 'bench-push').catch(() => undefined);
+      for (const lean of connections) lean.close();
     },
   };
 }
@@ -258,7 +267,6 @@ async function leanPushSubscription(lean: LeanNatsConnection, manager: JetStream
 export async function consumeFromJetStream(deployment: NatsDeployment, client: JetStreamClientKind, spec: WorkloadSpec, run: RunLabel): Promise<RunResult> {
   const connection = await connectNats(deployment, 'bench-consumer');
   const manager = await connection.jetstreamManager();
-  const lean = client === 'lean' ? await LeanNatsConnection.connect({ ...parseNatsUrl(deployment.servers.split(',')[0]), name: 'bench-lean-consumer' }) : null;
   const meter = new ThroughputMeter(run.progress ? new LiveProgress(run.label, spec.records) : null);
   const done = new CompletionSignal();
   meter.start();
@@ -266,7 +274,7 @@ export async function consumeFromJetStream(deployment: NatsDeployment, client: J
     meter.add(1, payload.length);
     if (meter.records >= spec.records) done.notify();
   };
-  const subscription = lean === null ? await npmPullSubscription(connection, manager, spec, onData) : await leanPushSubscription(lean, manager, spec, onData);
+  const subscription = client === 'npm' ? await npmPullSubscription(connection, manager, spec, onData) : await leanPushSubscription(deployment, manager, spec, onData);
   const deadlineMs = Date.now() + spec.maxSeconds * 1000;
   let lastRecords = -1;
   let idleSinceMs = Date.now();
@@ -279,7 +287,6 @@ export async function consumeFromJetStream(deployment: NatsDeployment, client: J
   }
   const throughput = meter.finish(meter.lastCompletionNs);
   await subscription.stop();
-  lean?.close();
   await connection.close();
   return { ...throughput, system: label(client), kind: 'consume', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, 0), latency: null, missingRecords: Math.max(0, spec.records - throughput.records) };
 }
@@ -293,7 +300,6 @@ export async function endToEndWithJetStream(deployment: NatsDeployment, client: 
   if (spec.ratePerSecond === null) throw new Error('an end-to-end run needs a fixed rate');
   const connection = await connectNats(deployment, 'bench-e2e-consumer');
   const manager = await connection.jetstreamManager();
-  const lean = client === 'lean' ? await LeanNatsConnection.connect({ ...parseNatsUrl(deployment.servers.split(',')[0]), name: 'bench-lean-e2e-consumer' }) : null;
   const meter = new ThroughputMeter(run.progress ? new LiveProgress(run.label, spec.records) : null);
   const acked = new ThroughputMeter(null);
   const latency = new LatencyRecorder(true);
@@ -304,7 +310,7 @@ export async function endToEndWithJetStream(deployment: NatsDeployment, client: 
     meter.add(1, payload.length, atNs);
     arrived.notify();
   };
-  const subscription = lean === null ? await npmPushSubscription(connection, spec, onData) : await leanPushSubscription(lean, manager, spec, onData);
+  const subscription = client === 'npm' ? await npmPushSubscription(connection, spec, onData) : await leanPushSubscription(deployment, manager, spec, onData);
   const template = makePayload(spec.recordBytes);
   let schedule: FixedRateSchedule | null = null;
   const publisher = await publisherFor(client, deployment, { spec, meter: acked, latency: null, startNsOf: null, payloadOf: (i) => stampedPayload(template, schedule!.intendedNs(i)) });
@@ -320,7 +326,6 @@ export async function endToEndWithJetStream(deployment: NatsDeployment, client: 
   } finally {
     await publisher.close();
     await subscription.stop();
-    lean?.close();
     await connection.close();
   }
   if (acked.records === 0 && publisher.errors.length > 0) throw new Error(`JetStream publish failed: ${publisher.errors[0]}`);

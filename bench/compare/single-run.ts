@@ -92,7 +92,7 @@ async function runAgainstBrook(options: SingleRunOptions, group: ProcessGroup): 
   const run = { label, durability, progress: options.progress };
   if (options.kind === 'produce') return produceToBrook(brokers, spec, run);
   if (options.kind === 'e2e') return endToEndWithBrook(brokers, spec, run);
-  if (options.prefill) await produceToBrook(brokers, { ...spec, ratePerSecond: null }, { label: 'prefill', durability, progress: options.progress });
+  if (options.prefill) options.log(formatRunTable([await produceToBrook(brokers, { ...spec, ratePerSecond: null }, { label: 'prefill', durability, progress: options.progress })]));
   return consumeFromBrook(brokers, spec, run);
 }
 
@@ -109,6 +109,6 @@ async function runAgainstJetStream(options: SingleRunOptions, group: ProcessGrou
   const run = { label: `JetStream ${client} ${options.kind} R${spec.replication}`, durability: NATS_DURABILITY, progress: options.progress };
   if (options.kind === 'produce') return produceToJetStream(deployment, client, spec, run);
   if (options.kind === 'e2e') return endToEndWithJetStream(deployment, client, spec, run);
-  if (options.prefill) await produceToJetStream(deployment, 'lean', { ...spec, ratePerSecond: null }, { label: 'prefill', durability: NATS_DURABILITY, progress: options.progress });
+  if (options.prefill) options.log(formatRunTable([await produceToJetStream(deployment, 'lean', { ...spec, ratePerSecond: null }, { label: 'prefill', durability: NATS_DURABILITY, progress: options.progress })]));
   return consumeFromJetStream(deployment, client, spec, run);
 }

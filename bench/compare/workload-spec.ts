@@ -47,7 +47,7 @@ export const WORKLOAD_DEFAULTS: WorkloadSpec = {
   batchBytes: 512 * 1024,
   lingerMs: 2,
   maxSeconds: 60,
-  natsWindow: 4096,
+  natsWindow: 256,
   natsLeanWindow: 65_536,
 };
 

@@ -44,7 +44,7 @@ function addWorkloadOptions(command: Command, brokersOption: () => Option, defau
     .addOption(new Option('--flush-policy <policy>', 'flush.policy of the Brook topic the run creates (always: fsync before ack)').choices(['always', 'interval', 'never']).default('always'))
     .option('--flush-interval-ms <n>', 'flush.interval.ms under --flush-policy interval', '120000')
     .option('--max-seconds <n>', 'stop sending after this long', '60')
-    .option('--nats-window <n>', 'JetStream publishes outstanding per connection (npm client)', '4096')
+    .option('--nats-window <n>', 'JetStream publishes outstanding per connection (npm client)', '256')
     .option('--nats-lean-window <n>', 'JetStream publishes outstanding per connection (lean client)', '65536')
     .option('--json <file>', 'write the result as JSON')
     .option('--out-dir <dir>', 'where charts (SVG, PNG) go', 'bench/out')
