@@ -117,11 +117,18 @@ async function main(): Promise<void> {
     for (const manager of managers) manager.start();
     const leaderCount = (preferred: boolean): number =>
       managers.reduce((sum, manager, at) => sum + manager.leaderships().filter((update) => !preferred || (update.groupId - 1) % 3 === at).length, 0);
+    const progress = setInterval(() => {
+      const terms = managers.flatMap((manager) => manager.partitions().map((partition) => partition.leaderEpoch));
+      const readyMsMax = Math.max(...managers.flatMap((manager) => manager.partitions().map((partition) => partition.replica.readyMsMax)));
+      process.stderr.write(`leaders ${leaderCount(false)} preferred ${leaderCount(true)} term max ${Math.max(...terms)} sum ${terms.reduce((a, b) => a + b, 0)} readyMsMax ${readyMsMax}\n`);
+    }, 5_000);
+    progress.unref();
     const electStart = performance.now();
     const elected = await waitFor(() => leaderCount(false) === partitions, 60_000);
     const electMs = performance.now() - electStart;
     const balanced = await waitFor(() => leaderCount(true) === partitions, 60_000);
     const balanceMs = performance.now() - electStart;
+    clearInterval(progress);
     // Let the elections' disk writes settle before measuring.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const cpuBefore = process.cpuUsage();

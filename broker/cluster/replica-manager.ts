@@ -16,6 +16,7 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import type { ClusterPartition, ClusterTopic, LeaderUpdate } from '../controller/controller-types.js';
 import { Replica } from '../partition/replica.js';
 import type { FileHandleCache } from '../storage/file-handle-cache.js';
+import type { FileWriter } from '../storage/file-writer.js';
 import type { Clock } from '../storage/partition-log.js';
 import { topicLogConfig } from '../topics/topic-config.js';
 import type { GroupIdRegistry } from '../transport/group-id-registry.js';
@@ -60,6 +61,8 @@ export interface ReplicaManagerOptions {
   readonly reassignmentDone: (groupId: number, replicas: readonly number[]) => Promise<void>;
   /** Called (at most once per tick) after this broker's leaderships changed. */
   readonly onLeadershipChange: () => void;
+  /** Where the replicas' logs and state files write; tests wrap it to inject disk failures. */
+  readonly writer?: FileWriter;
 }
 
 /** A replica open on this broker. */
@@ -200,7 +203,16 @@ export class ReplicaManager {
     }
     if (failed) void this.reconcile();
     if (this.ticker.ticks % REASSIGNMENT_STEP_TICKS === 0) this.stepReassignments();
-    if (changed) this.options.onLeadershipChange();
+    if (changed) this.notifyLeadershipChange();
+  }
+
+  private notifyLeadershipChange(): void {
+    try {
+      this.options.onLeadershipChange();
+    } catch (error) {
+      // The listener's failure must not stop the clock of every group.
+      this.options.logger.error({ err: error }, 'onLeadershipChange failed');
+    }
   }
 
   private stepReassignments(): void {
@@ -303,6 +315,7 @@ export class ReplicaManager {
         raftConfig: this.options.raftConfig,
         clock: this.options.clock,
         files: this.options.files,
+        writer: this.options.writer,
         // A false return (peer away, queue full) makes the replica report the peer unreachable.
         send: (message) => transport.send(message.to, groupId, message),
       });

@@ -19,6 +19,7 @@ import { loadBrokerConfig } from '../../broker/config/broker-config.js';
 import type { ClusterPartition, ClusterTopic } from '../../broker/controller/controller-types.js';
 import type { Replica } from '../../broker/partition/replica.js';
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
+import { nodeFileWriter, type FileWriter } from '../../broker/storage/file-writer.js';
 import { GroupIdRegistry } from '../../broker/transport/group-id-registry.js';
 import { PeerTransport } from '../../broker/transport/peer-transport.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
@@ -128,6 +129,26 @@ async function assertIdentical(index: number, ids: readonly number[]): Promise<B
 }
 
 const config = loadBrokerConfig({ env: {} });
+/** Writes to files whose path contains this fail with EIO (a disk failing under one replica). */
+let failingPath: string | undefined;
+
+const faultyWriter: FileWriter = {
+  syncDirectory: (dir) => nodeFileWriter.syncDirectory(dir),
+  open: async (path) => {
+    const file = await nodeFileWriter.open(path);
+    return {
+      path: file.path,
+      writeAll: async (buffers, positionBytes) => {
+        if (failingPath !== undefined && path.includes(failingPath)) throw Object.assign(new Error(`EIO: injected, write '${path}'`), { code: 'EIO' });
+        return file.writeAll(buffers, positionBytes);
+      },
+      datasync: () => file.datasync(),
+      truncate: (lengthBytes) => file.truncate(lengthBytes),
+      sizeBytes: () => file.sizeBytes(),
+      close: () => file.close(),
+    };
+  },
+};
 
 /** A ReplicaManager for `broker` (its groups, transport and directories). */
 function newManager(broker: Broker): ReplicaManager {
@@ -157,6 +178,7 @@ function newManager(broker: Broker): ReplicaManager {
     onLeadershipChange: () => {
       broker.leadershipChanges += 1;
     },
+    writer: faultyWriter,
   });
 }
 
@@ -295,6 +317,20 @@ test('a restarted manager reopens its replicas with their data and catches up', 
   assert.equal(valuesOf(bytes).length, 104);
 });
 
+test('a replica that failed on a disk error is closed and reopened, and catches up', async () => {
+  const broker4 = brokers.get(4) as Broker;
+  await waitFor('orders-0 led by broker 1', () => leaderOf(0)?.id === 1);
+  const failing = held(broker4, 0);
+  failingPath = join('broker-4', 'replicas', 'orders-0-');
+  await held(brokers.get(1) as Broker, 0).append(makeBatch('during-failure', 2), 'all');
+  await waitFor('the replica on broker 4 to fail', () => failing.replica.failed !== undefined);
+  assert.equal(failing.leadership()?.errorCode, 'KAFKA_STORAGE_ERROR');
+  failingPath = undefined;
+  await waitFor('a reopened replica on broker 4', () => broker4.manager.partition('orders', 0) !== failing && broker4.manager.partition('orders', 0) !== undefined);
+  const bytes = await assertIdentical(0, [1, 2, 4]);
+  assert.ok(valuesOf(bytes).includes('during-failure-1'));
+});
+
 test('a topic config change reopens the replicas with the new log config', async () => {
   const before0 = [1, 2, 4].map((id) => held(brokers.get(id) as Broker, 0));
   topics = topics.map((topic) => ({ ...topic, configs: { 'message.timestamp.type': 'LogAppendTime' } }));
@@ -305,7 +341,7 @@ test('a topic config change reopens the replicas with the new log config', async
   const outcome = await held(leaderOf(0) as Broker, 0).append(makeBatch('stamped', 2), 'all');
   assert.ok(outcome.logAppendTimeMs >= sentAtMs && outcome.logAppendTimeMs <= Date.now(), `logAppendTimeMs ${outcome.logAppendTimeMs}`);
   const bytes = await assertIdentical(0, [1, 2, 4]);
-  assert.equal(valuesOf(bytes).length, 106, 'the data survived the reopen');
+  assert.equal(valuesOf(bytes).length, 108, 'the data survived the reopen');
 });
 
 test('deleting the topic closes every replica and discards its directory', async () => {
