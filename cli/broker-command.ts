@@ -5,7 +5,8 @@
  */
 import { Command, Option } from 'commander';
 import { BROKER_SETTINGS } from '../broker/config/broker-config.js';
-import { UsageError } from './cli-errors.js';
+import { parseIntegerOption, UsageError } from './cli-errors.js';
+import { withAdmin } from './topics-command.js';
 
 /** What the broker's composition root exports (loaded only when a broker is started). */
 interface BrokerMain {
@@ -16,8 +17,8 @@ interface BrokerMain {
 /** Loaded by path at run time, so the client commands never load the broker's modules. */
 const BROKER_MAIN_MODULE = '../broker/main.js';
 
-export function createCommand(): Command {
-  const broker = new Command('broker').description('run a broker');
+export function createCommand(brokersOption?: () => Option): Command {
+  const broker = new Command('broker').description('run a broker, or take one out of a cluster');
   const start = new Command('start').description('start a broker in the foreground (defaults are printed at start)');
   start.addOption(new Option('--config <file>', 'JSON file of setting names to values'));
   const attributeToFlag = new Map<string, string>();
@@ -61,5 +62,19 @@ export function createCommand(): Command {
     });
   });
   broker.addCommand(start);
+  if (brokersOption !== undefined) broker.addCommand(createDecommissionCommand(brokersOption));
   return broker;
+}
+
+/** `brook broker decommission ID`: moves every replica of broker ID away, then it holds none. */
+function createDecommissionCommand(brokersOption: () => Option): Command {
+  return new Command('decommission')
+    .description('move every replica of a broker to other brokers, so it can be shut down for good')
+    .argument('<id>', 'the broker id')
+    .addOption(brokersOption())
+    .action(async (id: string, options: { brokers: string }) => {
+      const brokerId = parseIntegerOption('broker id', id, 0);
+      const { partitionsMoved } = await withAdmin(options.brokers, (admin) => admin.decommissionBroker(brokerId));
+      process.stdout.write(`decommissioning broker ${brokerId}: moving ${partitionsMoved} replicas away; brook cluster describe shows DECOMMISSIONED once it holds none\n`);
+    });
 }

@@ -33,6 +33,9 @@ export function formatError(error: unknown): string {
       INVALID_TOPIC_EXCEPTION: 'topic names use letters, digits, ".", "_" and "-", at most 249 characters',
       MESSAGE_TOO_LARGE: 'send smaller records, or raise the topic\'s max.message.bytes (brook topics alter)',
       INVALID_CONFIG: 'see `brook topics describe` for the config names a topic has',
+      INVALID_REPLICA_ASSIGNMENT: 'name registered brokers once each (brook cluster describe lists them)',
+      REASSIGNMENT_IN_PROGRESS: 'wait until brook topics describe shows no target for the partition',
+      NOT_CONTROLLER: 'the cluster has no controller leader right now (a majority of controller voters must be up)',
     };
     const hint = hints[inner.code];
     return hint === undefined ? inner.message : `${inner.message} — ${hint}`;

@@ -10,6 +10,8 @@ import { createTopicsCommand } from './topics-command.js';
 import { createProduceCommand } from './produce-command.js';
 import { createConsumeCommand } from './consume-command.js';
 import { createClusterStartCommand } from './commands/cluster-start.js';
+import { createClusterCommand } from './cluster-command.js';
+import { createPartitionsCommand } from './partitions-command.js';
 import { createBenchCommand } from './commands/bench-command.js';
 import { exitCodeFor, formatError } from './cli-errors.js';
 
@@ -22,11 +24,13 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const brokersOption = () => new Option('--brokers <list>', 'bootstrap brokers, host:port[,host:port...]').default(DEFAULT_BROKERS);
-  program.addCommand(createBrokerCommand());
+  program.addCommand(createBrokerCommand(brokersOption));
   program.addCommand(createTopicsCommand(brokersOption));
   program.addCommand(createProduceCommand(brokersOption));
   program.addCommand(createConsumeCommand(brokersOption));
-  program.addCommand(new Command('cluster').description('run a local cluster').addCommand(createClusterStartCommand()));
+  program.addCommand(createPartitionsCommand(brokersOption));
+  // `cluster start` (a local cluster) lives in commands/cluster-start.ts; `cluster describe` here.
+  program.addCommand(createClusterCommand(brokersOption, [createClusterStartCommand()]));
   program.addCommand(createBenchCommand(brokersOption));
   for (const command of program.commands) {
     command.exitOverride();

@@ -7,7 +7,8 @@ type BrokersOption = () => Option;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-async function withAdmin<T>(brokers: string, action: (admin: Admin) => Promise<T>): Promise<T> {
+/** Runs `action` with a connected Admin (CLI timeouts and retries), disconnecting afterwards. */
+export async function withAdmin<T>(brokers: string, action: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Admin({ brokers, requestTimeoutMs: 15_000, retry: { retries: 3, initialRetryMs: 100, maxRetryMs: 1_000, multiplier: 2, jitterFactor: 0.2, maxRetryTimeMs: 10_000 } });
   try {
     await admin.connect();
@@ -65,7 +66,9 @@ export function createTopicsCommand(brokersOption: BrokersOption): Command {
       for (const topic of descriptions) {
         process.stdout.write(`topic ${topic.name}  id ${topic.topicId}  partitions ${topic.partitions.length}\n`);
         for (const p of topic.partitions) {
-          process.stdout.write(`  partition ${p.partition}  leader ${p.leader}  epoch ${p.leaderEpoch}  replicas [${p.replicas.join(',')}]  isr [${p.isr.join(',')}]\n`);
+          const target = p.targetReplicas !== undefined && p.targetReplicas.length > 0 ? `  target [${p.targetReplicas.join(',')}]` : '';
+          const problem = p.errorCode === 'NONE' ? '' : `  ${p.errorCode}`;
+          process.stdout.write(`  partition ${p.partition}  leader ${p.leader}  epoch ${p.leaderEpoch}  replicas [${p.replicas.join(',')}]  isr [${p.isr.join(',')}]${target}${problem}\n`);
         }
         for (const c of topic.configs) process.stdout.write(`  config ${c.name}=${c.value}${c.isDefault ? ' (default)' : ''}\n`);
       }

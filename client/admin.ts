@@ -5,9 +5,19 @@
 import { Cluster, type ClusterOptions } from './cluster.js';
 import { BrokerError, InvalidArgumentError, isNoError, StateError } from './errors.js';
 import { retry } from './retry.js';
-import type { OffsetSpec, TopicDescription, TopicResult } from './service.js';
+import type { ClusterDescription, OffsetSpec, ReassignmentResult, TopicDescription, TopicResult } from './service.js';
 
-export type { TopicDescription } from './service.js';
+export type { ClusterBrokerDescription, ClusterDescription, ReassignmentResult, TopicDescription } from './service.js';
+
+/** A partition's new replica set, preferred leader first. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[];
+}
+
+/** Most partitions one reassignPartitions call may move (the broker's limit per request). */
+export const REASSIGNMENTS_PER_REQUEST_MAX = 10_000;
 
 export interface NewTopicSpec {
   topic: string;
@@ -33,6 +43,14 @@ function checkResults(operation: string, results: readonly TopicResult[], tolera
   if (failed.length === 0) return;
   const detail = failed.map((r) => `${r.name}: ${r.errorCode}${r.errorMessage ? ` (${r.errorMessage})` : ''}`).join('; ');
   throw new BrokerError(failed[0].errorCode, `${operation} failed for ${detail}`);
+}
+
+/** Throws one BrokerError naming every refused reassignment, when any was. */
+function checkReassignments(results: readonly ReassignmentResult[]): void {
+  const failed = results.filter((r) => !isNoError(r.errorCode));
+  if (failed.length === 0) return;
+  const detail = failed.map((r) => `${r.topic}/${r.partition}: ${r.errorCode}${r.errorMessage ? ` (${r.errorMessage})` : ''}`).join('; ');
+  throw new BrokerError(failed[0].errorCode, `reassignPartitions failed for ${detail}`);
 }
 
 export class Admin {
@@ -108,6 +126,60 @@ export class Admin {
     const topics = request.topicPartitions.map((t) => ({ name: t.topic, totalCount: t.count }));
     const results = await retry(() => this.cluster.wire.createPartitions(this.cluster.anyConnection(), topics, request.validateOnly ?? false, this.timeoutMs()), this.cluster.config.retry);
     checkResults('createPartitions', results);
+  }
+
+  /** The cluster's brokers (state, replica and leader counts), its controller and controller voters. */
+  async describeCluster(): Promise<ClusterDescription> {
+    this.requireConnected();
+    return retry(() => this.cluster.wire.describeCluster(this.cluster.anyConnection(), this.timeoutMs()), this.cluster.config.retry);
+  }
+
+  /**
+   * Moves partitions to new replica sets, online. Resolves once the controller accepted every
+   * change (the moves then run in the background; describeTopics shows `targetReplicas` until
+   * each is done). Throws one BrokerError naming every partition refused (INVALID_REPLICA_ASSIGNMENT,
+   * REASSIGNMENT_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST on a single broker); the
+   * others were started.
+   */
+  async reassignPartitions(request: { reassignments: PartitionReassignment[] }): Promise<void> {
+    this.requireConnected();
+    const list = request.reassignments;
+    if (list.length === 0) return;
+    if (list.length > REASSIGNMENTS_PER_REQUEST_MAX) throw new InvalidArgumentError(`at most ${REASSIGNMENTS_PER_REQUEST_MAX} reassignments per call`);
+    for (const item of list) {
+      if (!Number.isInteger(item.partition) || item.partition < 0) throw new InvalidArgumentError(`partition must be an integer >= 0, got ${item.partition}`);
+      if (item.replicas.length === 0 || !item.replicas.every((id) => Number.isInteger(id) && id >= 0)) {
+        throw new InvalidArgumentError(`replicas of ${item.topic}/${item.partition} must be a non-empty list of broker ids`);
+      }
+    }
+    const results = await retry(async () => {
+      const answers = await this.cluster.wire.reassignPartitions(this.cluster.anyConnection(), list, this.timeoutMs());
+      // Retried only when the request failed as a whole (no controller): a partial success must
+      // not be sent again, or its started moves would come back as REASSIGNMENT_IN_PROGRESS.
+      const first = answers[0];
+      if (first !== undefined && answers.every((answer) => answer.errorCode === first.errorCode)) {
+        const error = new BrokerError(first.errorCode, first.errorMessage);
+        if (error.retriable) throw error;
+      }
+      return answers;
+    }, this.cluster.config.retry);
+    checkReassignments(results);
+  }
+
+  /**
+   * Takes a broker out of service: the controller moves every replica it holds to other brokers
+   * (in the background) and shows it DECOMMISSIONED once it holds none. Resolves with how many
+   * replicas are being moved.
+   */
+  async decommissionBroker(brokerId: number): Promise<{ partitionsMoved: number }> {
+    this.requireConnected();
+    if (!Number.isInteger(brokerId) || brokerId < 0) throw new InvalidArgumentError(`broker id must be an integer >= 0, got ${brokerId}`);
+    const answer = await retry(async () => {
+      const result = await this.cluster.wire.decommissionBroker(this.cluster.anyConnection(), brokerId, this.timeoutMs());
+      if (!isNoError(result.errorCode)) throw new BrokerError(result.errorCode, `decommissioning broker ${brokerId}: ${result.errorMessage}`);
+      return result;
+    }, this.cluster.config.retry);
+    return { partitionsMoved: answer.partitionsMoved };
   }
 
   /**

@@ -4,8 +4,9 @@
  */
 import { BrokerConnection } from './broker-connection.js';
 import { BrokerError, BrookError, ConnectionError, InvalidArgumentError, isNoError } from './errors.js';
+import { LeaderRoutedService, type LeaderCache } from './leader-routing.js';
 import { DEFAULT_RETRY, retry, type RetryConfig } from './retry.js';
-import { loadBrookService, type BrookService } from './service.js';
+import { loadBrookService, type BrookService, type LeaderHint } from './service.js';
 
 export interface BrokerInfo {
   readonly id: number;
@@ -20,6 +21,8 @@ export interface PartitionInfo {
   readonly leaderEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
+  /** While a reassignment runs: the replica set it moves to; otherwise empty. */
+  readonly targetReplicas?: readonly number[];
   readonly errorCode: string;
 }
 
@@ -73,7 +76,7 @@ export function parseBrokerList(brokers: readonly string[] | string): string[] {
   return list;
 }
 
-export class Cluster {
+export class Cluster implements LeaderCache {
   readonly config: ClusterConfig;
   private readonly service: BrookService;
   private readonly connections = new Map<string, BrokerConnection>();
@@ -83,6 +86,11 @@ export class Cluster {
   /** The error of the last metadata answer for topics that had one (e.g. an invalid name). */
   private readonly topicErrors = new Map<string, string>();
   private readonly trackedTopics = new Set<string>();
+  /**
+   * Leaders learned from hints, by topic and partition, with their epoch: metadata naming an older
+   * epoch (a broker that has not heard of the new leader yet) does not undo them.
+   */
+  private readonly hintedLeaders = new Map<string, { leader: number; leaderEpoch: number }>();
   private lastRefreshMs = 0;
   private refreshInFlight: Promise<void> | null = null;
   private bootstrapIndex = 0;
@@ -91,7 +99,7 @@ export class Cluster {
   constructor(config: ClusterOptions) {
     this.bootstrap = parseBrokerList(config.brokers);
     this.config = { ...DEFAULT_CLUSTER_CONFIG, ...config, brokers: this.bootstrap };
-    this.service = loadBrookService();
+    this.service = new LeaderRoutedService(loadBrookService(), this);
   }
 
   get wire(): BrookService {
@@ -186,10 +194,15 @@ export class Cluster {
   }
 
   private applyMetadata(metadata: ClusterMetadata): void {
+    const hintedBrokers = new Map<number, BrokerInfo>();
+    for (const { leader } of this.hintedLeaders.values()) {
+      const broker = this.brokersById.get(leader);
+      if (broker !== undefined) hintedBrokers.set(leader, broker);
+    }
     this.brokersById = new Map(metadata.brokers.map((broker) => [broker.id, broker]));
     for (const topic of metadata.topics) {
       if (isNoError(topic.errorCode)) {
-        this.topics.set(topic.name, topic);
+        this.topics.set(topic.name, this.withHints(topic, hintedBrokers));
         this.topicErrors.delete(topic.name);
       } else {
         this.topics.delete(topic.name);
@@ -197,6 +210,30 @@ export class Cluster {
       }
     }
     this.lastRefreshMs = Date.now();
+  }
+
+  /**
+   * `topic` with the leaders that hints gave at a newer epoch than this metadata names (and their
+   * brokers, when the metadata does not list them yet). A hint the metadata caught up with is dropped.
+   */
+  private withHints(topic: TopicInfo, hintedBrokers: ReadonlyMap<number, BrokerInfo>): TopicInfo {
+    if (this.hintedLeaders.size === 0) return topic;
+    let changed = false;
+    const partitions = topic.partitions.map((info) => {
+      const key = hintKey(topic.name, info.partition);
+      const hinted = this.hintedLeaders.get(key);
+      if (hinted === undefined) return info;
+      if (info.leaderEpoch >= hinted.leaderEpoch) {
+        this.hintedLeaders.delete(key);
+        return info;
+      }
+      const broker = this.brokersById.get(hinted.leader) ?? hintedBrokers.get(hinted.leader);
+      if (broker === undefined) return info;
+      this.brokersById.set(hinted.leader, broker);
+      changed = true;
+      return { ...info, leader: hinted.leader, leaderEpoch: hinted.leaderEpoch };
+    });
+    return changed ? { ...topic, partitions } : topic;
   }
 
   /** Cached metadata of `topic`, refreshed when missing or older than metadataMaxAgeMs. */
@@ -244,6 +281,31 @@ export class Cluster {
     return { brokerId: leader, connection: this.connectionToBroker(leader) };
   }
 
+  /**
+   * A broker answered NOT_LEADER_OR_FOLLOWER naming the partition's leader: cache that leader (and
+   * its address, when the metadata does not know the broker yet) so the next request goes there,
+   * and refresh the metadata in the background. False when the hint has no usable address.
+   */
+  applyLeaderHint(topic: string, partition: number, hint: LeaderHint): boolean {
+    if (hint.leaderId < 0 || hint.address === '') return false;
+    const address = parseAddress(hint.address);
+    if (address === undefined) return false;
+    const known = this.brokersById.get(hint.leaderId);
+    if (known === undefined || known.host !== address.host || known.port !== address.port) {
+      this.brokersById = new Map(this.brokersById).set(hint.leaderId, { id: hint.leaderId, ...address });
+    }
+    if (this.hintedLeaders.size >= TRACKED_TOPICS_MAX) this.hintedLeaders.clear();
+    this.hintedLeaders.set(hintKey(topic, partition), { leader: hint.leaderId, leaderEpoch: hint.leaderEpoch });
+    const cached = this.topics.get(topic);
+    if (cached !== undefined) {
+      const partitions = cached.partitions.map((info) => (info.partition === partition ? { ...info, leader: hint.leaderId, leaderEpoch: hint.leaderEpoch } : info));
+      this.topics.set(topic, { ...cached, partitions });
+    }
+    // The hint names one partition's leader; others of that broker may have moved too.
+    if (this.refreshInFlight === null && !this.closed) void this.refreshMetadata([topic]).catch(() => undefined);
+    return true;
+  }
+
   /** Marks cached metadata stale so the next use refreshes it. */
   invalidate(): void {
     this.lastRefreshMs = 0;
@@ -253,4 +315,15 @@ export class Cluster {
   brokers(): BrokerInfo[] {
     return [...this.brokersById.values()];
   }
+}
+
+function hintKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** "host:port" or "[v6]:port" split; undefined when malformed. */
+function parseAddress(address: string): { host: string; port: number } | undefined {
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(address);
+  if (match === null || Number(match[2]) > 65535) return undefined;
+  return { host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) };
 }

@@ -11,6 +11,43 @@ import type { ClusterMetadata, PartitionInfo } from './cluster.js';
 
 export type Acks = 'ACKS_ALL' | 'ACKS_LEADER' | 'ACKS_NONE';
 
+/** Where the answering broker believes a partition's leader is (with NOT_LEADER_OR_FOLLOWER). */
+export interface LeaderHint {
+  /** Broker id of the leader; -1 when unknown. */
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  /** host:port of the leader's client listener; empty when unknown. */
+  readonly address: string;
+}
+
+/** A broker as DescribeCluster shows it. */
+export interface ClusterBrokerDescription {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string;
+  /** LIVE, FENCED (lease expired), DECOMMISSIONING (replicas moving away), DECOMMISSIONED. */
+  readonly state: string;
+  readonly replicaCount: number;
+  readonly leaderCount: number;
+  readonly internalAddress: string;
+}
+
+export interface ClusterDescription {
+  readonly clusterId: string;
+  /** The controller's leader; -1 when there is none. */
+  readonly controllerId: number;
+  readonly controllerVoterIds: readonly number[];
+  readonly brokers: readonly ClusterBrokerDescription[];
+}
+
+export interface ReassignmentResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+}
+
 export interface WirePartitionProduce {
   partition: number;
   /** Batches sent back to back as the partition's record_batch (never concatenated here). */
@@ -23,6 +60,8 @@ export interface WireProduceResult {
   readonly errorCode: string;
   readonly errorMessage: string;
   readonly baseOffset: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  readonly currentLeader?: LeaderHint;
 }
 
 export interface WireFetchPartition {
@@ -41,6 +80,8 @@ export interface WireFetchResult {
   readonly logStartOffset: number;
   readonly recordBatches: Buffer;
   readonly nextFetchOffset: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  readonly currentLeader?: LeaderHint;
 }
 
 export type OffsetSpec = 'OFFSET_SPEC_LATEST' | 'OFFSET_SPEC_EARLIEST' | 'OFFSET_SPEC_TIMESTAMP';
@@ -52,6 +93,8 @@ export interface WireListOffsetsResult {
   readonly errorMessage: string;
   readonly offset: number;
   readonly timestampMs: number;
+  /** With NOT_LEADER_OR_FOLLOWER, when the broker knows the leader. */
+  readonly currentLeader?: LeaderHint;
 }
 
 export interface TopicResult {
@@ -79,8 +122,15 @@ function partitionInfo(raw: Wire): PartitionInfo {
     leaderEpoch: raw.leaderEpoch,
     replicas: raw.replicaIds ?? [],
     isr: raw.inSyncReplicaIds ?? [],
+    targetReplicas: raw.targetReplicaIds ?? [],
     errorCode: raw.errorCode,
   };
+}
+
+/** A wire LeaderHint, when one was sent with a usable address. */
+function leaderHint(raw: Wire): LeaderHint | undefined {
+  if (raw === undefined || raw === null || typeof raw.address !== 'string' || raw.address === '') return undefined;
+  return { leaderId: raw.leaderId ?? -1, leaderEpoch: raw.leaderEpoch ?? -1, address: raw.address };
 }
 
 /** The loaded Brook service: the client constructor and typed calls. */
@@ -106,7 +156,7 @@ export class BrookService {
     const results: WireProduceResult[] = [];
     for (const topic of raw.topics) {
       for (const p of topic.partitions) {
-        results.push({ topic: topic.name, partition: p.partition, errorCode: p.errorCode, errorMessage: p.errorMessage, baseOffset: p.baseOffset });
+        results.push({ topic: topic.name, partition: p.partition, errorCode: p.errorCode, errorMessage: p.errorMessage, baseOffset: p.baseOffset, currentLeader: leaderHint(p.currentLeader) });
       }
     }
     return results;
@@ -131,6 +181,7 @@ export class BrookService {
           logStartOffset: p.logStartOffset,
           recordBatches: p.recordBatches,
           nextFetchOffset: p.nextFetchOffset,
+          currentLeader: leaderHint(p.currentLeader),
         });
       }
     }
@@ -146,7 +197,15 @@ export class BrookService {
     const results: WireListOffsetsResult[] = [];
     for (const topic of raw.topics) {
       for (const p of topic.partitions) {
-        results.push({ topic: topic.name, partition: p.partition, errorCode: p.errorCode, errorMessage: p.errorMessage, offset: p.offset, timestampMs: p.timestampMs });
+        results.push({
+          topic: topic.name,
+          partition: p.partition,
+          errorCode: p.errorCode,
+          errorMessage: p.errorMessage,
+          offset: p.offset,
+          timestampMs: p.timestampMs,
+          currentLeader: leaderHint(p.currentLeader),
+        });
       }
     }
     return results;
@@ -192,6 +251,39 @@ export class BrookService {
   async createPartitions(connection: BrokerConnection, topics: Array<{ name: string; totalCount: number }>, validateOnly: boolean, timeoutMs: number): Promise<TopicResult[]> {
     const raw: Wire = await connection.call('CreatePartitions', { topics, validateOnly }, timeoutMs);
     return raw.results;
+  }
+
+  async describeCluster(connection: BrokerConnection, timeoutMs: number): Promise<ClusterDescription> {
+    const raw: Wire = await connection.call('DescribeCluster', {}, timeoutMs);
+    return {
+      clusterId: raw.clusterId,
+      controllerId: raw.controllerId,
+      controllerVoterIds: raw.controllerVoterIds ?? [],
+      brokers: (raw.brokers ?? []).map((b: Wire) => ({
+        id: b.broker?.nodeId ?? -1,
+        host: b.broker?.host ?? '',
+        port: b.broker?.port ?? 0,
+        rack: b.broker?.rack ?? '',
+        state: b.state,
+        replicaCount: b.replicaCount,
+        leaderCount: b.leaderCount,
+        internalAddress: b.internalAddress,
+      })),
+    };
+  }
+
+  async reassignPartitions(
+    connection: BrokerConnection,
+    reassignments: ReadonlyArray<{ topic: string; partition: number; replicas: readonly number[] }>,
+    timeoutMs: number,
+  ): Promise<ReassignmentResult[]> {
+    const request = { reassignments: reassignments.map((item) => ({ topic: item.topic, partition: item.partition, replicaIds: [...item.replicas] })) };
+    const raw: Wire = await connection.call('ReassignPartitions', request, timeoutMs);
+    return raw.results;
+  }
+
+  async decommissionBroker(connection: BrokerConnection, nodeId: number, timeoutMs: number): Promise<{ errorCode: string; errorMessage: string; partitionsMoved: number }> {
+    return connection.call('DecommissionBroker', { nodeId }, timeoutMs);
   }
 }
 

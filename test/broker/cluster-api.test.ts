@@ -1,19 +1,21 @@
 /**
- * The client API of a three-broker cluster (real broker processes, no fault injection): Metadata
- * and DescribeCluster from any broker, and the NOT_LEADER_OR_FOLLOWER answers with a leader hint
- * that Produce, Fetch and ListOffsets give on a follower and on a broker holding no replica.
+ * The client API of a four-broker cluster (real broker processes, no fault injection): Metadata
+ * and DescribeCluster from any broker; the NOT_LEADER_OR_FOLLOWER answers with a leader hint that
+ * Produce, Fetch and ListOffsets give on a follower and on a broker holding no replica; and the
+ * admin CLI moving a partition and decommissioning a broker.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encodeBatch } from '../../record/record-batch.js';
 import { ClusterHarness, waitUntil } from '../fixtures/cluster-harness.js';
+import { runCli } from '../cli/cli-process.js';
 import { RawClient } from './broker-process.js';
 
 let harness: ClusterHarness;
 const clients = new Map<number, RawClient>();
 
 before(async () => {
-  harness = await ClusterHarness.start({ brokers: 3, proxies: false, logLevel: 'warn' });
+  harness = await ClusterHarness.start({ brokers: 4, proxies: false, logLevel: 'warn' });
   for (const id of harness.ids()) clients.set(id, new RawClient(harness.broker(id).address));
 });
 
@@ -38,13 +40,13 @@ async function createTopic(name: string, numPartitions: number, replicationFacto
 describe('cluster client API', { timeout: 90_000 }, () => {
   it('every broker describes the same cluster', async () => {
     for (const id of harness.ids()) {
-      const cluster = await waitUntil(`broker ${id} to see three live brokers`, 10_000, async () => {
+      const cluster = await waitUntil(`broker ${id} to see four live brokers`, 10_000, async () => {
         const answer = await client(id).call('DescribeCluster', {});
-        return answer.brokers.length === 3 && answer.brokers.every((broker: { state: string }) => broker.state === 'LIVE') ? answer : undefined;
+        return answer.brokers.length === 4 && answer.brokers.every((broker: { state: string }) => broker.state === 'LIVE') ? answer : undefined;
       });
       assert.equal(cluster.clusterId, 'brook');
-      assert.deepEqual(cluster.controllerVoterIds, [1, 2, 3]);
-      assert.ok([1, 2, 3].includes(cluster.controllerId));
+      assert.deepEqual(cluster.controllerVoterIds, [1, 2, 3, 4]);
+      assert.ok([1, 2, 3, 4].includes(cluster.controllerId));
       assert.deepEqual(cluster.brokers.map((broker: { broker: { nodeId: number; host: string; port: number } }) => `${broker.broker.nodeId}@${broker.broker.host}:${broker.broker.port}`), harness.ids().map((each) => `${each}@${harness.broker(each).address}`));
     }
   });
@@ -99,7 +101,35 @@ describe('cluster client API', { timeout: 90_000 }, () => {
     assert.equal(response.results[0].errorCode, 'INVALID_REPLICA_ASSIGNMENT');
     assert.match(response.results[0].errorMessage, /broker 9/);
     assert.equal(response.results[1].errorCode, 'UNKNOWN_TOPIC_OR_PARTITION');
-    const created = await client(3).call('CreateTopics', { topics: [{ name: 'too-wide', numPartitions: 1, replicationFactor: 4 }] });
+    const created = await client(3).call('CreateTopics', { topics: [{ name: 'too-wide', numPartitions: 1, replicationFactor: 5 }] });
     assert.equal(created.results[0].errorCode, 'INVALID_REPLICATION_FACTOR');
+  });
+
+  it('brook partitions reassign moves a partition onto another broker; brook broker decommission empties one', async () => {
+    await createTopic('relocated', 1, 3);
+    const before = (await client(1).call('DescribeTopics', { names: ['relocated'] })).topics[0].partitions[0];
+    const outsider = harness.ids().find((id) => !before.replicaIds.includes(id))!;
+    const target = [outsider, before.replicaIds[0], before.replicaIds[1]];
+    const brokers = ['--brokers', harness.bootstrap.join(',')];
+    const reassigned = await runCli(['partitions', 'reassign', '--topic', 'relocated', '--partition', '0', '--replicas', target.join(','), ...brokers]);
+    assert.equal(reassigned.code, 0, reassigned.stderr);
+    assert.match(reassigned.stdout, new RegExp(`reassigning relocated/0 to \\[${target.join(',')}\\]`));
+    await waitUntil('the reassignment to finish', 45_000, async () => {
+      const now = (await client(2).call('DescribeTopics', { names: ['relocated'] })).topics[0].partitions[0];
+      return now.targetReplicaIds.length === 0 && [...now.replicaIds].sort().join() === [...target].sort().join() ? now : undefined;
+    });
+    const described = await runCli(['topics', 'describe', 'relocated', ...brokers]);
+    assert.match(described.stdout, new RegExp(`partition 0 .*replicas \\[${target.join(',')}\\]`));
+
+    const decommissioned = await runCli(['broker', 'decommission', String(outsider), ...brokers]);
+    assert.equal(decommissioned.code, 0, decommissioned.stderr);
+    assert.match(decommissioned.stdout, new RegExp(`decommissioning broker ${outsider}: moving \\d+ replicas away`));
+    await waitUntil(`broker ${outsider} to hold no replica`, 60_000, async () => {
+      const cluster = await runCli(['cluster', 'describe', '--json', ...brokers]);
+      const state = JSON.parse(cluster.stdout).brokers.find((broker: { id: number }) => broker.id === outsider)?.state;
+      return state === 'DECOMMISSIONED' ? true : undefined;
+    }, 500);
+    const after = (await client(1).call('DescribeTopics', { names: ['relocated'] })).topics[0].partitions[0];
+    assert.ok(!after.replicaIds.includes(outsider), `replicas ${after.replicaIds} left broker ${outsider}`);
   });
 });
