@@ -281,7 +281,11 @@ async function assembleCluster(
     files,
     logger: logger.child({ component: 'replicas' }),
     topics: () => started.store.topics(),
-    brokerLive: (id) => started.brokerState(id) === 'LIVE',
+    // Registered and not fenced: a decommissioning broker still serves what it holds.
+    brokerLive: (id) => {
+      const state = started.brokerState(id);
+      return state === 'LIVE' || state === 'DECOMMISSIONING';
+    },
     brokerAddress: (id) => {
       const broker = started.store.broker(id);
       return broker === undefined ? undefined : broker.host.includes(':') ? `[${broker.host}]:${broker.port}` : `${broker.host}:${broker.port}`;
