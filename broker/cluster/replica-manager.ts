@@ -13,7 +13,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.js';
-import type { ClusterPartition, ClusterTopic, LeaderUpdate } from '../controller/controller-types.js';
+import { CONTROLLER_GROUP, type ClusterPartition, type ClusterTopic, type LeaderUpdate } from '../controller/controller-types.js';
 import { Replica } from '../partition/replica.js';
 import type { FileHandleCache } from '../storage/file-handle-cache.js';
 import type { FileWriter } from '../storage/file-writer.js';
@@ -109,7 +109,13 @@ export class ReplicaManager {
   private readonly deletions = new Set<Promise<void>>();
 
   constructor(private readonly options: ReplicaManagerOptions) {
-    this.ticker = new RaftTicker({ groups: options.groups, transport: options.transport, tickMs: options.tickMs, afterTick: () => this.afterTick() });
+    this.ticker = new RaftTicker({
+      groups: options.groups,
+      transport: options.transport,
+      tickMs: options.tickMs,
+      priorityGroupIds: [CONTROLLER_GROUP],
+      afterTick: () => this.afterTick(),
+    });
     this.reassignments = new ReassignmentDriver({ nodeId: options.nodeId, clock: options.clock, logger: options.logger, reassignmentDone: options.reassignmentDone });
     this.balancer = new LeaderBalancer({ nodeId: options.nodeId, brokerLive: options.brokerLive });
   }

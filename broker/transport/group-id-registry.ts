@@ -41,6 +41,11 @@ export class GroupIdRegistry<Handler> {
     return group?.handler;
   }
 
+  /** The handler of group `id`, or undefined; unlike handlerOf, a miss is not counted. */
+  get(id: GroupId): Handler | undefined {
+    return this.handlersById.get(id);
+  }
+
   idOf(name: string): GroupId | undefined {
     return this.idsByName.get(name);
   }

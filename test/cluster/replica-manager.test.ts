@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
+import { LEADERLESS_TICKS_PER_TICK_MAX, RaftTicker } from '../../broker/cluster/raft-ticker.js';
 import { ReplicaManager } from '../../broker/cluster/replica-manager.js';
 import { ReplicaRequestError, type ReplicatedPartition } from '../../broker/cluster/replicated-partition.js';
 import { defaultPartitionRaftConfig, seededRandom } from '../../broker/cluster/partition-raft-config.js';
@@ -357,4 +358,32 @@ test('deleting the topic closes every replica and discards its directory', async
     for (const broker of brokers.values()) if ((await readdir(join(broker.dir, 'trash'))).length > 0) return false;
     return true;
   });
+});
+
+test('the Raft clock ticks led groups every time and shares a budget among leaderless ones', () => {
+  const groups = new GroupIdRegistry<{ tick(): void; leader: number; ticks: number }>();
+  const make = (leader: number) => {
+    const group = { leader, ticks: 0, tick: () => (group.ticks += 1) };
+    return group;
+  };
+  const controller = make(0);
+  groups.register(0, '__controller', controller);
+  const led = Array.from({ length: 10 }, (_, i) => make(1 + (i % 3)));
+  const leaderless = Array.from({ length: 200 }, () => make(0));
+  let groupId = 1;
+  for (const group of [...led, ...leaderless]) groups.register(groupId, `g-${groupId++}`, group);
+  let flushes = 0;
+  const ticker = new RaftTicker({ groups, transport: { flushTick: () => (flushes += 1) }, tickMs: 50, priorityGroupIds: [0] });
+  for (let i = 0; i < 25; i++) ticker.tick();
+  assert.equal(flushes, 25);
+  assert.equal(controller.ticks, 25, 'the controller is ticked every time even without a leader');
+  for (const group of led) assert.equal(group.ticks, 25);
+  // 25 ticks x 64 = 1,600 leaderless ticks, spread evenly over 200 groups.
+  for (const group of leaderless) assert.equal(group.ticks, (25 * LEADERLESS_TICKS_PER_TICK_MAX) / 200);
+  assert.equal(ticker.leaderlessWaiting, 200 - LEADERLESS_TICKS_PER_TICK_MAX);
+  // Few leaderless groups: all of them every time.
+  for (const group of leaderless.slice(10)) group.leader = 2;
+  ticker.tick();
+  for (const group of leaderless.slice(0, 10)) assert.equal(group.ticks, 9);
+  assert.equal(ticker.leaderlessWaiting, 0);
 });
