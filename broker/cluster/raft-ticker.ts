@@ -14,6 +14,11 @@
  * A group that loses its leader still times out on its own full-rate clock and campaigns at once
  * (the exchange of votes is driven by messages, not ticks); only a retry after a failed campaign,
  * or a group that never had a leader, waits its turn.
+ *
+ * Within the budget, the groups this broker is the preferred leader of come first (three quarters
+ * of it while others wait too). At a cold start each group's preferred replica then usually
+ * campaigns before the others and wins in the first term: fewer campaigns, each costing durable
+ * writes on every replica, and no leadership transfers afterwards to balance the leaders.
  */
 import assert from 'node:assert/strict';
 import { NO_NODE, type NodeId } from '../../raft/types.js';
@@ -34,6 +39,8 @@ export interface RaftTickerOptions {
   readonly tickMs: number;
   /** Groups ticked every time even without a leader (the controller's). */
   readonly priorityGroupIds?: readonly number[];
+  /** Whether this broker is the group's preferred leader: such groups come first in the leaderless budget. */
+  readonly preferred?: (group: Tickable) => boolean;
   readonly leaderlessTicksPerTickMax?: number;
   /** Runs after each tick's flush (the replica manager watches roles and drives reassignments there). */
   readonly afterTick?: () => void;
@@ -41,8 +48,8 @@ export interface RaftTickerOptions {
 
 export class RaftTicker {
   private timer: NodeJS.Timeout | undefined;
-  private readonly leaderless: Tickable[] = [];
-  private leaderlessCursor = 0;
+  private readonly leaderlessPreferred = new RoundRobin();
+  private readonly leaderlessOthers = new RoundRobin();
   private readonly leaderlessTicksMax: number;
   /** Ticks done since start. */
   ticks = 0;
@@ -71,25 +78,40 @@ export class RaftTicker {
   tick(): void {
     const groups = this.options.groups;
     const priority = this.options.priorityGroupIds?.map((id) => groups.get(id)) ?? [];
-    const leaderless = this.leaderless;
-    leaderless.length = 0;
+    const preferred = this.leaderlessPreferred;
+    const others = this.leaderlessOthers;
+    const isPreferred = this.options.preferred;
     for (const group of groups.handlers()) {
       if (group.leader !== NO_NODE || priority.includes(group)) group.tick();
-      else leaderless.push(group);
+      else if (isPreferred !== undefined && isPreferred(group)) preferred.groups.push(group);
+      else others.groups.push(group);
     }
-    const count = leaderless.length;
-    if (count <= this.leaderlessTicksMax) {
-      for (const group of leaderless) group.tick();
-      this.leaderlessWaiting = 0;
-    } else {
-      const start = this.leaderlessCursor % count;
-      for (let i = 0; i < this.leaderlessTicksMax; i++) leaderless[(start + i) % count].tick();
-      this.leaderlessCursor = (start + this.leaderlessTicksMax) % count;
-      this.leaderlessWaiting = count - this.leaderlessTicksMax;
-    }
-    leaderless.length = 0;
+    const budget = this.leaderlessTicksMax;
+    const total = preferred.groups.length + others.groups.length;
+    // Three quarters of the budget to the preferred groups while others wait too; what one list
+    // does not use goes to the other.
+    const preferredShare = Math.min(preferred.groups.length, Math.max(others.groups.length === 0 ? budget : Math.ceil((budget * 3) / 4), budget - others.groups.length));
+    const ticked = preferred.tick(preferredShare) + others.tick(budget - preferredShare);
+    this.leaderlessWaiting = total - ticked;
     this.options.transport.flushTick();
     this.ticks += 1;
     this.options.afterTick?.();
+  }
+}
+
+/** Leaderless groups of one kind, collected per tick, ticked from where the last tick stopped. */
+class RoundRobin {
+  readonly groups: Tickable[] = [];
+  private cursor = 0;
+
+  /** Ticks up to `budget` of the collected groups, then forgets them; returns how many it ticked. */
+  tick(budget: number): number {
+    const count = this.groups.length;
+    const ticks = Math.min(Math.max(budget, 0), count);
+    const start = count === 0 ? 0 : this.cursor % count;
+    for (let i = 0; i < ticks; i++) this.groups[(start + i) % count].tick();
+    if (count > 0) this.cursor = (start + ticks) % count;
+    this.groups.length = 0;
+    return ticks;
   }
 }

@@ -95,6 +95,8 @@ export class ReplicaManager {
   private readonly byPartition = new Map<string, HostedReplica>();
   /** Hosted replicas whose partition has a reassignment target. */
   private readonly reassigning = new Set<HostedReplica>();
+  /** Hosted replicas whose partition prefers this broker as leader (they campaign first at a cold start). */
+  private readonly preferredHere = new Set<Replica>();
   private readonly ticker: RaftTicker;
   private readonly reassignments: ReassignmentDriver;
   private readonly balancer: LeaderBalancer;
@@ -114,6 +116,7 @@ export class ReplicaManager {
       transport: options.transport,
       tickMs: options.tickMs,
       priorityGroupIds: [CONTROLLER_GROUP],
+      preferred: (group) => this.preferredHere.has(group as Replica),
       afterTick: () => this.afterTick(),
     });
     this.reassignments = new ReassignmentDriver({ nodeId: options.nodeId, clock: options.clock, logger: options.logger, reassignmentDone: options.reassignmentDone });
@@ -283,7 +286,9 @@ export class ReplicaManager {
       this.firstReconcileDone = true;
     }
     this.reassigning.clear();
+    this.preferredHere.clear();
     for (const hosted of this.hosted.values()) {
+      if (hosted.assignment.replicas[0] === this.options.nodeId) this.preferredHere.add(hosted.replica);
       if (hosted.assignment.targetReplicas !== null) this.reassigning.add(hosted);
       else this.reassignments.forget(hosted.groupId);
     }
@@ -365,6 +370,7 @@ export class ReplicaManager {
     this.options.groups.unregister(hosted.groupId);
     this.hosted.delete(hosted.groupId);
     this.reassigning.delete(hosted);
+    this.preferredHere.delete(hosted.replica);
     this.reassignments.forget(hosted.groupId);
     const key = partitionKey(hosted.topic, hosted.index);
     if (this.byPartition.get(key) === hosted) this.byPartition.delete(key);

@@ -387,3 +387,21 @@ test('the Raft clock ticks led groups every time and shares a budget among leade
   for (const group of leaderless.slice(0, 10)) assert.equal(group.ticks, 9);
   assert.equal(ticker.leaderlessWaiting, 0);
 });
+
+test('leaderless groups this broker prefers to lead get three quarters of the budget', () => {
+  const groups = new GroupIdRegistry<{ tick(): void; leader: number; ticks: number }>();
+  const make = () => {
+    const group = { leader: 0, ticks: 0, tick: () => (group.ticks += 1) };
+    return group;
+  };
+  const preferred = Array.from({ length: 100 }, make);
+  const others = Array.from({ length: 100 }, make);
+  let groupId = 1;
+  for (const group of [...others, ...preferred]) groups.register(groupId, `g-${groupId++}`, group);
+  const preferredSet = new Set<object>(preferred);
+  const ticker = new RaftTicker({ groups, transport: { flushTick: () => undefined }, tickMs: 50, preferred: (group) => preferredSet.has(group) });
+  for (let i = 0; i < 25; i++) ticker.tick();
+  // 64 per tick: 48 to the preferred, 16 to the others.
+  for (const group of preferred) assert.equal(group.ticks, (25 * 48) / 100);
+  for (const group of others) assert.equal(group.ticks, (25 * 16) / 100);
+});
