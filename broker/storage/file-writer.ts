@@ -3,8 +3,9 @@
  * writes or syncs goes through it, so a test can wrap it to count fdatasync calls or to fail with
  * ENOSPC after a given number of bytes, deterministically, below the storage API.
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
 
 /** A file open for writing at explicit positions. */
 export interface WritableFile {
@@ -28,6 +29,38 @@ export interface FileWriter {
   syncDirectory(dir: string): Promise<void>;
 }
 
+/**
+ * Test-only fault-injection hooks (broker/storage/README.md, "Test-only hooks"), read once at
+ * module load so a broker without them pays nothing per write or sync.
+ *
+ * BROOK_TEST_FSYNC_JOURNAL=<path>: after every successful fdatasync, "<absolute file path> <synced
+ * length>\n" is appended to <path>, so a harness that SIGKILLs the broker knows how much of each
+ * file a power loss would have kept.
+ * BROOK_TEST_FAIL_WRITES_FILE=<path>: while <path> exists, every write fails with ENOSPC (a full disk).
+ */
+const fsyncJournalPath = process.env.BROOK_TEST_FSYNC_JOURNAL || undefined;
+const failWritesFlagPath = process.env.BROOK_TEST_FAIL_WRITES_FILE || undefined;
+
+let fsyncJournalFd: number | undefined;
+
+/** Appends one line to the fsync journal, synchronously, so the line is in the page cache before the caller goes on. */
+function journalSyncedLength(path: string, lengthBytes: number): void {
+  if (fsyncJournalFd === undefined) {
+    fsyncJournalFd = openSync(fsyncJournalPath!, 'a');
+    process.once('exit', () => closeSync(fsyncJournalFd!));
+  }
+  writeSync(fsyncJournalFd, `${resolve(path)} ${lengthBytes}\n`);
+}
+
+function simulatedDiskFullError(path: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device (simulated by BROOK_TEST_FAIL_WRITES_FILE), write '${path}'`);
+  error.code = 'ENOSPC';
+  error.errno = -28;
+  error.syscall = 'write';
+  error.path = path;
+  return error;
+}
+
 /** Node's writev accepts at most IOV_MAX buffers per call on Linux. */
 const BUFFERS_PER_WRITEV_MAX = 1024;
 
@@ -38,6 +71,7 @@ class NodeWritableFile implements WritableFile {
   ) {}
 
   async writeAll(buffers: readonly Buffer[], positionBytes: number): Promise<void> {
+    if (failWritesFlagPath !== undefined && existsSync(failWritesFlagPath)) throw simulatedDiskFullError(this.path);
     let position = positionBytes;
     let pending = buffers.filter((buffer) => buffer.length > 0);
     while (pending.length > 0) {
@@ -51,7 +85,15 @@ class NodeWritableFile implements WritableFile {
   }
 
   datasync(): Promise<void> {
-    return this.handle.datasync();
+    return fsyncJournalPath === undefined ? this.handle.datasync() : this.datasyncJournaled();
+  }
+
+  private async datasyncJournaled(): Promise<void> {
+    // The size before the sync is what the sync covers: writes to one file are serialized by
+    // the log's queue, so none runs between this stat and the sync.
+    const { size } = await this.handle.stat();
+    await this.handle.datasync();
+    journalSyncedLength(this.path, size);
   }
 
   truncate(lengthBytes: number): Promise<void> {
