@@ -22,6 +22,8 @@ export interface RunResult extends Throughput {
   readonly latency: LatencySummary | null;
   /** Records sent but never acknowledged or never received within the run. */
   readonly missingRecords: number;
+  /** The first error a send or read failed with, if any did. */
+  readonly firstError: string | null;
 }
 
 /** One row of the comparison: what `bench:compare --json` writes, one per workload and unit. */
@@ -40,6 +42,11 @@ export interface CompareRow {
   readonly peerDurability: string;
   /** Why a value is missing, or what the row's peer is. */
   readonly note: string;
+}
+
+/** An error as one line of text. */
+export function errorText(error: unknown): string {
+  return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split('\n')[0].slice(0, 200);
 }
 
 export function ratioOf(brook: number | null, peer: number | null): number | null {
@@ -86,7 +93,7 @@ export function formatRunTable(results: readonly RunResult[]): string {
       formatFigure(r.latency?.p99Ms ?? null),
       formatFigure(r.latency?.p999Ms ?? null),
       formatFigure(r.latency?.maxMs ?? null),
-      r.durability + (r.missingRecords > 0 ? ` (${r.missingRecords} missing)` : '') + (r.latency !== null && !r.latency.correctedForCoordinatedOmission ? ' (latency not CO-corrected: max rate)' : ''),
+      r.durability + (r.missingRecords > 0 ? ` (${r.missingRecords} missing${r.firstError === null ? '' : `; first error: ${r.firstError}`})` : '') + (r.latency !== null && !r.latency.correctedForCoordinatedOmission ? ' (latency not CO-corrected: max rate)' : ''),
     ]),
   );
 }

@@ -5,7 +5,7 @@
  */
 import { Consumer } from '../../consumer/consumer.js';
 import { Producer, type Message } from '../../producer/producer.js';
-import type { RunResult } from './bench-result.js';
+import { errorText, type RunResult } from './bench-result.js';
 import { FixedRateSchedule } from './fixed-rate-schedule.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { LiveProgress } from './live-progress.js';
@@ -120,12 +120,12 @@ export async function produceToBrook(brokers: string, spec: WorkloadSpec, run: R
   }
   const throughput = meter.finish(meter.lastCompletionNs);
   if (errors.length > 0 && throughput.records === 0) throw errors[0];
-  return { ...throughput, system: 'brook', kind: 'produce', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: latency.count > 0 ? latency.summary() : null, missingRecords: sent - throughput.records };
+  return { ...throughput, system: 'brook', kind: 'produce', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: latency.count > 0 ? latency.summary() : null, missingRecords: sent - throughput.records, firstError: errors.length > 0 ? errorText(errors[0]) : null };
 }
 
 /** Reads `spec.records` records of `spec.topic` from offset 0 of every partition. */
 export async function consumeFromBrook(brokers: string, spec: WorkloadSpec, run: RunLabel): Promise<RunResult> {
-  const consumer = new Consumer({ brokers, maxWaitMs: 100, maxPrefetchBytes: CONSUMER_PREFETCH_BYTES, maxBytesPerPartition: CONSUMER_PARTITION_FETCH_BYTES });
+  const consumer = new Consumer({ brokers, offsetResetPolicy: 'earliest', maxWaitMs: 100, maxPrefetchBytes: CONSUMER_PREFETCH_BYTES, maxBytesPerPartition: CONSUMER_PARTITION_FETCH_BYTES });
   await consumer.connect();
   const meter = new ThroughputMeter(run.progress ? new LiveProgress(run.label, spec.records) : null);
   const startNs = nowNs();
@@ -134,7 +134,7 @@ export async function consumeFromBrook(brokers: string, spec: WorkloadSpec, run:
   const stop = () => (stopping ??= consumer.disconnect());
   const deadline = setTimeout(() => void stop(), spec.maxSeconds * 1000);
   try {
-    await consumer.assign(Array.from({ length: spec.partitions }, (_, partition) => ({ topic: spec.topic, partition, offset: 0 })));
+    await consumer.assign(Array.from({ length: spec.partitions }, (_, partition) => ({ topic: spec.topic, partition, offset: 'earliest' as const })));
     await consumer.run({
       eachBatch: ({ batch }) => {
         let bytes = 0;
@@ -148,7 +148,7 @@ export async function consumeFromBrook(brokers: string, spec: WorkloadSpec, run:
     await stop();
   }
   const throughput = meter.finish(meter.lastCompletionNs);
-  return { ...throughput, system: 'brook', kind: 'consume', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: null, missingRecords: Math.max(0, spec.records - throughput.records) };
+  return { ...throughput, system: 'brook', kind: 'consume', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: null, missingRecords: Math.max(0, spec.records - throughput.records), firstError: null };
 }
 
 /**
@@ -157,9 +157,9 @@ export async function consumeFromBrook(brokers: string, spec: WorkloadSpec, run:
  */
 export async function endToEndWithBrook(brokers: string, spec: WorkloadSpec, run: RunLabel): Promise<RunResult> {
   if (spec.ratePerSecond === null) throw new Error('an end-to-end run needs a fixed rate');
-  const consumer = new Consumer({ brokers, maxWaitMs: 500, minBytes: 1, maxPrefetchBytes: CONSUMER_PREFETCH_BYTES });
+  const consumer = new Consumer({ brokers, offsetResetPolicy: 'earliest', maxWaitMs: 500, minBytes: 1, maxPrefetchBytes: CONSUMER_PREFETCH_BYTES });
   await consumer.connect();
-  await consumer.assign(Array.from({ length: spec.partitions }, (_, partition) => ({ topic: spec.topic, partition, offset: 0 })));
+  await consumer.assign(Array.from({ length: spec.partitions }, (_, partition) => ({ topic: spec.topic, partition, offset: 'earliest' as const })));
   const producers = await connectProducers(brokers, spec);
   const meter = new ThroughputMeter(run.progress ? new LiveProgress(run.label, spec.records) : null);
   const latency = new LatencyRecorder(true);
@@ -196,5 +196,5 @@ export async function endToEndWithBrook(brokers: string, spec: WorkloadSpec, run
   }
   if (errors.length > 0 && acked.records === 0) throw errors[0];
   const throughput = meter.finish(meter.lastCompletionNs);
-  return { ...throughput, system: 'brook', kind: 'e2e', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: latency.summary(), missingRecords: sent - throughput.records };
+  return { ...throughput, system: 'brook', kind: 'e2e', label: run.label, durability: run.durability, parameters: parametersOf(spec, brokers), latency: latency.summary(), missingRecords: sent - throughput.records, firstError: errors.length > 0 ? errorText(errors[0]) : null };
 }

@@ -55,7 +55,8 @@ const RECORDS = { w1: 2_000_000, warmUp: 300_000, w2: 400_000, w4RatePerSecond: 
 const W5_BATCH_BYTES = 1 * MIB;
 const W5_IN_FLIGHT = 4;
 
-interface Measured {
+/** What the phases measured, by workload and side ('brook-fsync', 'brook-relaxed', 'npm', 'lean', 'ceiling'). */
+export interface Measured {
   w1: Map<string, RunResult>;
   w2: Map<string, RunResult>;
   w3: Map<string, RunResult>;
@@ -64,11 +65,11 @@ interface Measured {
   notes: Map<string, string>;
 }
 
-const BROOK_FSYNC = 'brook-fsync';
-const BROOK_RELAXED = 'brook-relaxed';
-const PEER_NPM = 'npm';
-const PEER_LEAN = 'lean';
-const CEILING = 'ceiling';
+export const BROOK_FSYNC = 'brook-fsync';
+export const BROOK_RELAXED = 'brook-relaxed';
+export const PEER_NPM = 'npm';
+export const PEER_LEAN = 'lean';
+export const CEILING = 'ceiling';
 
 function durabilityKey(durability: BrookDurability): string {
   return durability === FSYNC_BEFORE_ACK ? BROOK_FSYNC : BROOK_RELAXED;
@@ -91,7 +92,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareOutcom
   } finally {
     await group.close();
   }
-  const rows = compareRows(options, measured);
+  const rows = compareRows(options.only, measured);
   const runs = [...measured.w1.values(), ...measured.w2.values(), ...measured.w3.values(), ...measured.w4.values(), ...measured.w5.values()];
   writeCharts(options, measured);
   writeJsonFile(join(options.outDir, 'runs.json'), runs);
@@ -218,7 +219,8 @@ async function runNatsClusterPhase(options: CompareOptions, group: ProcessGroup,
   }
 }
 
-function compareRows(options: CompareOptions, m: Measured): CompareRow[] {
+/** The table's rows (and the JSON list): one per workload, unit and Brook durability. */
+export function compareRows(only: ReadonlySet<WorkloadName>, m: Measured): CompareRow[] {
   const rows: CompareRow[] = [];
   const clusterNote = m.notes.get('cluster') ?? '';
   const row = (workload: string, unit: string, brook: RunResult | undefined, peer: RunResult | undefined, peerLean: RunResult | undefined, pick: (r: RunResult) => number | null, brookDurability: string, peerDurability: string, note = '') => {
@@ -228,20 +230,20 @@ function compareRows(options: CompareOptions, m: Measured): CompareRow[] {
     rows.push({ workload, unit, brook: b, peer: p, peerLean: l, ratio: ratioOf(b, p), ratioLean: ratioOf(b, l), brookDurability, peerDurability, note: b === null && note === '' ? clusterNote : note });
   };
   const durabilities: Array<[string, BrookDurability]> = [[BROOK_FSYNC, FSYNC_BEFORE_ACK], [BROOK_RELAXED, SYNC_EVERY_TWO_MINUTES]];
-  if (options.only.has('W1')) {
+  if (only.has('W1')) {
     for (const [key, durability] of durabilities) row('W1 produce R1 100 B acks=all', 'records/s', m.w1.get(key), m.w1.get(PEER_NPM), m.w1.get(PEER_LEAN), (r) => r.recordsPerSecond, durability.name, NATS_DURABILITY);
   }
-  if (options.only.has('W2')) {
+  if (only.has('W2')) {
     for (const [key, durability] of durabilities) row('W2 produce R3 1 KiB acks=all', 'records/s', m.w2.get(key), m.w2.get(PEER_NPM), m.w2.get(PEER_LEAN), (r) => r.recordsPerSecond, durability.name, NATS_DURABILITY);
     for (const [key, durability] of durabilities) row('W2 produce R3 1 KiB acks=all', 'MB/s', m.w2.get(key), m.w2.get(PEER_NPM), m.w2.get(PEER_LEAN), (r) => r.megabytesPerSecond, durability.name, NATS_DURABILITY);
   }
-  if (options.only.has('W3')) row('W3 consume R3 1 KiB', 'MB/s', m.w3.get(BROOK_FSYNC), m.w3.get(PEER_NPM), m.w3.get(PEER_LEAN), (r) => r.megabytesPerSecond, 'read (written fsync before ack)', 'read', m.w3.has(BROOK_FSYNC) ? 'peer: npm pull consumer; lean: raw push consumer' : '');
-  if (options.only.has('W4')) {
+  if (only.has('W3')) row('W3 consume R3 1 KiB', 'MB/s', m.w3.get(BROOK_FSYNC), m.w3.get(PEER_NPM), m.w3.get(PEER_LEAN), (r) => r.megabytesPerSecond, 'read (written fsync before ack)', 'read', m.w3.has(BROOK_FSYNC) ? 'peer: npm pull consumer; lean: raw push consumer' : '');
+  if (only.has('W4')) {
     for (const [label, pick] of [['p50 ms', (r: RunResult) => r.latency?.p50Ms ?? null], ['p99 ms', (r: RunResult) => r.latency?.p99Ms ?? null], ['p99.9 ms', (r: RunResult) => r.latency?.p999Ms ?? null]] as const) {
       for (const [key, durability] of durabilities) row('W4 e2e R3 100 B at 5,000/s', label, m.w4.get(key), m.w4.get(PEER_NPM), m.w4.get(PEER_LEAN), pick, durability.name, NATS_DURABILITY);
     }
   }
-  if (options.only.has('W5')) {
+  if (only.has('W5')) {
     for (const [key, durability] of durabilities) row('W5 produce R1 1 MiB batches', 'MB/s', m.w5.get(key), m.w5.get(CEILING), undefined, (r) => r.megabytesPerSecond, durability.name, 'none', `peer: bare gRPC unary 1 MiB, ${W5_IN_FLIGHT} in flight`);
   }
   return rows;

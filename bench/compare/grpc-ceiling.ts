@@ -71,5 +71,5 @@ export async function measureGrpcCeiling(group: ProcessGroup, spec: CeilingSpec,
   }
   if (errors.length > 0) throw new Error(`gRPC ceiling call failed: ${errors[0].message}`);
   const throughput = meter.finish(meter.lastCompletionNs);
-  return { ...throughput, system: 'grpc', kind: 'grpc-ceiling', label: run.label, durability: 'none (bytes discarded)', parameters: { ...spec }, latency: null, missingRecords: 0 };
+  return { ...throughput, system: 'grpc', kind: 'grpc-ceiling', label: run.label, durability: 'none (bytes discarded)', parameters: { ...spec }, latency: null, missingRecords: 0, firstError: null };
 }

@@ -193,7 +193,7 @@ export async function produceToJetStream(deployment: NatsDeployment, client: Jet
   }
   const throughput = meter.finish(meter.lastCompletionNs);
   if (throughput.records === 0 && publisher.errors.length > 0) throw new Error(`JetStream publish failed: ${publisher.errors[0]}`);
-  return { ...throughput, system: label(client), kind: 'produce', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, window), latency: latency.count > 0 ? latency.summary() : null, missingRecords: sent - throughput.records };
+  return { ...throughput, system: label(client), kind: 'produce', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, window), latency: latency.count > 0 ? latency.summary() : null, missingRecords: sent - throughput.records, firstError: publisher.errors[0] ?? null };
 }
 
 /** Receives pushed (or pulled) messages and hands each payload to `onData`; `stop` ends it. */
@@ -288,7 +288,7 @@ export async function consumeFromJetStream(deployment: NatsDeployment, client: J
   const throughput = meter.finish(meter.lastCompletionNs);
   await subscription.stop();
   await connection.close();
-  return { ...throughput, system: label(client), kind: 'consume', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, 0), latency: null, missingRecords: Math.max(0, spec.records - throughput.records) };
+  return { ...throughput, system: label(client), kind: 'consume', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, 0), latency: null, missingRecords: Math.max(0, spec.records - throughput.records), firstError: null };
 }
 
 /**
@@ -330,5 +330,5 @@ export async function endToEndWithJetStream(deployment: NatsDeployment, client: 
   }
   if (acked.records === 0 && publisher.errors.length > 0) throw new Error(`JetStream publish failed: ${publisher.errors[0]}`);
   const throughput = meter.finish(meter.lastCompletionNs);
-  return { ...throughput, system: label(client), kind: 'e2e', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, 0), latency: latency.summary(), missingRecords: sent - throughput.records };
+  return { ...throughput, system: label(client), kind: 'e2e', label: run.label, durability: NATS_DURABILITY, parameters: parametersOf(spec, deployment, client, 0), latency: latency.summary(), missingRecords: sent - throughput.records, firstError: publisher.errors[0] ?? null };
 }

@@ -60,6 +60,8 @@ export class LatencyRecorder {
   summary(): LatencySummary {
     const h = this.histogram;
     const ms = (us: number) => us / 1000;
+    // The max as the percentile table reports it (the top of its bucket), so percentiles never exceed it.
+    const maxUs = h.getValueAtPercentile(100);
     return {
       count: h.totalCount,
       meanMs: ms(h.mean),
@@ -67,9 +69,9 @@ export class LatencyRecorder {
       p90Ms: ms(h.getValueAtPercentile(90)),
       p99Ms: ms(h.getValueAtPercentile(99)),
       p999Ms: ms(h.getValueAtPercentile(99.9)),
-      maxMs: ms(h.maxValue),
+      maxMs: ms(maxUs),
       correctedForCoordinatedOmission: this.correctedForCoordinatedOmission,
-      percentiles: SUMMARY_PERCENTILES.map((percentile) => ({ percentile, ms: ms(percentile === 100 ? h.maxValue : h.getValueAtPercentile(percentile)) })),
+      percentiles: SUMMARY_PERCENTILES.map((percentile) => ({ percentile, ms: ms(percentile === 100 ? maxUs : h.getValueAtPercentile(percentile)) })),
       clampedCount: this.clamped,
     };
   }
