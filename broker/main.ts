@@ -43,6 +43,7 @@ import { ReplicaManager } from './cluster/replica-manager.js';
 import { Controller } from './controller/controller.js';
 import type { Replica } from './partition/replica.js';
 import { GroupIdRegistry } from './transport/group-id-registry.js';
+import { startGroupsService } from './groups/groups-service.js';
 import { PeerTransport } from './transport/peer-transport.js';
 
 export { BROKER_SETTINGS, BrokerConfigError, loadBrokerConfig, loadBrokerConfigWithSources } from './config/broker-config.js';
@@ -148,12 +149,15 @@ async function assemble(
     const metricsServer = await startMetricsServer(metrics, metricsListen.host, metricsListen.port, logger.child({ component: 'metrics' }));
     if (metricsServer !== undefined) closers.push(() => metricsServer.close());
   }
+  const groups = await startGroupsService({ context, logDeps: { clock: systemClock, files }, logger: logger.child({ component: 'groups' }) });
+  closers.push(() => groups.close());
   const proto = loadBrookProto();
   server = await startGrpcServer({
     host: listen.host,
     port: listen.port,
     service: withTolerantDecoding(proto.service),
     implementation: createBrookService(context),
+    extraServices: [groups],
     requestMaxBytes: config.requestMaxBytes,
     responseMaxBytes: config.responseMaxBytes,
     streamsPerConnectionMax: config.inFlightRequestsPerConnectionMax,
@@ -163,6 +167,8 @@ async function assemble(
   const running = server;
   closers.push(() => running.shutdown(config.shutdownTimeoutMs));
   closers.push(() => shutdown.abort());
+  // Group calls held open (JoinGroup, SyncGroup) are answered before the server waits for in-flight calls.
+  closers.push(() => groups.coordinator.close());
   const address = listen.host.includes(':') ? `[${listen.host}]:${server.port}` : `${listen.host}:${server.port}`;
   mode.serving();
   logger.info({ address, service: BROOK_SERVICE_NAME, clusterId: topics.clusterId, nodeId: config.nodeId }, 'broker listening');

@@ -12,6 +12,8 @@ export interface GrpcServerOptions {
   readonly port: number;
   readonly service: grpc.ServiceDefinition;
   readonly implementation: grpc.UntypedServiceImplementation;
+  /** More services served on the same listener (e.g. brook.v1.Groups). */
+  readonly extraServices?: ReadonlyArray<{ readonly service: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation }>;
   readonly requestMaxBytes: number;
   readonly responseMaxBytes: number;
   /** HTTP/2 max concurrent streams: calls in flight per client connection. */
@@ -65,6 +67,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     'grpc.max_concurrent_streams': options.streamsPerConnectionMax,
   });
   server.addService(options.service, options.implementation);
+  for (const extra of options.extraServices ?? []) server.addService(extra.service, extra.implementation);
   const address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error === null ? resolve(boundPort) : reject(error)));

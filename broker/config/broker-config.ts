@@ -86,6 +86,14 @@ export interface BrokerConfig {
   /** Replicas of a topic created without a replication factor; 0 = min(3, brokers). */
   readonly defaultReplicationFactor: number;
 
+  /** Partitions of the offsets topic (consumer groups); 0 = 16 in a cluster, 4 on a single broker. */
+  readonly groupsOffsetsPartitions: number;
+  /** How long the first join phase of an empty group waits for more members. */
+  readonly groupsInitialRebalanceDelayMs: number;
+  /** Range of session timeouts a group member may ask for. */
+  readonly groupsMinSessionTimeoutMs: number;
+  readonly groupsMaxSessionTimeoutMs: number;
+
   /** cluster.peers parsed: broker id -> internal host:port. Empty on a single broker. */
   readonly peers: ReadonlyMap<number, string>;
   /** The controller voters, ascending: controller.voters, or its default. Empty on a single broker. */
@@ -204,6 +212,10 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('brokerLeaseMs', 'broker.lease.ms', 'integer', 4 * SECOND_MS, 'A broker not heard from for this long is fenced (shown unavailable).', { min: 20, max: 10 * MINUTE_MS }),
   setting('leaderBalanceIntervalMs', 'leader.balance.interval.ms', 'integer', 10 * SECOND_MS, 'How often a leader checks whether its partition\'s preferred replica should lead instead.', { min: 100, max: DAY_MS }),
   setting('defaultReplicationFactor', 'default.replication.factor', 'integer', 0, 'Replicas of a topic created without a replication factor (auto-created ones too); 0 means min(3, brokers).', { min: 0, max: 16 }),
+  setting('groupsOffsetsPartitions', 'groups.offsets.partitions', 'integer', 0, 'Partitions of the consumer-group offsets topic, fixed when it is first created; 0 means 16 in a cluster, 4 on a single broker.', { min: 0, max: 1000 }),
+  setting('groupsInitialRebalanceDelayMs', 'groups.initial.rebalance.delay.ms', 'integer', 1 * SECOND_MS, 'How long the first rebalance of an empty consumer group waits for more members to join.', { min: 0, max: 5 * MINUTE_MS }),
+  setting('groupsMinSessionTimeoutMs', 'groups.min.session.timeout.ms', 'integer', 1 * SECOND_MS, 'Shortest session timeout a consumer-group member may ask for.', { min: 100, max: 30 * MINUTE_MS }),
+  setting('groupsMaxSessionTimeoutMs', 'groups.max.session.timeout.ms', 'integer', 5 * MINUTE_MS, 'Longest session timeout a consumer-group member may ask for.', { min: 100, max: 30 * MINUTE_MS }),
 ]);
 
 /** A setting's value was not accepted; the message names the setting, its source and the rule. */
