@@ -99,10 +99,13 @@ export function flipCommittedBit(dataDir: string, topic: string, random: TestRan
   if (segments.length === 0) return undefined;
   const file = join(dir, segments.at(-1)!);
   const bytes = readFileSync(file);
-  const batches = [...iterateBatches(bytes)].filter((batch) => batch.size > BATCH_HEADER_BYTES);
+  const batches = [...iterateBatches(bytes, { verifyCrc: false })].filter((batch) => batch.size > BATCH_HEADER_BYTES);
   const usable = Math.floor(batches.length * committedFraction);
   if (usable === 0) return undefined;
-  const batch = batches[random.below(usable)];
+  // Weighted by size, so the flip lands anywhere in the committed bytes, also far from the
+  // segment's start where recovery trusts the index and does not check CRCs.
+  const target = random.below(batches[usable - 1].pos + batches[usable - 1].size);
+  const batch = batches.find((candidate) => candidate.pos + candidate.size > target)!;
   const positionBytes = batch.pos + BATCH_HEADER_BYTES + random.below(batch.size - BATCH_HEADER_BYTES);
   assert.ok(positionBytes < batch.pos + batch.size);
   const bit = random.below(8);
