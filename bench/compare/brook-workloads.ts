@@ -11,7 +11,7 @@ import { LatencyRecorder } from './latency-recorder.js';
 import { LiveProgress } from './live-progress.js';
 import { CompletionSignal, driveAtFixedRate, driveAtMaxRate, type DriverTarget } from './load-driver.js';
 import { nowNs, ThroughputMeter } from './throughput-meter.js';
-import { makePayload, readStamp, stampedPayload, type WorkloadSpec } from './workload-spec.js';
+import { makePayload, readStamp, stampedPayload, windowWithinBytes, type WorkloadSpec } from './workload-spec.js';
 
 /** Records per send() call at max rate, and send() calls outstanding per producer. */
 const MESSAGES_PER_SEND = 2_000;
@@ -67,8 +67,8 @@ function producerTarget(producers: Producer[], spec: WorkloadSpec, meter: Throug
     send(from, to) {
       const count = to - from;
       let messages: Message[];
-      if (latency === null && spec.ratePerSecond === null) {
-        // Max rate without per-record stamps: one shared array of identical messages.
+      if (spec.ratePerSecond === null) {
+        // Max rate sends identical records: one shared array of messages, no allocation per record.
         while (shared.length < count) shared.push({ value: valueOf(0) });
         messages = shared.length === count ? shared : shared.slice(0, count);
       } else {
@@ -109,7 +109,7 @@ export async function produceToBrook(brokers: string, spec: WorkloadSpec, run: R
     const deadlineNs = startNs + spec.maxSeconds * 1e9;
     if (spec.ratePerSecond === null) {
       const target = producerTarget(producers, spec, meter, latency, () => 0, () => payload, errors);
-      sent = await driveAtMaxRate(target, { records: spec.records, deadlineNs, chunkRecords: MESSAGES_PER_SEND, windowRecords: MESSAGES_PER_SEND * SENDS_IN_FLIGHT_PER_PRODUCER * spec.producers });
+      sent = await driveAtMaxRate(target, { records: spec.records, deadlineNs, chunkRecords: MESSAGES_PER_SEND, windowRecords: windowWithinBytes(MESSAGES_PER_SEND * SENDS_IN_FLIGHT_PER_PRODUCER * spec.producers, spec.recordBytes, MESSAGES_PER_SEND * 2) });
     } else {
       const schedule = new FixedRateSchedule(spec.ratePerSecond, startNs, spec.records);
       const target = producerTarget(producers, spec, meter, latency, (i) => schedule.intendedNs(i), () => payload, errors);

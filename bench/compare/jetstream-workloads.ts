@@ -18,7 +18,7 @@ import { CompletionSignal, driveAtFixedRate, driveAtMaxRate, type DriverTarget }
 import { connectNats, NATS_DURABILITY, type NatsDeployment } from './nats-deployment.js';
 import { LeanNatsConnection, parseNatsUrl, type NatsMessage } from './nats-protocol.js';
 import { nowNs, ThroughputMeter } from './throughput-meter.js';
-import { makePayload, readStamp, stampedPayload, type WorkloadSpec } from './workload-spec.js';
+import { makePayload, readStamp, stampedPayload, windowWithinBytes, type WorkloadSpec } from './workload-spec.js';
 
 export type JetStreamClientKind = 'npm' | 'lean';
 
@@ -183,7 +183,7 @@ export async function produceToJetStream(deployment: NatsDeployment, client: Jet
     meter.start(startNs);
     const deadlineNs = startNs + spec.maxSeconds * 1e9;
     if (spec.ratePerSecond === null) {
-      sent = await driveAtMaxRate(publisher, { records: spec.records, deadlineNs, chunkRecords: client === 'npm' ? NPM_CHUNK_RECORDS : LEAN_CHUNK_RECORDS, windowRecords: window * spec.producers });
+      sent = await driveAtMaxRate(publisher, { records: spec.records, deadlineNs, chunkRecords: client === 'npm' ? NPM_CHUNK_RECORDS : LEAN_CHUNK_RECORDS, windowRecords: windowWithinBytes(window * spec.producers, spec.recordBytes, client === 'npm' ? NPM_CHUNK_RECORDS : LEAN_CHUNK_RECORDS) });
     } else {
       schedule = new FixedRateSchedule(spec.ratePerSecond, startNs, spec.records);
       sent = await driveAtFixedRate(publisher, { schedule, deadlineNs, outstandingMax: FIXED_RATE_OUTSTANDING_MAX });

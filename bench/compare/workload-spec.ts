@@ -51,6 +51,18 @@ export const WORKLOAD_DEFAULTS: WorkloadSpec = {
   natsLeanWindow: 65_536,
 };
 
+/**
+ * Payload bytes a max-rate run keeps outstanding at most, whatever its record window says: with
+ * large records a record-count window would queue so much that the run's tail (waiting for the
+ * queue to drain after the deadline) dominates its duration.
+ */
+export const OUTSTANDING_BYTES_MAX = 16 * 1024 * 1024;
+
+/** `windowRecords`, lowered so that the records outstanding hold at most OUTSTANDING_BYTES_MAX (never below `floorRecords`). */
+export function windowWithinBytes(windowRecords: number, recordBytes: number, floorRecords: number): number {
+  return Math.max(floorRecords, Math.min(windowRecords, Math.floor(OUTSTANDING_BYTES_MAX / Math.max(1, recordBytes))));
+}
+
 /** A record value: `recordBytes` bytes of a repeating pattern (incompressible enough to be honest, cheap to make). */
 export function makePayload(recordBytes: number): Buffer {
   assert(Number.isSafeInteger(recordBytes) && recordBytes >= 0);
