@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const progress = setInterval(() => {
       const terms = managers.flatMap((manager) => manager.partitions().map((partition) => partition.leaderEpoch));
       const readyMsMax = Math.max(...managers.flatMap((manager) => manager.partitions().map((partition) => partition.replica.readyMsMax)));
-      process.stderr.write(`leaders ${leaderCount(false)} preferred ${leaderCount(true)} term max ${Math.max(...terms)} sum ${terms.reduce((a, b) => a + b, 0)} readyMsMax ${readyMsMax}\n`);
+      process.stderr.write(`leaders ${leaderCount(false)} preferred ${leaderCount(true)} term max ${Math.max(...terms)} sum ${terms.reduce((a, b) => a + b, 0)} readyMsMax ${readyMsMax} clock ${JSON.stringify(managers[0].clockStats())}\n`);
     }, 5_000);
     progress.unref();
     const electStart = performance.now();

@@ -15,6 +15,16 @@
  * (the exchange of votes is driven by messages, not ticks); only a retry after a failed campaign,
  * or a group that never had a leader, waits its turn.
  *
+ * Raft time also waits for the disk. Every tick sends a cheap probe (a stat) through the same
+ * thread pool that the replicas' writes and fdatasyncs queue in, and the next tick happens only
+ * once it has come back (at most IO_WAIT_TICKS_MAX ticks are skipped in a row). With an idle
+ * disk the probe returns within the tick and nothing changes; when a burst of durable writes
+ * (a thousand elections, each writing term and vote on every replica) queues up, a group's Ready
+ * takes a multiple of that queue's delay, and so does its heartbeat, which waits for the Ready:
+ * if time ran on, followers would time out on leaders that are only waiting for the disk, and
+ * their campaigns would add more writes to the queue. Slowing every clock with the queue keeps
+ * elections for leaders that are really gone.
+ *
  * Within the budget, the groups this broker is the preferred leader of come first (three quarters
  * of it while others wait too). At a cold start each group's preferred replica then usually
  * campaigns before the others and wins in the first term: fewer campaigns, each costing durable
@@ -26,6 +36,8 @@ import type { GroupIdRegistry } from '../transport/group-id-registry.js';
 
 /** Ticks per tick shared by the groups that know no leader (see the file comment). */
 export const LEADERLESS_TICKS_PER_TICK_MAX = 64;
+/** Ticks skipped in a row at most while the disk probe is out (a hung disk must not stop Raft time for good). */
+export const IO_WAIT_TICKS_MAX = 40;
 
 export interface Tickable {
   tick(): void;
@@ -42,6 +54,8 @@ export interface RaftTickerOptions {
   /** Whether this broker is the group's preferred leader: such groups come first in the leaderless budget. */
   readonly preferred?: (group: Tickable) => boolean;
   readonly leaderlessTicksPerTickMax?: number;
+  /** A cheap operation through the thread pool the replicas' disk writes use (see the file comment). */
+  readonly ioProbe?: () => Promise<unknown>;
   /** Runs after each tick's flush (the replica manager watches roles and drives reassignments there). */
   readonly afterTick?: () => void;
 }
@@ -55,6 +69,10 @@ export class RaftTicker {
   ticks = 0;
   /** Leaderless groups that were not ticked in the last tick (their turn comes later). */
   leaderlessWaiting = 0;
+  /** Ticks skipped because the disk probe had not come back. */
+  ticksDeferred = 0;
+  private probeOut = false;
+  private ticksWaited = 0;
 
   constructor(private readonly options: RaftTickerOptions) {
     assert.ok(Number.isInteger(options.tickMs) && options.tickMs >= 1, `tickMs must be a positive integer, got ${options.tickMs}`);
@@ -65,13 +83,33 @@ export class RaftTicker {
   /** Starts ticking every tickMs; the timer does not keep the process alive. Idempotent. */
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer = setInterval(() => this.onTimer(), this.options.tickMs);
     this.timer.unref();
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** The timer's tick: waits for the disk probe (see the file comment), then ticks the groups. */
+  private onTimer(): void {
+    if (this.probeOut && this.ticksWaited < IO_WAIT_TICKS_MAX) {
+      this.ticksWaited += 1;
+      this.ticksDeferred += 1;
+      this.options.afterTick?.();
+      return;
+    }
+    this.ticksWaited = 0;
+    const probe = this.options.ioProbe;
+    if (probe !== undefined && !this.probeOut) {
+      this.probeOut = true;
+      probe().then(
+        () => (this.probeOut = false),
+        () => (this.probeOut = false),
+      );
+    }
+    this.tick();
   }
 
   /** One tick of the groups (leaderless ones within their budget), then the transport's flush. */

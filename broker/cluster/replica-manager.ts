@@ -9,7 +9,7 @@
  * Directory layout: `<dir>/<topic>-<partition>-<groupId>/` per replica (segments + raft-state);
  * removed replicas are renamed into `<trashDir>/` and deleted from there in the background.
  */
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.js';
@@ -117,6 +117,7 @@ export class ReplicaManager {
       tickMs: options.tickMs,
       priorityGroupIds: [CONTROLLER_GROUP],
       preferred: (group) => this.preferredHere.has(group as Replica),
+      ioProbe: () => stat(options.dir),
       afterTick: () => this.afterTick(),
     });
     this.reassignments = new ReassignmentDriver({ nodeId: options.nodeId, clock: options.clock, logger: options.logger, reassignmentDone: options.reassignmentDone });
@@ -173,6 +174,11 @@ export class ReplicaManager {
       updates.push({ groupId: hosted.groupId, leaderId: this.options.nodeId, leaderEpoch: hosted.replica.status().term });
     }
     return updates;
+  }
+
+  /** The Raft clock's counters: ticks done, ticks deferred for the disk, leaderless groups waiting for a tick. */
+  clockStats(): { readonly ticks: number; readonly ticksDeferred: number; readonly leaderlessWaiting: number } {
+    return { ticks: this.ticker.ticks, ticksDeferred: this.ticker.ticksDeferred, leaderlessWaiting: this.ticker.leaderlessWaiting };
   }
 
   /** The stream to `peer` came up or went away; the groups led here stop streaming to a lost peer. */

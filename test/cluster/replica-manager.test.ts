@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
-import { LEADERLESS_TICKS_PER_TICK_MAX, RaftTicker } from '../../broker/cluster/raft-ticker.js';
+import { IO_WAIT_TICKS_MAX, LEADERLESS_TICKS_PER_TICK_MAX, RaftTicker } from '../../broker/cluster/raft-ticker.js';
 import { ReplicaManager } from '../../broker/cluster/replica-manager.js';
 import { ReplicaRequestError, type ReplicatedPartition } from '../../broker/cluster/replicated-partition.js';
 import { defaultPartitionRaftConfig, seededRandom } from '../../broker/cluster/partition-raft-config.js';
@@ -230,6 +230,8 @@ test('replicas open where assigned and elect one leader per partition', async ()
     assert.ok(leader.leadershipChanges >= 1, 'the leader was not told of its new leadership');
     assert.equal(held(leader, index).leadership(), undefined);
   }
+  // The balancer settles leadership on the first replicas; the tests below rely on it staying there.
+  await waitFor('preferred leaders', () => leaderOf(0)?.id === 1 && leaderOf(1)?.id === 3);
 });
 
 test('appends with acks all through the leader are committed and identical on every replica', async () => {
@@ -246,10 +248,11 @@ test('appends with acks all through the leader are committed and identical on ev
 });
 
 test('a follower answers NOT_LEADER_OR_FOLLOWER with the leader, its epoch and address', async () => {
-  const leader = leaderOf(0) as Broker;
-  const follower = [1, 2, 3].map((id) => brokers.get(id) as Broker).find((broker) => broker !== leader) as Broker;
+  await waitFor('orders-0 led by broker 1', () => leaderOf(0)?.id === 1);
+  const leader = brokers.get(1) as Broker;
+  const follower = brokers.get(2) as Broker;
   const partition = held(follower, 0);
-  await waitFor('the follower to know the leader', () => partition.leadership()?.currentLeader !== undefined);
+  await waitFor('the follower to know the leader', () => partition.leadership()?.currentLeader?.leaderId === 1);
   const epoch = held(leader, 0).leaderEpoch;
   assert.deepEqual(partition.leadership(), {
     errorCode: 'NOT_LEADER_OR_FOLLOWER',
@@ -404,4 +407,36 @@ test('leaderless groups this broker prefers to lead get three quarters of the bu
   // 64 per tick: 48 to the preferred, 16 to the others.
   for (const group of preferred) assert.equal(group.ticks, (25 * 48) / 100);
   for (const group of others) assert.equal(group.ticks, (25 * 16) / 100);
+});
+
+test('the Raft clock waits for the disk probe, but not for ever', async () => {
+  const groups = new GroupIdRegistry<{ tick(): void; leader: number }>();
+  let groupTicks = 0;
+  groups.register(1, 'g-1', { leader: 2, tick: () => (groupTicks += 1) });
+  let release: (() => void) | undefined;
+  let probes = 0;
+  const ticker = new RaftTicker({
+    groups,
+    transport: { flushTick: () => undefined },
+    tickMs: 2,
+    ioProbe: () => {
+      probes += 1;
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+  });
+  ticker.start();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // At most 25 timer rounds in 50 ms: all deferred behind the first probe (IO_WAIT_TICKS_MAX is 40).
+    assert.equal(groupTicks, 1);
+    assert.ok(ticker.ticksDeferred > 0);
+    release?.();
+    await waitFor('ticks after the probe came back', () => groupTicks >= 2);
+    // A probe that never comes back holds the clock for IO_WAIT_TICKS_MAX ticks only.
+    const probesBefore = probes;
+    await waitFor('a tick despite a hung probe', () => groupTicks >= 3 && probes === probesBefore);
+    assert.ok(ticker.ticksDeferred >= IO_WAIT_TICKS_MAX);
+  } finally {
+    ticker.stop();
+  }
 });
