@@ -26,7 +26,7 @@ import { resolveLogConfig, RETENTION_BYTES_UNBOUNDED, RETENTION_MS_FOREVER } fro
 import type { GroupIdRegistry } from '../transport/group-id-registry.js';
 import type { PeerService, PeerTransport } from '../transport/peer-transport.js';
 import { TopicError } from '../topics/topic-error.js';
-import { NO_NODE, type RaftConfig } from '../../raft/types.js';
+import { ConfChangeType, NO_NODE, type RaftConfig } from '../../raft/types.js';
 import { baseOffsetNumberAt } from '../../record/batch-header.js';
 import { decodeRecords, encodeBatch, iterateBatches } from '../../record/record-batch.js';
 import { BrokerLiveness } from './broker-liveness.js';
@@ -163,6 +163,7 @@ export class Controller {
   private ledTerm = 0;
   private readonly fencing = new Set<BrokerId>();
   private leaderUpdatesInFlight = false;
+  private membershipChanging = false;
   private leaderUpdateTimer: NodeJS.Timeout | undefined;
 
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -229,6 +230,11 @@ export class Controller {
     options.groups.register(CONTROLLER_GROUP, CONTROLLER_GROUP_NAME, replica);
     controller.scheduleApply();
     await controller.applyRunning;
+    if (controller.failure !== undefined) {
+      const failure = controller.failure;
+      await controller.close();
+      throw failure;
+    }
     controller.heartbeatTimer = setInterval(() => controller.onHeartbeatTimer(), controller.heartbeatIntervalMs);
     controller.logger.info({ voters: options.voters, learners: options.learners, appliedOffset: store.appliedOffset }, 'controller started');
     return controller;
@@ -530,6 +536,26 @@ export class Controller {
       this.submitInternal({ kind: 'fence', brokerId, fenced: true }, () => this.fencing.delete(brokerId));
     }
     this.flushLeaderUpdates();
+    this.addMissingLearner();
+  }
+
+  /**
+   * A broker of this broker's cluster configuration that the controller group does not know (it
+   * was added to cluster.peers after the group was created) joins as a learner, so its metadata
+   * follows the log. One change at a time; voters are never changed here.
+   */
+  private addMissingLearner(): void {
+    if (this.membershipChanging) return;
+    const conf = this.replica.status().conf;
+    const members = new Set([...conf.voters, ...conf.learners]);
+    const missing = [...this.options.peerAddresses.keys()].find((id) => !members.has(id));
+    if (missing === undefined) return;
+    this.membershipChanging = true;
+    this.logger.info({ broker: missing }, 'adding a broker to the controller group as a learner');
+    this.replica
+      .changeMembership({ type: ConfChangeType.AddLearner, nodeId: missing })
+      .catch((error: unknown) => this.logger.debug({ err: error, broker: missing }, 'adding a learner did not complete'))
+      .finally(() => (this.membershipChanging = false));
   }
 
   private scheduleLeaderUpdateFlush(): void {

@@ -30,16 +30,17 @@ import { freePort, silentLogger, TEST_LIMITS, waitFor } from '../transport/trans
 const TICK_MS = 25;
 const IDS: BrokerId[] = [1, 2, 3];
 const HEARTBEAT_INTERVAL_MS = 100;
-const LEASE_MS = 1000;
+const LEASE_MS = 2500;
 const FORWARD_TIMEOUT_MS = 5000;
 /** Long enough for an election plus a lease on a loaded 2-core machine. */
-const WAIT_MS = 8000;
+const WAIT_MS = 15_000;
 
 function raftConfig(seed: number): Omit<RaftConfig, 'id' | 'applied'> {
   return {
-    // 250-500 ms election timeout: short for the test, still well above a Ready's fdatasync.
-    electionTicks: 10,
-    heartbeatTicks: 2,
+    // 0.5-1 s election timeout: short for the test, still well above a Ready's fdatasync on a
+    // loaded machine (three brokers share this process's event loop).
+    electionTicks: 20,
+    heartbeatTicks: 3,
     preVote: true,
     checkQuorum: true,
     maxMessageBytes: 1024 * 1024,
@@ -64,6 +65,8 @@ interface Broker {
 
 class TestCluster {
   readonly brokers = new Map<BrokerId, Broker>();
+  /** Internal address of every broker: the cluster configuration every controller reads. */
+  private readonly addresses = new Map<BrokerId, string>();
   private readonly files = new FileHandleCache(64);
   private readonly config = loadBrokerConfig({ env: {} });
   private timer: NodeJS.Timeout | undefined;
@@ -71,9 +74,7 @@ class TestCluster {
   constructor(readonly root: string) {}
 
   async start(): Promise<void> {
-    for (const id of IDS) {
-      this.brokers.set(id, { id, address: `127.0.0.1:${await freePort()}`, dir: join(this.root, `broker-${id}`, 'controller'), leaderships: [], starts: 0 });
-    }
+    for (const id of IDS) await this.configureBroker(id);
     await Promise.all(IDS.map((id) => this.startBroker(id)));
     this.timer = setInterval(() => {
       for (const broker of this.brokers.values()) {
@@ -81,6 +82,21 @@ class TestCluster {
         broker.transport?.flushTick();
       }
     }, TICK_MS);
+  }
+
+  private async configureBroker(id: BrokerId): Promise<void> {
+    const address = `127.0.0.1:${await freePort()}`;
+    this.brokers.set(id, { id, address, dir: join(this.root, `broker-${id}`, 'controller'), leaderships: [], starts: 0 });
+    this.addresses.set(id, address);
+  }
+
+  /** A broker added to the cluster configuration: the running ones learn its address, then it starts. */
+  async addBroker(id: BrokerId): Promise<void> {
+    await this.configureBroker(id);
+    for (const broker of this.brokers.values()) {
+      broker.transport?.updatePeers(new Map([...this.addresses].filter(([peer]) => peer !== broker.id)));
+    }
+    await this.startBroker(id);
   }
 
   /** Starts (or restarts, on the same directory and port) one broker's transport and controller. */
@@ -106,9 +122,9 @@ class TestCluster {
       dir: broker.dir,
       nodeId: id,
       voters: IDS,
-      learners: [],
+      learners: [...this.addresses.keys()].filter((other) => !IDS.includes(other)),
       self: { host: '127.0.0.1', port: 9000 + id, internalAddress: broker.address, rack: `rack-${id}` },
-      peerAddresses: new Map([...this.brokers.values()].map((other) => [other.id, other.address] as const)),
+      peerAddresses: this.addresses,
       groups,
       transport,
       raftConfig: raftConfig(id * 100 + broker.starts),
@@ -139,7 +155,7 @@ class TestCluster {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    for (const id of IDS) await this.stopBroker(id);
+    for (const id of this.brokers.keys()) await this.stopBroker(id);
   }
 
   get(id: BrokerId): Broker {
@@ -234,26 +250,26 @@ describe('controller: three brokers over real peer transports', () => {
     try {
       const deleteRequest = (clusterId: string, fromBrokerId: number): WireWriteRequest => ({ clusterId, fromBrokerId, request: 'deleteTopic', deleteTopic: { name: 'x' } });
       const refusedWith = (code: grpc.status) => (error: unknown) => (error as grpc.ServiceError).code === code;
-      await assert.rejects(clients.write(leader, deleteRequest('another-cluster', follower), 2000), refusedWith(grpc.status.FAILED_PRECONDITION));
-      await assert.rejects(clients.write(leader, deleteRequest('controller-test', 99), 2000), refusedWith(grpc.status.FAILED_PRECONDITION));
+      await assert.rejects(clients.write(leader, deleteRequest('another-cluster', follower), 5000), refusedWith(grpc.status.FAILED_PRECONDITION));
+      await assert.rejects(clients.write(leader, deleteRequest('controller-test', 99), 5000), refusedWith(grpc.status.FAILED_PRECONDITION));
       const register: WireWriteRequest = {
         clusterId: 'controller-test',
         fromBrokerId: follower,
         request: 'registerBroker',
         registerBroker: { brokerId: leader, host: 'h', port: 1, internalAddress: 'h:2', rack: '', incarnation: 1 },
       };
-      await assert.rejects(clients.write(leader, register, 2000), refusedWith(grpc.status.INVALID_ARGUMENT), 'a broker registers only itself');
+      await assert.rejects(clients.write(leader, register, 5000), refusedWith(grpc.status.INVALID_ARGUMENT), 'a broker registers only itself');
 
       const tooMany = Array.from({ length: REASSIGN_PARTITIONS_MAX + 1 }, (_, partition) => ({ topic: 't', partition, replicas: [1] }));
-      const oversized = await clients.write(follower, { clusterId: 'controller-test', fromBrokerId: leader, request: 'reassign', reassign: { partitions: tooMany } }, 2000);
+      const oversized = await clients.write(follower, { clusterId: 'controller-test', fromBrokerId: leader, request: 'reassign', reassign: { partitions: tooMany } }, 5000);
       assert.equal(errorCodeOf(oversized.errorCode), 'INVALID_REQUEST');
 
-      const notLeader = await clients.write(follower, deleteRequest('controller-test', leader), 2000);
+      const notLeader = await clients.write(follower, deleteRequest('controller-test', leader), 5000);
       assert.equal(errorCodeOf(notLeader.errorCode), 'NOT_CONTROLLER');
       assert.equal(notLeader.leaderHint, leader);
       const heartbeat = { clusterId: 'controller-test', brokerId: follower, incarnation: 12345, leaderships: [] };
-      assert.deepEqual(await clients.heartbeat(follower, heartbeat, 2000), { status: 'NOT_CONTROLLER', leaderHint: leader });
-      assert.deepEqual(await clients.heartbeat(leader, heartbeat, 2000), { status: 'REGISTER', leaderHint: leader }, 'an unknown incarnation must register');
+      assert.deepEqual(await clients.heartbeat(follower, heartbeat, 5000), { status: 'NOT_CONTROLLER', leaderHint: leader });
+      assert.deepEqual(await clients.heartbeat(leader, heartbeat, 5000), { status: 'REGISTER', leaderHint: leader }, 'an unknown incarnation must register');
     } finally {
       clients.close();
     }
@@ -407,5 +423,18 @@ describe('controller: three brokers over real peer transports', () => {
     }
     await waitFor('broker 2 DECOMMISSIONED everywhere', () => cluster.running().every((controller) => controller.brokerState(2) === 'DECOMMISSIONED'), WAIT_MS);
     await cluster.waitForIdenticalStores();
+  });
+
+  it('adds a broker that joins the configuration to the controller group as a learner: it catches up and registers', async () => {
+    const leader = await cluster.waitForLeader();
+    await cluster.addBroker(4);
+    await waitFor('broker 4 a learner', () => cluster.controller(leader).controllerReplica.status().conf.learners.includes(4), WAIT_MS);
+    await waitFor('broker 4 LIVE everywhere', () => cluster.running().every((controller) => controller.brokerState(4) === 'LIVE'), WAIT_MS);
+    const reference = await cluster.waitForIdenticalStores();
+    assert.ok(reference.includes('"after-failover"'), 'the new broker holds the metadata made before it joined');
+    assert.deepEqual(cluster.controller(4).controllerReplica.status().conf.voters.sort(), IDS, 'voters unchanged');
+    // Its writes are forwarded like any follower's.
+    await cluster.controller(4).createTopic({ name: 'from-four', numPartitions: 1, replicationFactor: 2, configs: {} }, false);
+    assert.ok(cluster.controller(4).store.topic('from-four') !== undefined);
   });
 });
