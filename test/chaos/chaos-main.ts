@@ -72,3 +72,9 @@ async function main(): Promise<number> {
 }
 
 process.exitCode = await main();
+// Everything the run opened is closed by now; if a client library still holds a handle, say
+// which, and end anyway so a scripted series of runs goes on.
+setTimeout(() => {
+  process.stderr.write(`chaos: still alive after the run, holding ${process.getActiveResourcesInfo().join(', ')}; exiting\n`);
+  process.exit();
+}, 5_000).unref();

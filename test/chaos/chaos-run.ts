@@ -83,7 +83,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         partitions,
         producers: options.producers ?? 3,
         consumers: options.consumers ?? 2,
-        inFlightPerProducerMax: 20,
+        inFlightPerProducerMax: 100,
         sendsPerSecondPerProducer: options.sendsPerSecondPerProducer ?? 200,
       },
       recorder,
