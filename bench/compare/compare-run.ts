@@ -14,13 +14,13 @@
  * dirs and stopped at the end, also on failure.
  */
 import { join } from 'node:path';
-import { formatCompareTable, formatRunTable, ratioOf, writeJsonFile, type CompareRow, type RunResult } from './bench-result.js';
+import { errorText, formatCompareTable, formatRunTable, ratioOf, writeJsonFile, type CompareRow, type RunResult } from './bench-result.js';
 import { latencyChartOption, throughputChartOption, writeChart } from './bench-charts.js';
 import { ClusterUnavailableError, FSYNC_BEFORE_ACK, startBrookBroker, startBrookCluster, SYNC_EVERY_TWO_MINUTES, type BrookDeployment, type BrookDurability } from './brook-deployment.js';
 import { consumeFromBrook, endToEndWithBrook, produceToBrook } from './brook-workloads.js';
 import { measureGrpcCeiling } from './grpc-ceiling.js';
 import { consumeFromJetStream, createStreams, endToEndWithJetStream, produceToJetStream, type JetStreamClientKind } from './jetstream-workloads.js';
-import { NATS_DURABILITY, startNatsCluster, startNatsServer, type NatsDeployment } from './nats-deployment.js';
+import { ensureNatsServer, NATS_DURABILITY, startNatsCluster, startNatsServer, type NatsDeployment } from './nats-deployment.js';
 import { ProcessGroup } from './process-group.js';
 import { uniqueTopic, WORKLOAD_DEFAULTS, type WorkloadSpec } from './workload-spec.js';
 
@@ -62,8 +62,12 @@ export interface Measured {
   w3: Map<string, RunResult>;
   w4: Map<string, RunResult>;
   w5: Map<string, RunResult>;
+  /** Why a phase measured nothing (or not everything), by phase: see PHASES. */
   notes: Map<string, string>;
 }
+
+/** The phases of a run; a failing phase is noted and the run goes on with the next. */
+export const PHASES = { brookR1: 'brook-r1', grpc: 'grpc', natsR1: 'nats-r1', brookR3: 'brook-r3', natsR3: 'nats-r3' } as const;
 
 export const BROOK_FSYNC = 'brook-fsync';
 export const BROOK_RELAXED = 'brook-relaxed';
@@ -82,12 +86,25 @@ export async function runCompare(options: CompareOptions): Promise<CompareOutcom
   const count = (n: number) => Math.max(1, Math.round(n * options.scale));
   const run = (label: string, durability: string) => ({ label, durability, progress: options.progress });
   const wants = (name: WorkloadName) => options.only.has(name);
+  // Fail before measuring anything when the peer cannot be had.
+  ensureNatsServer(options.log);
+  const phase = async (name: string, body: () => Promise<void>) => {
+    try {
+      await body();
+    } catch (error) {
+      const message = error instanceof ClusterUnavailableError ? error.message : `${name} failed: ${errorText(error)}`;
+      options.log(message);
+      measured.notes.set(name, message);
+      await group.stopAll();
+    }
+  };
   try {
-    if (wants('W1') || wants('W5')) await runSingleBrokerPhase(options, group, base, count, run, measured);
-    if (wants('W1') || wants('W5')) await runSingleServerPhase(options, group, base, count, run, measured);
+    if (wants('W1') || wants('W5')) await phase(PHASES.brookR1, () => runSingleBrokerPhase(options, group, base, count, run, measured));
+    if (wants('W5')) await phase(PHASES.grpc, () => runCeilingPhase(options, group, base, count, measured));
+    if (wants('W1')) await phase(PHASES.natsR1, () => runSingleServerPhase(options, group, base, count, run, measured));
     if (wants('W2') || wants('W3') || wants('W4')) {
-      await runClusterPhase(options, group, base, count, run, measured);
-      await runNatsClusterPhase(options, group, base, count, run, measured);
+      await phase(PHASES.brookR3, () => runClusterPhase(options, group, base, count, run, measured));
+      await phase(PHASES.natsR3, () => runNatsClusterPhase(options, group, base, count, run, measured));
     }
   } finally {
     await group.close();
@@ -129,9 +146,10 @@ async function runSingleBrokerPhase(options: CompareOptions, group: ProcessGroup
   } finally {
     await brook.stop();
   }
-  if (options.only.has('W5')) {
-    measured.w5.set(CEILING, await measureGrpcCeiling(group, { requestBytes: W5_BATCH_BYTES, calls: count(RECORDS.ceilingCalls), concurrency: W5_IN_FLIGHT, maxSeconds: base.maxSeconds, windowBytes: 16 * MIB }, { label: 'W5 bare gRPC unary 1 MiB', progress: options.progress }));
-  }
+}
+
+async function runCeilingPhase(options: CompareOptions, group: ProcessGroup, base: WorkloadSpec, count: Counter, measured: Measured): Promise<void> {
+  measured.w5.set(CEILING, await measureGrpcCeiling(group, { requestBytes: W5_BATCH_BYTES, calls: count(RECORDS.ceilingCalls), concurrency: W5_IN_FLIGHT, maxSeconds: base.maxSeconds, windowBytes: 16 * MIB }, { label: 'W5 bare gRPC unary 1 MiB', progress: options.progress }));
 }
 
 async function runSingleServerPhase(options: CompareOptions, group: ProcessGroup, base: WorkloadSpec, count: Counter, run: Labeler, measured: Measured): Promise<void> {
@@ -151,15 +169,7 @@ async function runSingleServerPhase(options: CompareOptions, group: ProcessGroup
 
 async function runClusterPhase(options: CompareOptions, group: ProcessGroup, base: WorkloadSpec, count: Counter, run: Labeler, measured: Measured): Promise<void> {
   options.log('R3: three Brook brokers');
-  let brook: BrookDeployment;
-  try {
-    brook = await startBrookCluster({ group, cpuProfileDir: options.brokerCpuProfileDir });
-  } catch (error) {
-    if (!(error instanceof ClusterUnavailableError)) throw error;
-    options.log(`Brook ${error.message}: W2-W4 have no Brook figures`);
-    measured.notes.set('cluster', error.message);
-    return;
-  }
+  const brook: BrookDeployment = await startBrookCluster({ group, cpuProfileDir: options.brokerCpuProfileDir });
   try {
     const w2: WorkloadSpec = { ...base, replication: 3, records: count(RECORDS.w2), recordBytes: KIB };
     let consumeTopic: { topic: string; records: number } | null = null;
@@ -222,12 +232,15 @@ async function runNatsClusterPhase(options: CompareOptions, group: ProcessGroup,
 /** The table's rows (and the JSON list): one per workload, unit and Brook durability. */
 export function compareRows(only: ReadonlySet<WorkloadName>, m: Measured): CompareRow[] {
   const rows: CompareRow[] = [];
-  const clusterNote = m.notes.get('cluster') ?? '';
+  const replicated = (workload: string) => /^W[234]/.test(workload);
   const row = (workload: string, unit: string, brook: RunResult | undefined, peer: RunResult | undefined, peerLean: RunResult | undefined, pick: (r: RunResult) => number | null, brookDurability: string, peerDurability: string, note = '') => {
     const b = brook === undefined ? null : pick(brook);
     const p = peer === undefined ? null : pick(peer);
     const l = peerLean === undefined ? null : pick(peerLean);
-    rows.push({ workload, unit, brook: b, peer: p, peerLean: l, ratio: ratioOf(b, p), ratioLean: ratioOf(b, l), brookDurability, peerDurability, note: b === null && note === '' ? clusterNote : note });
+    const why: string[] = note === '' ? [] : [note];
+    if (b === null) why.push(m.notes.get(replicated(workload) ? PHASES.brookR3 : PHASES.brookR1) ?? '');
+    if (p === null || (l === null && !workload.startsWith('W5'))) why.push(m.notes.get(workload.startsWith('W5') ? PHASES.grpc : replicated(workload) ? PHASES.natsR3 : PHASES.natsR1) ?? '');
+    rows.push({ workload, unit, brook: b, peer: p, peerLean: l, ratio: ratioOf(b, p), ratioLean: ratioOf(b, l), brookDurability, peerDurability, note: why.filter((text) => text !== '').join('; ') });
   };
   const durabilities: Array<[string, BrookDurability]> = [[BROOK_FSYNC, FSYNC_BEFORE_ACK], [BROOK_RELAXED, SYNC_EVERY_TWO_MINUTES]];
   if (only.has('W1')) {

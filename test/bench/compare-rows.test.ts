@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatCompareTable, writeJsonFile, type RunResult } from '../../bench/compare/bench-result.js';
-import { BROOK_FSYNC, BROOK_RELAXED, CEILING, compareRows, PEER_LEAN, PEER_NPM, WORKLOADS, type Measured } from '../../bench/compare/compare-run.js';
+import { BROOK_FSYNC, BROOK_RELAXED, CEILING, compareRows, PEER_LEAN, PEER_NPM, PHASES, WORKLOADS, type Measured } from '../../bench/compare/compare-run.js';
 import { LatencyRecorder } from '../../bench/compare/latency-recorder.js';
 
 function result(recordsPerSecond: number, megabytesPerSecond: number, latencyMs?: number): RunResult {
@@ -25,7 +25,7 @@ function measured(withCluster: boolean): Measured {
     m.w3.set(BROOK_FSYNC, result(200_000, 204.8));
     m.w4.set(BROOK_FSYNC, result(5000, 0.5, 4)).set(BROOK_RELAXED, result(5000, 0.5, 2));
   } else {
-    m.notes.set('cluster', 'cluster not available: no --peers');
+    m.notes.set(PHASES.brookR3, 'cluster not available: no --peers');
   }
   m.w2.set(PEER_NPM, result(20_000, 20.48)).set(PEER_LEAN, result(50_000, 51.2));
   m.w3.set(PEER_NPM, result(50_000, 51.2)).set(PEER_LEAN, result(100_000, 102.4));
@@ -76,6 +76,7 @@ test('without a cluster the replicated rows keep the peer figures and say why Br
     assert.notEqual(row.peer, null);
     assert.match(row.note, /cluster not available/);
   }
+  for (const row of rows.filter((r) => r.workload.startsWith('W1'))) assert.equal(row.note, '', 'single-broker rows carry no cluster note');
   const table = formatCompareTable(rows);
   assert.match(table.split('\n')[0], /^workload\s+\| unit\s+\| Brook\s+\| JetStream \(npm\)\s+\| JetStream \(lean\)\s+\| ratio/);
   assert.match(table, /cluster not available/);
