@@ -1,8 +1,10 @@
 /**
- * The Brook consumer (without groups): assign partitions with a start offset, then read with
+ * The Brook consumer. Either assign partitions with a start offset, or (with a `groupId`)
+ * subscribe to topics and let the group share their partitions (consumer-group.ts: membership,
+ * assignors, committed offsets, rebalance listeners); then read with
  * `for await (const message of consumer)` or `run({ eachMessage | eachBatch })`. A background
  * fetcher long-polls each partition leader, with the buffered (prefetched) bytes bounded by
- * `maxPrefetchBytes`; decompression runs in the codec pool. See client/README.md for examples.
+ * `maxPrefetchBytes`; decompression runs in the codec pool. See consumer/README.md for examples.
  *
  * Lifecycle, as a table of allowed transitions (anything else throws StateError):
  *
@@ -17,7 +19,12 @@
 import { Cluster, type ClusterOptions } from '../client/cluster.js';
 import { Lifecycle } from '../client/lifecycle.js';
 import { BrokerError, BrookError, InvalidArgumentError, isNoError, StateError } from '../client/errors.js';
+import type { GroupsApi } from '../client/groups-api.js';
+import { GroupsClient } from '../client/groups-client.js';
 import { backoffMs, DEFAULT_RETRY, type RetryConfig } from '../client/retry.js';
+import { assignorsFrom, type AssignorChoice } from './assignors/assignor-names.js';
+import type { TopicPartition } from './assignors/partition-assignor.js';
+import { ConsumerGroup, requireGroup, type ConsumerPartitions, type RebalanceListener } from './consumer-group.js';
 import type { OffsetSpec, WireFetchPartition } from '../client/service.js';
 import { CodecPool } from '../record/codec-pool.js';
 import { nextFetchOffsetOf, readFetchedRecords, type ConsumerMessage } from './fetched-records.js';
@@ -26,6 +33,8 @@ import { Signal } from './signal.js';
 
 export type { ConsumerMessage } from './fetched-records.js';
 export type { StartOffset } from './partition-state.js';
+export type { RebalanceListener } from './consumer-group.js';
+export type { PartitionAssignor, TopicPartition } from './assignors/partition-assignor.js';
 
 export type ConsumerState = 'idle' | 'connecting' | 'connected' | 'running' | 'disconnecting' | 'disconnected';
 
@@ -60,6 +69,34 @@ export interface ConsumerConfig {
   metadataMaxAgeMs?: number;
   /** Pool that decompresses large batches off the main thread; the consumer makes one if needed. */
   codecPool?: CodecPool;
+
+  // ---- consumer groups (all need groupId) ----
+  /** Join this group: subscribe() then shares the topics' partitions among the group's members. */
+  groupId?: string;
+  /** Static membership: a stable id of this instance; a restart within the session timeout causes no rebalance. */
+  groupInstanceId?: string;
+  /** The coordinator drops a member it has not heard from for this long. */
+  sessionTimeoutMs?: number;
+  /** How long a rebalance waits for members to rejoin (and for an eager member to finish its handler). */
+  rebalanceTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** A handler running longer than this makes the member leave the group (it rejoins afterwards). */
+  maxPollIntervalMs?: number;
+  /** Assignors in order of preference: objects or the names 'range', 'roundrobin', 'sticky', 'cooperative-sticky'. */
+  partitionAssigners?: readonly AssignorChoice[];
+  /** Where a partition without a committed offset starts: earliest, latest, or 'none' (an error). Also used when a position falls outside the log. */
+  autoOffsetReset?: 'earliest' | 'latest' | 'none';
+  /** Commit consumed positions every autoCommitIntervalMs, on revoke and on disconnect (default true). */
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
+  /** How often a RegExp subscription and (on the leader) partition counts are checked for changes. */
+  metadataCheckIntervalMs?: number;
+  /** Called around rebalances (also settable per subscribe()). */
+  rebalanceListener?: RebalanceListener;
+  /** The group coordinator to talk to; default: the cluster's, over gRPC. For tests and embedding. */
+  groupsApi?: GroupsApi;
+  /** Where membership events are logged (default: nowhere). */
+  logger?: (message: string) => void;
 }
 
 export const CONSUMER_DEFAULTS = {
@@ -72,6 +109,17 @@ export const CONSUMER_DEFAULTS = {
   offsetResetPolicy: 'latest' as 'earliest' | 'latest' | 'error',
   batchMessagesMax: 10_000,
   fetchesInFlightPerBrokerMax: 2,
+};
+
+export const CONSUMER_GROUP_DEFAULTS = {
+  sessionTimeoutMs: 30_000,
+  rebalanceTimeoutMs: 60_000,
+  heartbeatIntervalMs: 3_000,
+  maxPollIntervalMs: 300_000,
+  autoOffsetReset: 'latest' as 'earliest' | 'latest' | 'none',
+  autoCommit: true,
+  autoCommitIntervalMs: 5_000,
+  metadataCheckIntervalMs: 30_000,
 };
 
 /** Messages taken from one partition before the reader moves on to the next (fairness). */
@@ -88,15 +136,42 @@ export interface EachMessagePayload {
   topic: string;
   partition: number;
   message: ConsumerMessage;
+  /** Heartbeats run on their own timer; kept for handlers written for KafkaJS. */
+  heartbeat(): Promise<void>;
 }
 
 export interface EachBatchPayload {
   batch: { topic: string; partition: number; highWatermark: number; messages: ConsumerMessage[] };
+  /** False once the consumer is stopping. */
+  isRunning(): boolean;
+  /** True once the batch's partition was revoked, lost or seeked: stop processing it. */
+  isStale(): boolean;
+  heartbeat(): Promise<void>;
+  /** In a group with autoCommit: commits the positions now if the interval is up. */
+  commitOffsetsIfNecessary(): Promise<void>;
 }
 
 export interface RunOptions {
   eachMessage?: (payload: EachMessagePayload) => Promise<void> | void;
   eachBatch?: (payload: EachBatchPayload) => Promise<void> | void;
+  /** Group consumers: commit positions by interval, on revoke and on disconnect (default: the config's, true). */
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
+}
+
+export interface SubscribeOptions {
+  /** Topic names, or a pattern matched against every topic (re-checked every metadataCheckIntervalMs). */
+  topics: readonly string[] | RegExp;
+  /** Partitions without a committed offset start at the earliest offset (else autoOffsetReset). */
+  fromBeginning?: boolean;
+  rebalanceListener?: RebalanceListener;
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  /** The next offset to consume (as in Kafka: last processed + 1). */
+  offset: number | string;
 }
 
 function partitionKey(topic: string, partition: number): string {
@@ -146,6 +221,14 @@ export class Consumer {
   private retryAtMs = 0;
   private codecPool: CodecPool | undefined;
   private readonly ownsCodecPool: boolean;
+  /** The group side; null for a consumer without groupId. */
+  private readonly group: ConsumerGroup | null = null;
+  private groupsClient: GroupsClient | null = null;
+  private readonly logger: (message: string) => void;
+  /** run()'s loop, awaited by disconnect() so the handler in progress finishes first. */
+  private runLoop: Promise<void> | null = null;
+  /** The message `for await` handed out and the application is still processing. */
+  private iterating: { state: PartitionState; offset: number } | null = null;
 
   constructor(config: ConsumerConfig) {
     this.settings = { ...CONSUMER_DEFAULTS };
@@ -168,6 +251,39 @@ export class Consumer {
     this.cluster = new Cluster(clusterOptions);
     this.codecPool = config.codecPool;
     this.ownsCodecPool = config.codecPool === undefined;
+    this.logger = config.logger ?? (() => undefined);
+    if (config.autoOffsetReset !== undefined) {
+      if (!['earliest', 'latest', 'none'].includes(config.autoOffsetReset)) throw new InvalidArgumentError(`autoOffsetReset must be 'earliest', 'latest' or 'none'`);
+      this.settings.offsetResetPolicy = config.autoOffsetReset === 'none' ? 'error' : config.autoOffsetReset;
+    }
+    if (config.groupId !== undefined) this.group = this.createGroup(config);
+  }
+
+  private createGroup(config: ConsumerConfig): ConsumerGroup {
+    const settings = { ...CONSUMER_GROUP_DEFAULTS };
+    for (const key of Object.keys(CONSUMER_GROUP_DEFAULTS) as Array<keyof typeof CONSUMER_GROUP_DEFAULTS>) {
+      if (config[key] !== undefined) (settings as Record<string, unknown>)[key] = config[key];
+    }
+    for (const name of ['sessionTimeoutMs', 'rebalanceTimeoutMs', 'heartbeatIntervalMs', 'maxPollIntervalMs', 'autoCommitIntervalMs', 'metadataCheckIntervalMs'] as const) {
+      const value = settings[name];
+      if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    }
+    if (settings.heartbeatIntervalMs >= settings.sessionTimeoutMs) throw new InvalidArgumentError('heartbeatIntervalMs must be below sessionTimeoutMs');
+    const groupId = config.groupId!;
+    if (typeof groupId !== 'string' || groupId.length === 0) throw new InvalidArgumentError('groupId must be a non-empty string');
+    if (config.groupInstanceId !== undefined && (typeof config.groupInstanceId !== 'string' || config.groupInstanceId.length === 0)) throw new InvalidArgumentError('groupInstanceId must be a non-empty string');
+    let api = config.groupsApi;
+    if (api === undefined) api = this.groupsClient = new GroupsClient(this.cluster, this.settings.clientId);
+    const group = new ConsumerGroup({
+      ...settings,
+      groupId,
+      groupInstanceId: config.groupInstanceId ?? null,
+      requestTimeoutMs: this.settings.requestTimeoutMs,
+      assignors: assignorsFrom(config.partitionAssigners),
+      retry: this.retryConfig,
+    }, api, this.cluster, this.partitionsForGroup());
+    if (config.rebalanceListener !== undefined) group.useListener(config.rebalanceListener);
+    return group;
   }
 
   get currentState(): ConsumerState {
@@ -192,6 +308,7 @@ export class Consumer {
    */
   async assign(assignments: readonly TopicPartitionOffset[]): Promise<void> {
     this.requireConnected('assign');
+    if (this.group?.subscribed) throw new StateError('assign and subscribe exclude each other');
     for (const assignment of assignments) {
       const offset = assignment.offset ?? 'latest';
       checkStartOffset(offset);
@@ -210,6 +327,108 @@ export class Consumer {
     }
     this.ensureFetching();
     this.fetcherWake.notify();
+  }
+
+  /**
+   * Group consumers: reads these topics (names, or a RegExp matched against all topics) as a
+   * member of the group; the group's leader assigns partitions, which arrive at the next run()
+   * or `for await` turn. Calling it again adds topics (names) or replaces the pattern.
+   */
+  subscribe(options: SubscribeOptions): void {
+    const group = requireGroup(this.group, 'subscribe');
+    const state = this.lifecycle.state;
+    if (state !== 'connected' && state !== 'running' && state !== 'idle') throw new StateError(`subscribe needs a connected consumer (state: ${state})`);
+    if (this.order.length > 0 && !group.subscribed) throw new StateError('assign and subscribe exclude each other');
+    group.subscribe(options.topics, options.fromBeginning ?? false, options.rebalanceListener);
+    this.dataAvailable.notify();
+  }
+
+  /**
+   * Commits offsets for the group (each the next offset to consume). Without arguments: the
+   * positions of every owned partition (what the application has processed). Throws a GroupError
+   * when the member's generation is stale or the group is rebalancing (it then rejoins).
+   */
+  async commitOffsets(offsets?: readonly OffsetToCommit[]): Promise<void> {
+    const group = requireGroup(this.group, 'commitOffsets');
+    const list = offsets === undefined
+      ? this.consumedOffsets(group.membership.owned)
+      : offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: typeof o.offset === 'string' ? Number(o.offset) : o.offset }));
+    await group.commit(list, offsets !== undefined);
+  }
+
+  /** The group's committed offsets of these partitions (-1 where none). */
+  async committed(partitions: readonly TopicPartition[]): Promise<Array<{ topic: string; partition: number; offset: number }>> {
+    return requireGroup(this.group, 'committed').committedOffsets(partitions);
+  }
+
+  /** Group consumers: member id, generation, membership state and how many rebalances completed. */
+  groupMembership(): { memberId: string; generationId: number; state: string; rebalances: number; protocol: string } {
+    const membership = requireGroup(this.group, 'groupMembership').membership;
+    return { memberId: membership.memberId, generationId: membership.generationId, state: membership.state, rebalances: membership.rebalances, protocol: membership.protocolName };
+  }
+
+  /** The bridge the group uses to move partitions in and out of this consumer. */
+  private partitionsForGroup(): ConsumerPartitions {
+    return {
+      addPartitions: (list) => {
+        for (const item of list) {
+          const key = partitionKey(item.topic, item.partition);
+          let state = this.partitions.get(key);
+          if (state === undefined) {
+            state = new PartitionState(item.topic, item.partition);
+            this.partitions.set(key, state);
+            this.order.push(state);
+          }
+          if (item.start === null) {
+            this.bufferedBytes -= state.seek('latest');
+            state.pendingReset = null;
+            state.error = new BrookError(`${item.topic}/${item.partition} has no committed offset and autoOffsetReset is 'none'`, { code: 'NO_COMMITTED_OFFSET', retriable: false });
+          } else {
+            this.bufferedBytes -= state.seek(item.start);
+          }
+        }
+        if (this.lifecycle.state === 'connected' || this.lifecycle.state === 'running') this.ensureFetching();
+        this.fetcherWake.notify();
+        this.dataAvailable.notify();
+      },
+      removePartitions: (list) => this.removePartitions(list),
+      consumedOffsets: (list) => this.consumedOffsets(list),
+      wake: () => {
+        this.dataAvailable.notify();
+        this.fetcherWake.notify();
+      },
+      log: (message) => this.logger(message),
+    };
+  }
+
+  private removePartitions(list: readonly TopicPartition[]): void {
+    const removed = new Set<PartitionState>();
+    for (const { topic, partition } of list) {
+      const key = partitionKey(topic, partition);
+      const state = this.partitions.get(key);
+      if (state === undefined) continue;
+      // The seek drops buffered messages and makes fetches in flight for it land nowhere.
+      this.bufferedBytes -= state.seek('latest');
+      this.partitions.delete(key);
+      removed.add(state);
+    }
+    if (removed.size === 0) return;
+    this.order = this.order.filter((state) => !removed.has(state));
+    this.turn = 0;
+    this.takenThisTurn = 0;
+    this.fetcherWake.notify();
+  }
+
+  /** The next offset to process of each partition: its position, less a message `for await` is still on. */
+  private consumedOffsets(list?: readonly TopicPartition[]): Array<{ topic: string; partition: number; offset: number }> {
+    const states = list === undefined ? this.order : list.map((p) => this.partitions.get(partitionKey(p.topic, p.partition))).filter((s): s is PartitionState => s !== undefined);
+    const offsets: Array<{ topic: string; partition: number; offset: number }> = [];
+    for (const state of states) {
+      let offset = state.position;
+      if (this.iterating !== null && this.iterating.state === state && this.iterating.offset < offset) offset = this.iterating.offset;
+      if (offset >= 0 && state.pendingReset === null) offsets.push({ topic: state.topic, partition: state.partition, offset });
+    }
+    return offsets;
   }
 
   /** The assigned partitions. */
@@ -270,14 +489,27 @@ export class Consumer {
   /** Messages one at a time, across assigned partitions; ends when the consumer disconnects. */
   async *[Symbol.asyncIterator](): AsyncGenerator<ConsumerMessage, void, undefined> {
     this.requireConnected('iteration');
-    for (;;) {
-      const message = this.nextMessage();
-      if (message !== undefined) {
-        yield message;
-        continue;
+    const group = this.group;
+    try {
+      for (;;) {
+        if (group !== null && !this.stopping) await group.poll();
+        const message = this.nextMessage();
+        if (message !== undefined) {
+          const state = this.partitions.get(partitionKey(message.topic, message.partition))!;
+          // Until the loop body asks for the next message, this one is not processed yet.
+          this.iterating = { state, offset: message.offset };
+          group?.membership.processingStarted();
+          yield message;
+          group?.membership.processingEnded();
+          this.iterating = null;
+          continue;
+        }
+        if (this.stopping) return;
+        await this.waitForData();
       }
-      if (this.stopping) return;
-      await this.dataAvailable.wait();
+    } finally {
+      this.iterating = null;
+      group?.membership.processingEnded();
     }
   }
 
@@ -289,18 +521,40 @@ export class Consumer {
   async run(options: RunOptions): Promise<void> {
     this.requireConnected('run');
     if ((options.eachMessage === undefined) === (options.eachBatch === undefined)) throw new InvalidArgumentError('run needs exactly one of eachMessage and eachBatch');
+    const group = this.group;
+    if (group !== null) {
+      if (options.autoCommit !== undefined) group.autoCommit = options.autoCommit;
+      if (options.autoCommitIntervalMs !== undefined) group.autoCommitIntervalMs = options.autoCommitIntervalMs;
+    }
     this.lifecycle.moveTo('running');
+    const loop = this.runUntilStopped(options, group);
+    this.runLoop = loop.catch(() => undefined);
+    await loop;
+  }
+
+  /** Waits for messages; a group consumer wakes by the commit interval too, so idle members commit. */
+  private waitForData(): Promise<void> {
+    return this.group === null ? this.dataAvailable.wait() : this.dataAvailable.waitAtMost(this.group.autoCommitIntervalMs);
+  }
+
+  private async runUntilStopped(options: RunOptions, group: ConsumerGroup | null): Promise<void> {
     try {
       while (!this.stopping) {
+        if (group !== null) await group.poll();
         const state = this.nextReadyPartition();
         if (state === undefined) {
-          await this.dataAvailable.wait();
+          await this.waitForData();
           continue;
         }
         const epoch = state.epoch;
         const messages = state.takeMany(options.eachBatch !== undefined ? this.settings.batchMessagesMax : MESSAGES_PER_TURN);
         this.released(messages);
-        await this.handle(state, epoch, messages, options);
+        group?.membership.processingStarted();
+        try {
+          await this.handle(state, epoch, messages, options);
+        } finally {
+          group?.membership.processingEnded();
+        }
       }
     } finally {
       if (this.lifecycle.state === 'running') this.lifecycle.moveTo('connected');
@@ -311,14 +565,24 @@ export class Consumer {
     let done = 0;
     try {
       if (options.eachBatch !== undefined) {
-        await options.eachBatch({ batch: { topic: state.topic, partition: state.partition, highWatermark: state.highWatermark, messages } });
+        await options.eachBatch({
+          batch: { topic: state.topic, partition: state.partition, highWatermark: state.highWatermark, messages },
+          isRunning: () => !this.stopping,
+          isStale: () => state.epoch !== epoch || this.partitions.get(partitionKey(state.topic, state.partition)) !== state,
+          heartbeat: async () => undefined,
+          commitOffsetsIfNecessary: async () => {
+            if (state.epoch === epoch && messages.length > 0) state.position = messages[messages.length - 1].offset + 1;
+            if (this.group !== null) await this.group.poll();
+          },
+        });
         done = messages.length;
       } else {
+        const heartbeat = async () => undefined;
         for (const message of messages) {
-          await options.eachMessage!({ topic: state.topic, partition: state.partition, message });
+          await options.eachMessage!({ topic: state.topic, partition: state.partition, message, heartbeat });
           done++;
           if (state.epoch === epoch) state.position = message.offset + 1;
-          if (this.stopping || state.paused || state.epoch !== epoch) break;
+          if (this.stopping || state.paused || state.epoch !== epoch || this.group?.membership.rebalancing) break;
         }
       }
     } catch (error) {
@@ -384,6 +648,18 @@ export class Consumer {
     this.stopping = true;
     this.fetcherWake.notify();
     this.dataAvailable.notify();
+    if (this.group !== null) {
+      // The handler in progress finishes, then the positions are committed (autoCommit) and
+      // the member leaves: its partitions go to the others at once.
+      await this.runLoop;
+      try {
+        await this.group.leave();
+      } catch (error) {
+        this.logger(`leaving the group failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      this.groupsClient?.close();
+    }
+    this.runLoop = null;
     // Closing the channels cancels a fetch that is long-polling, so the fetcher ends at once.
     this.cluster.close();
     await this.fetchLoop;
