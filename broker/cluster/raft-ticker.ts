@@ -54,8 +54,11 @@ export interface RaftTickerOptions {
   /** Whether this broker is the group's preferred leader: such groups come first in the leaderless budget. */
   readonly preferred?: (group: Tickable) => boolean;
   readonly leaderlessTicksPerTickMax?: number;
-  /** A cheap operation through the thread pool the replicas' disk writes use (see the file comment). */
-  readonly ioProbe?: () => Promise<unknown>;
+  /**
+   * Starts a cheap operation through the thread pool the replicas' disk writes use and calls
+   * `done` when it completes, successfully or not (see the file comment).
+   */
+  readonly ioProbe?: (done: () => void) => void;
   /** Runs after each tick's flush (the replica manager watches roles and drives reassignments there). */
   readonly afterTick?: () => void;
 }
@@ -72,6 +75,9 @@ export class RaftTicker {
   /** Ticks skipped because the disk probe had not come back. */
   ticksDeferred = 0;
   private probeOut = false;
+  private readonly probeDone = (): void => {
+    this.probeOut = false;
+  };
   private ticksWaited = 0;
 
   constructor(private readonly options: RaftTickerOptions) {
@@ -104,10 +110,7 @@ export class RaftTicker {
     const probe = this.options.ioProbe;
     if (probe !== undefined && !this.probeOut) {
       this.probeOut = true;
-      probe().then(
-        () => (this.probeOut = false),
-        () => (this.probeOut = false),
-      );
+      probe(this.probeDone);
     }
     this.tick();
   }

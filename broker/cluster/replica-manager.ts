@@ -9,7 +9,8 @@
  * Directory layout: `<dir>/<topic>-<partition>-<groupId>/` per replica (segments + raft-state);
  * removed replicas are renamed into `<trashDir>/` and deleted from there in the background.
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.js';
@@ -117,7 +118,8 @@ export class ReplicaManager {
       tickMs: options.tickMs,
       priorityGroupIds: [CONTROLLER_GROUP],
       preferred: (group) => this.preferredHere.has(group as Replica),
-      ioProbe: () => stat(options.dir),
+      // The callback form: no promise per tick.
+      ioProbe: (done) => stat(options.dir, () => done()),
       afterTick: () => this.afterTick(),
     });
     this.reassignments = new ReassignmentDriver({ nodeId: options.nodeId, clock: options.clock, logger: options.logger, reassignmentDone: options.reassignmentDone });

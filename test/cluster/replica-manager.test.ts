@@ -419,9 +419,9 @@ test('the Raft clock waits for the disk probe, but not for ever', async () => {
     groups,
     transport: { flushTick: () => undefined },
     tickMs: 2,
-    ioProbe: () => {
+    ioProbe: (done) => {
       probes += 1;
-      return new Promise<void>((resolve) => (release = resolve));
+      release = done;
     },
   });
   ticker.start();
