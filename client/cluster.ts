@@ -177,9 +177,12 @@ export class Cluster implements LeaderCache {
       ...this.bootstrap,
     ];
     const addresses = [...new Set(candidates)];
+    // Each refresh starts at the next broker: a broker that answers but is cut off from the
+    // cluster (it sees no leader, or an old one) must not be the only one ever asked.
+    const start = this.bootstrapIndex++;
     let lastError: unknown = undefined;
     for (let i = 0; i < addresses.length; i++) {
-      const address = addresses[(this.bootstrapIndex + i) % addresses.length];
+      const address = addresses[(start + i) % addresses.length];
       try {
         const metadata = await this.service.metadata(this.connectionTo(address), [...this.trackedTopics], this.config.allowAutoTopicCreation, this.config.requestTimeoutMs);
         this.applyMetadata(metadata);
@@ -189,7 +192,6 @@ export class Cluster implements LeaderCache {
         if (!(error instanceof BrookError) || !error.retriable) throw error;
       }
     }
-    this.bootstrapIndex++;
     throw new ConnectionError(`no broker answered (${addresses.join(', ')})`, lastError);
   }
 

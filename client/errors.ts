@@ -23,7 +23,8 @@ export const ERROR_CODE_HANDLING: Readonly<Record<string, ErrorCodeInfo>> = {
   LEADER_NOT_AVAILABLE: { retriable: true, refreshMetadata: true },
   NOT_LEADER_OR_FOLLOWER: { retriable: true, refreshMetadata: true },
   NOT_LEADER: { retriable: true, refreshMetadata: true },
-  REQUEST_TIMED_OUT: { retriable: true, refreshMetadata: false },
+  // The leader may have lost its quorum (paused, cut off): look again where the leader is.
+  REQUEST_TIMED_OUT: { retriable: true, refreshMetadata: true },
   BROKER_NOT_AVAILABLE: { retriable: true, refreshMetadata: true },
   REPLICA_NOT_AVAILABLE: { retriable: true, refreshMetadata: true },
   MESSAGE_TOO_LARGE: { retriable: false, refreshMetadata: false },
@@ -53,6 +54,26 @@ export const ERROR_CODE_HANDLING: Readonly<Record<string, ErrorCodeInfo>> = {
   TOPIC_DELETION_DISABLED: { retriable: false, refreshMetadata: false },
   UNSUPPORTED_COMPRESSION_TYPE: { retriable: false, refreshMetadata: false },
   INVALID_RECORD: { retriable: false, refreshMetadata: false },
+  // Consumer groups (client/groups-client.ts and consumer/ act on these; see client/group-errors.ts).
+  // The coordinator moved or is loading: find it again and retry.
+  COORDINATOR_LOAD_IN_PROGRESS: { retriable: true, refreshMetadata: false },
+  COORDINATOR_NOT_AVAILABLE: { retriable: true, refreshMetadata: true },
+  NOT_COORDINATOR: { retriable: true, refreshMetadata: true },
+  // The membership changed: the group member rejoins; the same request is not sent again.
+  ILLEGAL_GENERATION: { retriable: false, refreshMetadata: false },
+  UNKNOWN_MEMBER_ID: { retriable: false, refreshMetadata: false },
+  REBALANCE_IN_PROGRESS: { retriable: false, refreshMetadata: false },
+  MEMBER_ID_REQUIRED: { retriable: false, refreshMetadata: false },
+  FENCED_INSTANCE_ID: { retriable: false, refreshMetadata: false },
+  // Bad input or a refused operation.
+  OFFSET_METADATA_TOO_LARGE: { retriable: false, refreshMetadata: false },
+  INCONSISTENT_GROUP_PROTOCOL: { retriable: false, refreshMetadata: false },
+  INVALID_GROUP_ID: { retriable: false, refreshMetadata: false },
+  INVALID_SESSION_TIMEOUT: { retriable: false, refreshMetadata: false },
+  INVALID_COMMIT_OFFSET_SIZE: { retriable: false, refreshMetadata: false },
+  NON_EMPTY_GROUP: { retriable: false, refreshMetadata: false },
+  GROUP_ID_NOT_FOUND: { retriable: false, refreshMetadata: false },
+  GROUP_MAX_SIZE_REACHED: { retriable: false, refreshMetadata: false },
 };
 const CODES = ERROR_CODE_HANDLING;
 
@@ -95,7 +116,8 @@ export class ConnectionError extends BrookError {
 export class TimeoutError extends BrookError {
   override readonly name = 'TimeoutError';
   constructor(message: string) {
-    super(message, { code: 'REQUEST_TIMED_OUT', retriable: true });
+    // No answer in time: the broker may be paused or cut off, so the retry looks up the leader again.
+    super(message, { code: 'REQUEST_TIMED_OUT', retriable: true, refreshMetadata: true });
   }
 }
 
