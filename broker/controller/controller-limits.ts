@@ -14,6 +14,8 @@ export const LEASE_MS_DEFAULT = 4000;
 export const FORWARD_TIMEOUT_MS_DEFAULT = 10_000;
 /** Longest a leadership change waits before the extra heartbeat that reports it leaves. */
 export const LEADERSHIP_HEARTBEAT_DELAY_MS = 50;
+/** Longest a closing leader waits for its successor to take over before it closes anyway. */
+export const LEADERSHIP_HANDOVER_WAIT_MS = 1000;
 /** Leader updates reported by heartbeats wait this long for company before they are proposed. */
 export const LEADER_UPDATE_LINGER_MS = 20;
 /** Pause between attempts of a write while no leader is known or the leader is unreachable. */

@@ -45,6 +45,7 @@ import {
   LEADER_QUEUE_LENGTH_MAX,
   LEADER_UPDATE_LINGER_MS,
   LEADER_UPDATES_PER_COMMAND_MAX,
+  LEADERSHIP_HANDOVER_WAIT_MS,
   LEADERSHIP_HEARTBEAT_DELAY_MS,
   LEASE_MS_DEFAULT,
   WRITE_RETRY_BACKOFF_MS,
@@ -338,14 +339,16 @@ export class Controller {
 
   /**
    * Stops heartbeats, fails waiting writes, unregisters group 0 and closes the replica and the
-   * store. Writes in progress reject.
+   * store. Writes in progress reject. A leader first hands the group to another voter (up to
+   * LEADERSHIP_HANDOVER_WAIT_MS) unless `handOverLeadership` is false.
    */
-  close(): Promise<void> {
-    this.closing ??= this.closeOnce();
+  close(options: { handOverLeadership?: boolean } = {}): Promise<void> {
+    this.closing ??= this.closeOnce(options.handOverLeadership !== false);
     return this.closing;
   }
 
-  private async closeOnce(): Promise<void> {
+  private async closeOnce(handOver: boolean): Promise<void> {
+    if (handOver) await this.handOverLeadership();
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.extraHeartbeatTimer);
@@ -363,6 +366,23 @@ export class Controller {
       this.store.close();
       this.logger.info('controller closed');
     }
+  }
+
+  /**
+   * A leader that shuts down first hands the group to its most caught-up voter, so the cluster
+   * does not wait an election timeout for a new controller. Bounded: on a slow or failed
+   * transfer it closes anyway and an election follows.
+   */
+  private async handOverLeadership(): Promise<void> {
+    if (!this.replica.isLeader || this.failure !== undefined) return;
+    const status = this.replica.status();
+    const match = (id: BrokerId): number => status.progress?.get(id)?.match ?? 0;
+    const target = status.conf.voters.filter((id) => id !== this.options.nodeId).sort((a, b) => match(b) - match(a))[0];
+    if (target === undefined) return;
+    this.replica.transferLeadership(target);
+    const deadlineMs = this.options.clock.nowMs() + LEADERSHIP_HANDOVER_WAIT_MS;
+    while (this.replica.isLeader && this.options.clock.nowMs() < deadlineMs) await delay(5);
+    this.logger.info({ to: target, handedOver: !this.replica.isLeader }, 'controller leadership handed over at close');
   }
 
   // ---------------------------------------------------------------- the write path (any broker)

@@ -143,19 +143,22 @@ class TestCluster {
     await transport.start();
   }
 
-  /** Stops one broker as a crash would look from outside: its controller and listener go away. */
-  async stopBroker(id: BrokerId): Promise<void> {
+  /**
+   * Stops one broker. By default as a crash looks from outside: its controller and listener go
+   * away without handing anything over; `graceful` lets a leader hand over first.
+   */
+  async stopBroker(id: BrokerId, graceful = false): Promise<void> {
     const broker = this.get(id);
     const { controller, transport } = broker;
     broker.controller = undefined;
     broker.transport = undefined;
-    await controller?.close();
+    await controller?.close({ handOverLeadership: graceful });
     await transport?.close();
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    for (const id of this.brokers.keys()) await this.stopBroker(id);
+    await Promise.all([...this.brokers.keys()].map((id) => this.stopBroker(id)));
   }
 
   get(id: BrokerId): Broker {
@@ -436,5 +439,15 @@ describe('controller: three brokers over real peer transports', () => {
     // Its writes are forwarded like any follower's.
     await cluster.controller(4).createTopic({ name: 'from-four', numPartitions: 1, replicationFactor: 2, configs: {} }, false);
     assert.ok(cluster.controller(4).store.topic('from-four') !== undefined);
+  });
+
+  it('a leader closing cleanly hands the group to another voter without an election timeout', async () => {
+    const leader = await cluster.waitForLeader();
+    await cluster.stopBroker(leader, true);
+    // Without the handover no new leader could exist before an election timeout (0.5-1 s) passed.
+    await waitFor('a new leader right after the close', () => cluster.agreedLeader() !== undefined, 300);
+    const successor = cluster.agreedLeader() as BrokerId;
+    assert.ok(IDS.includes(successor) && successor !== leader);
+    await cluster.controller(successor).deleteTopic('from-four');
   });
 });
