@@ -17,7 +17,8 @@ import { REASSIGN_PARTITIONS_MAX } from '../../broker/controller/controller-limi
 import { ControllerClients } from '../../broker/controller/controller-rpc.js';
 import { errorCodeOf, type WireWriteRequest } from '../../broker/controller/controller-write.js';
 import type { ClusterStore } from '../../broker/controller/cluster-store.js';
-import type { BrokerId, LeaderUpdate } from '../../broker/controller/controller-types.js';
+import { BrokerLiveness } from '../../broker/controller/broker-liveness.js';
+import type { BrokerId, BrokerRecord, ClusterPartition, LeaderUpdate } from '../../broker/controller/controller-types.js';
 import type { Replica } from '../../broker/partition/replica.js';
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
 import { TopicError } from '../../broker/topics/topic-error.js';
@@ -449,5 +450,55 @@ describe('controller: three brokers over real peer transports', () => {
     const successor = cluster.agreedLeader() as BrokerId;
     assert.ok(IDS.includes(successor) && successor !== leader);
     await cluster.controller(successor).deleteTopic('from-four');
+  });
+});
+
+describe('BrokerLiveness: the leader\'s leases and waiting leader updates', () => {
+  const broker = (id: number, fenced = false): BrokerRecord => ({ id, host: 'h', port: 1, internalAddress: 'h:2', rack: '', incarnation: 1, fenced, decommissioning: false });
+  const partition = (groupId: number, leaderId: number, leaderEpoch: number): ClusterPartition => ({
+    topic: 't',
+    partition: groupId - 1,
+    groupId,
+    initialReplicas: [1, 2, 3],
+    replicas: [1, 2, 3],
+    targetReplicas: null,
+    leaderId,
+    leaderEpoch,
+  });
+
+  it('expires leases from the last renewal, skips fenced brokers, and starts unknown brokers afresh', () => {
+    const liveness = new BrokerLiveness(1000);
+    liveness.restart([broker(1), broker(2)], 0);
+    liveness.renew(1, 500);
+    assert.deepEqual(liveness.expired([broker(1), broker(2), broker(3)], 1001), [2], 'broker 3 was not tracked: its lease starts now');
+    assert.deepEqual(liveness.expired([broker(1), broker(2, true), broker(3)], 1600), [1], 'a fenced broker is not fenced again');
+    assert.deepEqual(liveness.expired([broker(3)], 2002), [3]);
+    assert.equal(liveness.isCurrent(1, 1500), true);
+    assert.equal(liveness.isCurrent(1, 1501), false);
+    assert.equal(liveness.isCurrent(9, 0), false);
+    liveness.restart([broker(1)], 5000);
+    assert.deepEqual(liveness.expired([broker(1)], 5900), [], 'a new leadership starts every lease afresh');
+  });
+
+  it('keeps only leaderships newer than the metadata, the latest per group', () => {
+    const stored = new Map([[1, partition(1, 1, 5)], [2, partition(2, 2, 3)]]);
+    const liveness = new BrokerLiveness(1000);
+    const waiting = liveness.report(
+      [
+        { groupId: 1, leaderId: 1, leaderEpoch: 5 }, // what the store shows already
+        { groupId: 1, leaderId: 3, leaderEpoch: 4 }, // stale: an older term
+        { groupId: 2, leaderId: 3, leaderEpoch: 4 },
+        { groupId: 2, leaderId: 1, leaderEpoch: 6 },
+        { groupId: 2, leaderId: 3, leaderEpoch: 5 }, // older than the one waiting
+        { groupId: 7, leaderId: 1, leaderEpoch: 9 }, // no such partition
+      ],
+      (groupId) => stored.get(groupId),
+    );
+    assert.equal(waiting, 1);
+    assert.deepEqual(liveness.takeUpdates(10, (groupId) => stored.get(groupId)), [{ groupId: 2, leaderId: 1, leaderEpoch: 6 }]);
+    assert.equal(liveness.pendingUpdateCount, 0);
+    liveness.report([{ groupId: 1, leaderId: 2, leaderEpoch: 6 }], (groupId) => stored.get(groupId));
+    stored.set(1, partition(1, 2, 6)); // applied meanwhile through another report
+    assert.deepEqual(liveness.takeUpdates(10, (groupId) => stored.get(groupId)), [], 'updates the metadata caught up with are dropped');
   });
 });
