@@ -6,9 +6,9 @@
  * The benchmark modules (charting, the NATS client) load only when a bench command runs.
  */
 import { Command, Option } from 'commander';
-import { parseIntegerOption, UsageError } from '../cli-errors.js';
+import { parseIntegerOption, parseKeyValues, UsageError } from '../cli-errors.js';
 
-type Options = Record<string, string | boolean | undefined>;
+type Options = Record<string, string | boolean | string[] | undefined>;
 
 /** Interrupting a run still stops every process it started (their exit hooks run on exit). */
 function exitOnSignals(): void {
@@ -43,6 +43,7 @@ function addWorkloadOptions(command: Command, brokersOption: () => Option, defau
     .option('--linger-ms <n>', 'Brook producer linger', defaults.lingerMs)
     .addOption(new Option('--flush-policy <policy>', 'flush.policy of the Brook topic the run creates (always: fsync before ack)').choices(['always', 'interval', 'never']).default('always'))
     .option('--flush-interval-ms <n>', 'flush.interval.ms under --flush-policy interval', '120000')
+    .option('--topic-config <name=value>', 'another config of the Brook topic the run creates, repeatable (e.g. max.message.bytes=2097152)', (value: string, previous: string[] = []) => [...previous, value], [])
     .option('--max-seconds <n>', 'stop sending after this long', '60')
     .option('--nats-window <n>', 'JetStream publishes outstanding per connection (npm client)', '256')
     .option('--nats-lean-window <n>', 'JetStream publishes outstanding per connection (lean client)', '65536')
@@ -53,7 +54,7 @@ function addWorkloadOptions(command: Command, brokersOption: () => Option, defau
     .option('--broker-cpu-prof <dir>', 'with --local: profile the brokers (node --cpu-prof) into <dir>');
 }
 
-function positive(name: string, value: string | boolean | undefined): number {
+function positive(name: string, value: Options[string]): number {
   return parseIntegerOption(name, String(value), 1);
 }
 
@@ -65,7 +66,7 @@ async function runSingleCommand(kind: 'produce' | 'consume' | 'e2e', options: Op
   if (kind === 'e2e' && ratePerSecond === null) throw new UsageError('e2e measures latency at a fixed rate: give --rate <records per second>');
   const recordBytes = parseIntegerOption('--record-bytes', String(options.recordBytes), kind === 'e2e' ? 8 : 0);
   const flushPolicy = String(options.flushPolicy);
-  const topicConfigs: Record<string, string> = { 'flush.policy': flushPolicy };
+  const topicConfigs: Record<string, string> = { ...parseKeyValues('--topic-config', Array.isArray(options.topicConfig) ? options.topicConfig : []), 'flush.policy': flushPolicy };
   if (flushPolicy === 'interval') topicConfigs['flush.interval.ms'] = String(positive("--flush-interval-ms", options.flushIntervalMs));
   exitOnSignals();
   await runSingle({
