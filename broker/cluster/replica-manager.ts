@@ -349,6 +349,7 @@ export class ReplicaManager {
         replica,
         logAppendTime: logConfig.timestampType === 'log-append',
         brokerAddress: this.options.brokerAddress,
+        brokerLive: this.options.brokerLive,
       });
       const hosted: HostedReplica = {
         groupId,

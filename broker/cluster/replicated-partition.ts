@@ -79,6 +79,8 @@ export interface ReplicatedPartitionOptions {
   readonly logAppendTime: boolean;
   /** The client address (host:port) of a broker, for leader hints; undefined when unknown. */
   readonly brokerAddress: (brokerId: number) => string | undefined;
+  /** Whether the metadata considers a broker live; a follower reports the live voters as in sync. */
+  readonly brokerLive?: (brokerId: number) => boolean;
 }
 
 export class ReplicatedPartition implements ServedPartition {
@@ -151,6 +153,22 @@ export class ReplicatedPartition implements ServedPartition {
         throw this.requestError(error);
       },
     );
+  }
+
+  /**
+   * The voters in sync with the leader. On the leader: itself and the voters it is streaming to
+   * (progress state 'replicate': they acknowledged the recent entries), in voter order. A
+   * follower does not know its peers' progress: it reports the voters of the configuration it
+   * holds that the metadata considers live.
+   */
+  inSyncReplicaIds(): readonly number[] {
+    const status = this.replica.status();
+    if (status.role !== Role.Leader || status.progress === undefined) {
+      const live = this.options.brokerLive;
+      return live === undefined ? status.conf.voters : status.conf.voters.filter((id) => live(id));
+    }
+    const progress = status.progress;
+    return status.conf.voters.filter((id) => id === status.id || progress.get(id)?.state === 'replicate');
   }
 
   read(offset: number, maxBytes: number): Promise<Buffer> {

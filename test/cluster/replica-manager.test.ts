@@ -244,6 +244,8 @@ test('appends with acks all through the leader are committed and identical on ev
   }
   const bytes = await assertIdentical(0, [1, 2, 3]);
   assert.equal(valuesOf(bytes).length, 100);
+  await waitFor('both followers in sync', () => partition.inSyncReplicaIds().length === 3);
+  assert.deepEqual([...partition.inSyncReplicaIds()].sort(), [1, 2, 3]);
   assert.ok(valuesOf(bytes).includes('a19-4'));
 });
 
