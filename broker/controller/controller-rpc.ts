@@ -127,8 +127,9 @@ export class ControllerClients {
 
   constructor(private readonly addresses: ReadonlyMap<number, string>) {}
 
-  write(to: number, request: WireWriteRequest, timeoutMs: number): Promise<WireWriteResponse> {
-    return this.call<WireWriteRequest, WireWriteResponse>(to, 'Write', request, timeoutMs);
+  /** A forwarded write; `signal` cancels it (the caller saw the leader change meanwhile). */
+  write(to: number, request: WireWriteRequest, timeoutMs: number, signal?: AbortSignal): Promise<WireWriteResponse> {
+    return this.call<WireWriteRequest, WireWriteResponse>(to, 'Write', request, timeoutMs, signal);
   }
 
   heartbeat(to: number, request: WireHeartbeatRequest, timeoutMs: number): Promise<WireHeartbeatResponse> {
@@ -142,16 +143,20 @@ export class ControllerClients {
     this.clients.clear();
   }
 
-  private call<Request, Response>(to: number, method: string, request: Request, timeoutMs: number): Promise<Response> {
+  private call<Request, Response>(to: number, method: string, request: Request, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const client = this.client(to);
       if (client === undefined) return reject(new Error(`no internal address known for broker ${to}`));
       const unary = (client as unknown as Record<string, UnaryMethod<Request, Response>>)[method].bind(client);
-      unary(request, new grpc.Metadata(), { deadline: Date.now() + Math.max(1, timeoutMs) }, (error, response) => {
+      const cancel = (): void => call.cancel();
+      const call = unary(request, new grpc.Metadata(), { deadline: Date.now() + Math.max(1, timeoutMs) }, (error, response) => {
+        signal?.removeEventListener('abort', cancel);
         if (error !== null) return reject(error);
         if (response === undefined) return reject(new Error(`empty ${method} response from broker ${to}`));
         resolve(response);
       });
+      if (signal?.aborted === true) call.cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 

@@ -419,20 +419,39 @@ export class Controller {
       try {
         if (leader === this.options.nodeId) return await this.submitAsLeader(write, deadlineMs);
         if (leader !== NO_NODE) {
-          const response = await this.clients.write(leader, writeToWire(write, this.clusterId, this.options.nodeId), remainingMs);
+          const response = await this.forward(leader, write, remainingMs);
           if (errorCodeOf(response.errorCode) !== 'NOT_CONTROLLER') return outcomeFromWire(response);
           problem = `broker ${leader} is not the controller leader: ${response.errorMessage}`;
         }
       } catch (error) {
-        if (error instanceof ControllerUnavailableError || error instanceof DeadlineError || isGrpcError(error)) {
-          problem = error.message;
-        } else {
-          throw error;
+        // A leader took the request but did not finish it in time: the outcome is unknown, and
+        // another attempt would have no time left either.
+        if (error instanceof DeadlineError || (isGrpcError(error) && error.code === grpc.status.DEADLINE_EXCEEDED)) {
+          throw new TopicError('REQUEST_TIMED_OUT', `the controller did not finish the request within ${this.forwardTimeoutMs} ms: ${error.message}`);
         }
+        if (!(error instanceof ControllerUnavailableError) && !isGrpcError(error)) throw error;
+        problem = error.message;
+        if (isGrpcError(error) && error.code === grpc.status.CANCELLED && this.replica.leader !== leader) continue;
       }
       await delay(Math.min(WRITE_RETRY_BACKOFF_MS, Math.max(1, deadlineMs - this.options.clock.nowMs())));
     }
     throw new TopicError('NOT_CONTROLLER', `no controller leader took the request within ${this.forwardTimeoutMs} ms (${problem})`);
+  }
+
+  /**
+   * One forwarded attempt. A leader that stops answering (stopped, cut off) would hold the call
+   * until the deadline, so the call is cancelled as soon as this broker learns of another leader.
+   */
+  private async forward(leader: BrokerId, write: ForwardableWrite, timeoutMs: number): Promise<WireWriteResponse> {
+    const cancel = new AbortController();
+    const watch = setInterval(() => {
+      if (this.replica.leader !== leader || this.closed) cancel.abort();
+    }, WRITE_RETRY_BACKOFF_MS);
+    try {
+      return await this.clients.write(leader, writeToWire(write, this.clusterId, this.options.nodeId), timeoutMs, cancel.signal);
+    } finally {
+      clearInterval(watch);
+    }
   }
 
   // ---------------------------------------------------------------- the leader
