@@ -13,19 +13,21 @@ export function createConsumeCommand(brokersOption: () => Option): Command {
     .option('--offset <n>', 'start at this offset (needs --partition)')
     .option('--max-messages <n>', 'exit after this many records')
     .option('--idle-timeout-ms <n>', 'exit when no record arrives for this long')
+    .option('--group <id>', 'consume as a member of this consumer group (committed offsets; --from-beginning applies where none is committed)')
     .addOption(new Option('--format <format>', 'value: the value as text; json: key, value, partition, offset, timestamp, headers').choices(['value', 'json']).default('value'))
     .addOption(brokersOption())
-    .action(async (topic: string, options: { fromBeginning?: boolean; partition?: string; offset?: string; maxMessages?: string; idleTimeoutMs?: string; format: 'value' | 'json'; brokers: string }) => {
+    .action(async (topic: string, options: { fromBeginning?: boolean; partition?: string; offset?: string; maxMessages?: string; idleTimeoutMs?: string; format: 'value' | 'json'; brokers: string; group?: string }) => {
       const partition = options.partition === undefined ? undefined : parseIntegerOption('--partition', options.partition);
       const offset = options.offset === undefined ? undefined : parseIntegerOption('--offset', options.offset);
       const maxMessages = options.maxMessages === undefined ? Infinity : parseIntegerOption('--max-messages', options.maxMessages, 1);
       const idleTimeoutMs = options.idleTimeoutMs === undefined ? undefined : parseIntegerOption('--idle-timeout-ms', options.idleTimeoutMs, 1);
       if (offset !== undefined && partition === undefined) throw new UsageError('--offset needs --partition');
       if (offset !== undefined && options.fromBeginning) throw new UsageError('--offset and --from-beginning exclude each other');
+      if (options.group !== undefined && partition !== undefined) throw new UsageError('--group and --partition exclude each other (the group assigns partitions)');
       const start: StartOffset = offset ?? (options.fromBeginning ? 'earliest' : 'latest');
-      const partitions = partition !== undefined ? [partition] : await allPartitions(options.brokers, topic);
+      const partitions = partition !== undefined ? [partition] : options.group !== undefined ? [] : await allPartitions(options.brokers, topic);
 
-      const consumer = new Consumer({ brokers: options.brokers, offsetResetPolicy: 'earliest', retry: { retries: 3, maxRetryTimeMs: 10_000 } });
+      const consumer = new Consumer({ brokers: options.brokers, offsetResetPolicy: 'earliest', retry: { retries: 3, maxRetryTimeMs: 10_000 }, ...(options.group !== undefined ? { groupId: options.group, autoOffsetReset: 'latest' as const } : {}) });
       await consumer.connect();
       const stop = () => void consumer.disconnect();
       process.once('SIGINT', stop);
@@ -38,7 +40,8 @@ export function createConsumeCommand(brokersOption: () => Option): Command {
       };
       let printed = 0;
       try {
-        await consumer.assign(partitions.map((p) => ({ topic, partition: p, offset: start })));
+        if (options.group !== undefined) consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? false });
+        else await consumer.assign(partitions.map((p) => ({ topic, partition: p, offset: start })));
         armIdleTimer();
         for await (const message of consumer) {
           await write(options.format === 'json' ? `${JSON.stringify(toJson(message))}\n` : `${message.value?.toString() ?? ''}\n`);

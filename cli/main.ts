@@ -13,6 +13,7 @@ import { createClusterStartCommand } from './commands/cluster-start.js';
 import { createClusterCommand } from './cluster-command.js';
 import { createPartitionsCommand } from './partitions-command.js';
 import { createBenchCommand } from './commands/bench-command.js';
+import { createGroupsCommand } from './commands/groups-command.js';
 import { exitCodeFor, formatError } from './cli-errors.js';
 
 export const DEFAULT_BROKERS = '127.0.0.1:9092';
@@ -32,6 +33,7 @@ function buildProgram(): Command {
   // `cluster start` (a local cluster) lives in commands/cluster-start.ts; `cluster describe` here.
   program.addCommand(createClusterCommand(brokersOption, [createClusterStartCommand()]));
   program.addCommand(createBenchCommand(brokersOption));
+  program.addCommand(createGroupsCommand(brokersOption));
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -227,6 +227,7 @@ export class Consumer {
   private readonly logger: (message: string) => void;
   /** run()'s loop, awaited by disconnect() so the handler in progress finishes first. */
   private runLoop: Promise<void> | null = null;
+  private disconnecting: Promise<void> | null = null;
   /** The message `for await` handed out and the application is still processing. */
   private iterating: { state: PartitionState; offset: number } | null = null;
 
@@ -644,6 +645,15 @@ export class Consumer {
   /** Stops fetching, ends iteration and run(), and closes connections. */
   async disconnect(): Promise<void> {
     if (this.lifecycle.state === 'idle' || this.lifecycle.state === 'disconnected') return;
+    // A second caller (a signal handler and a finally block) waits for the first one's work.
+    if (this.lifecycle.state === 'disconnecting') return this.disconnecting ?? undefined;
+    this.disconnecting = this.disconnectNow().finally(() => {
+      this.disconnecting = null;
+    });
+    return this.disconnecting;
+  }
+
+  private async disconnectNow(): Promise<void> {
     this.lifecycle.moveTo('disconnecting');
     this.stopping = true;
     this.fetcherWake.notify();

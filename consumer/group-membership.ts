@@ -28,7 +28,7 @@
  */
 import assert from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BrookError, isNoError } from '../client/errors.js';
+import { BrookError, isNoError, RetriesExhaustedError } from '../client/errors.js';
 import { GroupError, groupErrorAction } from '../client/group-errors.js';
 import type { GroupsApi, JoinGroupResponse } from '../client/groups-api.js';
 import { backoffMs, type RetryConfig } from '../client/retry.js';
@@ -85,6 +85,17 @@ export interface MembershipHost {
 interface CompletedRebalance {
   readonly generationId: number;
   readonly assignment: TopicPartition[];
+}
+
+/**
+ * Whether joining should go on after `error`. A member keeps trying to reach its coordinator for
+ * as long as it runs (retries that ran out on a retriable error start over after a backoff); only
+ * errors that no retry can fix end the membership.
+ */
+function worthRetrying(error: unknown): boolean {
+  if (error instanceof GroupError) return error.action !== 'fatal';
+  if (error instanceof RetriesExhaustedError) return worthRetrying(error.cause);
+  return error instanceof BrookError && error.retriable;
 }
 
 function minus(a: readonly TopicPartition[], b: readonly TopicPartition[]): TopicPartition[] {
@@ -233,16 +244,12 @@ export class GroupMembership {
         failures++;
       } catch (error) {
         if (this.current !== 'rebalancing') return;
-        if (error instanceof GroupError && error.action === 'fatal') {
-          this.fatal = error;
-          return;
-        }
-        if (!(error instanceof BrookError) || (!error.retriable && !(error instanceof GroupError))) {
+        if (!worthRetrying(error)) {
           this.fatal = error instanceof Error ? error : new Error(String(error));
           return;
         }
         failures++;
-        this.host.log(`joining group ${this.config.groupId} failed (${error.message}); retrying`);
+        this.host.log(`joining group ${this.config.groupId} failed (${error instanceof Error ? error.message : String(error)}); retrying`);
       }
       await sleep(backoffMs(this.config.retry, Math.min(failures, JOIN_BACKOFF_ATTEMPTS_MAX), Math.random()));
     }
