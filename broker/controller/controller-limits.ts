@@ -31,6 +31,8 @@ export const LEADER_UPDATES_PENDING_MAX = 100_000;
 export const HEARTBEAT_LEADERSHIPS_MAX = 100_000;
 /** Partitions one reassign request may name. */
 export const REASSIGN_PARTITIONS_MAX = 10_000;
+/** Brokers one replica list (a reassignment target, a finished reassignment) may name. */
+export const REPLICAS_PER_PARTITION_MAX = 256;
 /** Config entries one create or alter request may carry (far more than there are topic configs). */
 export const CONFIG_ENTRIES_MAX = 64;
 /** Length of a config name or value. */

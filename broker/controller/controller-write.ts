@@ -10,7 +10,9 @@ import {
   ADDRESS_TEXT_LENGTH_MAX,
   CONFIG_ENTRIES_MAX,
   CONFIG_TEXT_LENGTH_MAX,
+  LEADER_UPDATES_PER_COMMAND_MAX,
   REASSIGN_PARTITIONS_MAX,
+  REPLICAS_PER_PARTITION_MAX,
 } from './controller-limits.js';
 import type { ApplyResult, BrokerRecord, LeaderUpdate } from './controller-types.js';
 
@@ -131,14 +133,14 @@ export function writeToWire(write: ForwardableWrite, clusterId: string, fromBrok
   }
 }
 
-/** The write a forwarded request carries; throws TopicError(INVALID_REQUEST) when it breaks a limit. */
+/** The write a forwarded request carries; throws TopicError(INVALID_REQUEST) when it carries none. */
 export function writeFromWire(wire: WireWriteRequest): ForwardableWrite {
   switch (wire.request) {
     case 'createTopic': {
       const body = present(wire.createTopic);
       return {
         kind: 'createTopic',
-        spec: { name: body.name, numPartitions: body.numPartitions, replicationFactor: body.replicationFactor, configs: checkedConfigs(body.configs) },
+        spec: { name: body.name, numPartitions: body.numPartitions, replicationFactor: body.replicationFactor, configs: body.configs },
         validateOnly: body.validateOnly,
       };
     }
@@ -146,19 +148,14 @@ export function writeFromWire(wire: WireWriteRequest): ForwardableWrite {
       return { kind: 'deleteTopic', name: present(wire.deleteTopic).name };
     case 'alterTopicConfigs': {
       const body = present(wire.alterTopicConfigs);
-      if (body.remove.length > CONFIG_ENTRIES_MAX) throw invalid(`more than ${CONFIG_ENTRIES_MAX} config names to remove`);
-      for (const name of body.remove) checkText(name, CONFIG_TEXT_LENGTH_MAX, 'config name');
-      return { kind: 'alterTopicConfigs', name: body.name, set: checkedConfigs(body.set), remove: body.remove, validateOnly: body.validateOnly };
+      return { kind: 'alterTopicConfigs', name: body.name, set: body.set, remove: body.remove, validateOnly: body.validateOnly };
     }
     case 'createPartitions': {
       const body = present(wire.createPartitions);
       return { kind: 'createPartitions', name: body.name, totalCount: body.totalCount, validateOnly: body.validateOnly };
     }
-    case 'reassign': {
-      const partitions = present(wire.reassign).partitions;
-      if (partitions.length > REASSIGN_PARTITIONS_MAX) throw invalid(`a reassignment may name at most ${REASSIGN_PARTITIONS_MAX} partitions, got ${partitions.length}`);
-      return { kind: 'reassign', partitions };
-    }
+    case 'reassign':
+      return { kind: 'reassign', partitions: present(wire.reassign).partitions };
     case 'decommission':
       return { kind: 'decommission', brokerId: present(wire.decommission).brokerId };
     case 'reassignmentDone': {
@@ -167,9 +164,6 @@ export function writeFromWire(wire: WireWriteRequest): ForwardableWrite {
     }
     case 'registerBroker': {
       const body = present(wire.registerBroker);
-      checkText(body.host, ADDRESS_TEXT_LENGTH_MAX, 'host');
-      checkText(body.internalAddress, ADDRESS_TEXT_LENGTH_MAX, 'internal address');
-      checkText(body.rack, ADDRESS_TEXT_LENGTH_MAX, 'rack');
       return {
         kind: 'registerBroker',
         broker: { id: body.brokerId, host: body.host, port: body.port, internalAddress: body.internalAddress, rack: body.rack, incarnation: body.incarnation },
@@ -201,15 +195,55 @@ export function outcomeFromWire(wire: WireWriteResponse): WriteOutcome {
   };
 }
 
-/** Config entries within the request limits (validity of names and values is the planner's). */
-export function checkedConfigs(configs: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+/**
+ * Throws TopicError(INVALID_REQUEST) when a write exceeds a request limit: forwarded writes and
+ * local ones alike are checked before they reach the leader's queue. Whether names and values
+ * are valid is the planner's to say.
+ */
+export function checkWriteLimits(write: ControllerWrite): void {
+  switch (write.kind) {
+    case 'createTopic':
+      checkConfigs(write.spec.configs);
+      return;
+    case 'alterTopicConfigs':
+      checkConfigs(write.set);
+      if (write.remove.length > CONFIG_ENTRIES_MAX) throw invalid(`more than ${CONFIG_ENTRIES_MAX} config names to remove`);
+      for (const name of write.remove) checkText(name, CONFIG_TEXT_LENGTH_MAX, 'config name');
+      return;
+    case 'reassign':
+      if (write.partitions.length > REASSIGN_PARTITIONS_MAX) throw invalid(`a reassignment may name at most ${REASSIGN_PARTITIONS_MAX} partitions, got ${write.partitions.length}`);
+      for (const item of write.partitions) checkReplicaList(item.replicas);
+      return;
+    case 'reassignmentDone':
+      checkReplicaList(write.replicas);
+      return;
+    case 'registerBroker':
+      checkText(write.broker.host, ADDRESS_TEXT_LENGTH_MAX, 'host');
+      checkText(write.broker.internalAddress, ADDRESS_TEXT_LENGTH_MAX, 'internal address');
+      checkText(write.broker.rack, ADDRESS_TEXT_LENGTH_MAX, 'rack');
+      return;
+    case 'leaderUpdates':
+      if (write.updates.length > LEADER_UPDATES_PER_COMMAND_MAX) throw invalid(`more than ${LEADER_UPDATES_PER_COMMAND_MAX} leader updates`);
+      return;
+    case 'deleteTopic':
+    case 'createPartitions':
+    case 'decommission':
+    case 'fence':
+      return;
+  }
+}
+
+function checkConfigs(configs: Readonly<Record<string, string>>): void {
   const entries = Object.entries(configs);
   if (entries.length > CONFIG_ENTRIES_MAX) throw invalid(`more than ${CONFIG_ENTRIES_MAX} config entries`);
   for (const [name, value] of entries) {
     checkText(name, CONFIG_TEXT_LENGTH_MAX, 'config name');
     checkText(value, CONFIG_TEXT_LENGTH_MAX, `value of config ${name}`);
   }
-  return configs;
+}
+
+function checkReplicaList(replicas: readonly number[]): void {
+  if (replicas.length > REPLICAS_PER_PARTITION_MAX) throw invalid(`a replica list may name at most ${REPLICAS_PER_PARTITION_MAX} brokers, got ${replicas.length}`);
 }
 
 function checkText(text: string, lengthMax: number, what: string): void {

@@ -54,6 +54,7 @@ import { planWrite, type PlanContext } from './controller-planner.js';
 import { ControllerClients, ControllerRpcRefusal, controllerService, type ControllerServiceHandler, type WireHeartbeatRequest, type WireHeartbeatResponse } from './controller-rpc.js';
 import { CONTROLLER_GROUP, type ApplyResult, type BrokerId, type BrokerState, type LeaderUpdate } from './controller-types.js';
 import {
+  checkWriteLimits,
   errorCodeOf,
   outcomeFromWire,
   outcomeOf,
@@ -396,6 +397,7 @@ export class Controller {
   /** Has the leader handle `write`, then waits until this broker's store applied its command. */
   private async write(write: ForwardableWrite): Promise<WriteOutcome> {
     if (this.closed) throw new TopicError('NOT_CONTROLLER', 'the controller is closed');
+    checkWriteLimits(write);
     const deadlineMs = this.options.clock.nowMs() + this.forwardTimeoutMs;
     const outcome = await this.writeToLeader(write, deadlineMs);
     if (outcome.appliedOffset >= 0) {
@@ -635,6 +637,7 @@ export class Controller {
     let write: ForwardableWrite;
     try {
       write = writeFromWire(request);
+      checkWriteLimits(write);
     } catch (error) {
       if (error instanceof TopicError) return outcomeToWire(outcomeOf(error.errorCode, error.message));
       throw error;

@@ -267,6 +267,9 @@ describe('controller: three brokers over real peer transports', () => {
       const tooMany = Array.from({ length: REASSIGN_PARTITIONS_MAX + 1 }, (_, partition) => ({ topic: 't', partition, replicas: [1] }));
       const oversized = await clients.write(follower, { clusterId: 'controller-test', fromBrokerId: leader, request: 'reassign', reassign: { partitions: tooMany } }, 5000);
       assert.equal(errorCodeOf(oversized.errorCode), 'INVALID_REQUEST');
+      await rejectsWith(cluster.controller(follower).reassign(tooMany), 'INVALID_REQUEST');
+      const longList = Array.from({ length: 257 }, (_, index) => index + 1);
+      await rejectsWith(cluster.controller(leader).reassign([{ topic: 't', partition: 0, replicas: longList }]), 'INVALID_REQUEST');
 
       const notLeader = await clients.write(follower, deleteRequest('controller-test', leader), 5000);
       assert.equal(errorCodeOf(notLeader.errorCode), 'NOT_CONTROLLER');
