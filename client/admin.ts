@@ -6,8 +6,10 @@ import { Cluster, type ClusterOptions } from './cluster.js';
 import { BrokerError, InvalidArgumentError, isNoError, StateError } from './errors.js';
 import { retry } from './retry.js';
 import type { ClusterDescription, OffsetSpec, ReassignmentResult, TopicDescription, TopicResult } from './service.js';
+import { GroupsClient, type GroupDescription, type ListedGroup, type ResetOffsetsOptions, type ResetPartitionResult } from './groups-client.js';
 
 export type { ClusterBrokerDescription, ClusterDescription, ReassignmentResult, TopicDescription } from './service.js';
+export type { GroupDescription, ListedGroup, ResetOffsetsOptions, ResetPartitionResult } from './groups-client.js';
 
 /** A partition's new replica set, preferred leader first. */
 export interface PartitionReassignment {
@@ -214,5 +216,41 @@ export class Admin {
       }
       return offsets.sort((a, b) => a.partition - b.partition);
     }, this.cluster.config.retry);
+  }
+
+  // ---- consumer groups (the Groups service; see client/groups-client.ts) ----------------------
+  // Each call uses its own short-lived Groups channels, closed when it returns.
+
+  private async withGroups<T>(action: (groups: GroupsClient) => Promise<T>): Promise<T> {
+    this.requireConnected();
+    const groups = new GroupsClient(this.cluster);
+    try {
+      return await action(groups);
+    } finally {
+      groups.close();
+    }
+  }
+
+  /** Every consumer group of the cluster (each broker lists those it coordinates), sorted by id. */
+  async listGroups(): Promise<ListedGroup[]> {
+    return this.withGroups((groups) => groups.listGroups());
+  }
+
+  /**
+   * A group's state, members (assignment bytes decode with consumer/assignors/consumer-protocol.ts),
+   * committed offsets, log end offsets and lag. Throws GROUP_ID_NOT_FOUND for an unknown group.
+   */
+  async describeGroup(groupId: string): Promise<GroupDescription> {
+    return this.withGroups((groups) => groups.describeGroup(groupId, true));
+  }
+
+  /** Deletes groups without members, with their committed offsets (NON_EMPTY_GROUP otherwise). */
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    return this.withGroups((groups) => groups.deleteGroups(groupIds));
+  }
+
+  /** Moves a group's committed offsets; refused with NON_EMPTY_GROUP while it has members. */
+  async resetOffsets(options: ResetOffsetsOptions): Promise<ResetPartitionResult[]> {
+    return this.withGroups((groups) => groups.resetOffsets(options));
   }
 }

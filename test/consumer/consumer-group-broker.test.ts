@@ -88,6 +88,9 @@ test('4 members on 12 partitions own distinct partitions covering all; lag is lo
       assert.equal(offset.logEndOffset, 100);
       assert.equal(offset.lag, offset.logEndOffset - offset.committedOffset);
     }
+    assert.ok((await admin.listGroups()).some((g) => g.groupId === 'g-share12' && g.state === 'Stable'));
+    assert.equal((await admin.describeGroup('g-share12')).members.length, 4);
+    await assert.rejects(admin.resetOffsets({ groupId: 'g-share12', topics: [{ topic: 'share12' }], to: 'earliest' }), /NON_EMPTY_GROUP/, 'no reset while members are active');
   } finally {
     for (const c of consumers) await c.disconnect();
     await Promise.allSettled(runs);
