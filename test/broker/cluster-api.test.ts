@@ -51,7 +51,7 @@ describe('cluster client API', { timeout: 90_000 }, () => {
     }
   });
 
-  it('a follower refuses Produce, Fetch and ListOffsets with a hint to the leader; the leader serves', async () => {
+  it('a follower refuses Produce, Fetch, ListOffsets and Subscribe with a hint to the leader; the leader serves', async () => {
     const [leader] = await createTopic('hinted', 1, 3);
     const follower = harness.ids().find((id) => id !== leader)!;
     const leaderAddress = harness.broker(leader).address;
@@ -69,6 +69,15 @@ describe('cluster client API', { timeout: 90_000 }, () => {
     const offsets = await client(follower).call('ListOffsets', { topics: [{ name: 'hinted', partitions: [{ partition: 0 }] }] });
     assert.equal(offsets.topics[0].partitions[0].errorCode, 'NOT_LEADER_OR_FOLLOWER');
     assert.equal(offsets.topics[0].partitions[0].currentLeader.address, leaderAddress);
+
+    const stream = client(follower).subscribe({ topics: [{ name: 'hinted', partitions: [{ partition: 0, fetchOffset: 0 }] }] });
+    const streamed = await new Promise<{ errorCode: string; currentLeader: { address: string } }>((resolve, reject) => {
+      stream.once('data', resolve);
+      stream.once('error', reject);
+    });
+    stream.cancel();
+    assert.equal(streamed.errorCode, 'NOT_LEADER_OR_FOLLOWER');
+    assert.equal(streamed.currentLeader.address, leaderAddress, 'Subscribe ends the partition with the hint');
 
     const accepted = await client(leader).call('Produce', { acks: 'ACKS_ALL', timeoutMs: 5000, topics: [{ name: 'hinted', partitions: [{ partition: 0, recordBatch: batchOf('y') }] }] });
     assert.equal(accepted.topics[0].partitions[0].errorCode, 'NONE');
