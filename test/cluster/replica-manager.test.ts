@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { IO_WAIT_TICKS_MAX, LEADERLESS_TICKS_PER_TICK_MAX, RaftTicker } from '../../broker/cluster/raft-ticker.js';
+import { nextStep } from '../../broker/cluster/reassignment.js';
 import { ReplicaManager } from '../../broker/cluster/replica-manager.js';
 import { ReplicaRequestError, type ReplicatedPartition } from '../../broker/cluster/replicated-partition.js';
 import { defaultPartitionRaftConfig, seededRandom } from '../../broker/cluster/partition-raft-config.js';
@@ -23,6 +24,7 @@ import { FileHandleCache } from '../../broker/storage/file-handle-cache.js';
 import { nodeFileWriter, type FileWriter } from '../../broker/storage/file-writer.js';
 import { GroupIdRegistry } from '../../broker/transport/group-id-registry.js';
 import { PeerTransport } from '../../broker/transport/peer-transport.js';
+import { ConfChangeType } from '../../raft/types.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { encodeBatch, iterateRecords } from '../../record/record-batch.js';
 
@@ -342,7 +344,8 @@ test('a topic config change reopens the replicas with the new log config', async
   topics = topics.map((topic) => ({ ...topic, configs: { 'message.timestamp.type': 'LogAppendTime' } }));
   await reconcileAll();
   for (const [at, id] of [1, 2, 4].entries()) assert.notEqual(held(brokers.get(id) as Broker, 0), before0[at], `broker ${id} did not reopen`);
-  await waitFor('a leader after the reopen', () => leaderOf(0) !== undefined);
+  // The first replica again (the balancer moves it there): appends then meet no leadership change.
+  await waitFor('orders-0 led by broker 1 after the reopen', () => leaderOf(0)?.id === 1);
   const sentAtMs = Date.now();
   const outcome = await held(leaderOf(0) as Broker, 0).append(makeBatch('stamped', 2), 'all');
   assert.ok(outcome.logAppendTimeMs >= sentAtMs && outcome.logAppendTimeMs <= Date.now(), `logAppendTimeMs ${outcome.logAppendTimeMs}`);
@@ -428,10 +431,11 @@ test('the Raft clock waits for the disk probe, but not for ever', async () => {
   });
   ticker.start();
   try {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // At most 25 timer rounds in 50 ms: all deferred behind the first probe (IO_WAIT_TICKS_MAX is 40).
-    assert.equal(groupTicks, 1);
-    assert.ok(ticker.ticksDeferred > 0);
+    await waitFor('timer rounds deferred behind the first probe', () => ticker.ticksDeferred >= 3);
+    // Read together: until IO_WAIT_TICKS_MAX rounds were deferred, the group had only its first tick.
+    const deferred = ticker.ticksDeferred;
+    const ticksSoFar = groupTicks;
+    if (deferred < IO_WAIT_TICKS_MAX) assert.equal(ticksSoFar, 1);
     release?.();
     await waitFor('ticks after the probe came back', () => groupTicks >= 2);
     // A probe that never comes back holds the clock for IO_WAIT_TICKS_MAX ticks only.
@@ -441,4 +445,38 @@ test('the Raft clock waits for the disk probe, but not for ever', async () => {
   } finally {
     ticker.stop();
   }
+});
+
+test('a reassignment takes one step at a time from the configuration in force', () => {
+  /** A leader (node 3) whose configuration and followers' progress the test sets. */
+  const leaderWith = (voters: number[], learners: number[], match: Record<number, number>, options: { termCommitted?: boolean; transferee?: number } = {}) =>
+    ({
+      role: 'leader',
+      highWatermark: 101,
+      log: { epochAt: () => (options.termCommitted === false ? 4 : 5) },
+      status: () => ({
+        id: 3,
+        term: 5,
+        commit: 100,
+        role: 'leader',
+        conf: { voters, learners },
+        progress: new Map(Object.entries(match).map(([id, value]) => [Number(id), { match: value, next: value + 1, state: 'replicate' }])),
+        transferee: options.transferee,
+      }),
+    }) as unknown as Replica;
+  const target = [1, 2, 4];
+  const step = (replica: Replica) => nextStep(3, replica, target);
+  assert.deepEqual(step(leaderWith([1, 2, 3], [], { 1: 100, 2: 100, 3: 100 })), { kind: 'change', change: { type: ConfChangeType.AddLearner, nodeId: 4 } });
+  assert.deepEqual(step(leaderWith([1, 2, 3], [4], { 1: 100, 2: 100, 3: 100, 4: 40 })), { kind: 'wait', reason: 'a learner is catching up' });
+  assert.deepEqual(step(leaderWith([1, 2, 3], [4], { 1: 100, 2: 100, 3: 100, 4: 100 })), { kind: 'change', change: { type: ConfChangeType.AddVoter, nodeId: 4 } });
+  // The leader (3) leaves: it hands over to the first target member, which is caught up.
+  assert.deepEqual(step(leaderWith([1, 2, 3, 4], [], { 1: 100, 2: 100, 3: 100, 4: 100 })), { kind: 'transfer', to: 1 });
+  assert.deepEqual(step(leaderWith([1, 2, 3, 4], [], { 1: 60, 2: 100, 3: 100, 4: 90 })), { kind: 'transfer', to: 2 });
+  assert.deepEqual(step(leaderWith([1, 2, 3, 4], [], { 1: 100, 2: 100, 3: 100, 4: 100 }, { transferee: 1 })), { kind: 'wait', reason: 'a leadership transfer is under way' });
+  // On the new leader (1), with 3 still a voter and 5 a stray learner: the learner goes, then 3.
+  assert.deepEqual(nextStep(1, leaderWith([1, 2, 3, 4], [5], {}), target), { kind: 'change', change: { type: ConfChangeType.RemoveNode, nodeId: 5 } });
+  assert.deepEqual(nextStep(1, leaderWith([1, 2, 3, 4], [], {}), target), { kind: 'change', change: { type: ConfChangeType.RemoveNode, nodeId: 3 } });
+  // Done only once the leader committed an entry of its own term.
+  assert.deepEqual(nextStep(1, leaderWith([1, 2, 4], [], {}, { termCommitted: false }), target), { kind: 'wait', reason: 'the leader has not committed in its term yet' });
+  assert.deepEqual(nextStep(1, leaderWith([4, 2, 1], [], {}), target), { kind: 'done' });
 });
