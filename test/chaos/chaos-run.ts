@@ -5,7 +5,7 @@
  * every replica holds below the high watermark and read every partition from the start. The
  * history goes to `<outDir>/history.jsonl`, the report to `report.txt` and `report.json`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '../../client/admin.js';
@@ -64,7 +64,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
 
   const cluster = await ClusterHarness.start({
     brokers: options.brokers,
-    logLevel: 'warn',
+    // info: the brokers' output (kept in the run directory) is what explains an anomaly.
+    logLevel: 'info',
     envOf: (id) => ({ BROOK_TEST_FSYNC_JOURNAL: journalOf(id), BROOK_TEST_FAIL_WRITES_FILE: diskFullFlagOf(id) }),
   });
   let workload: ChaosWorkload | undefined;
@@ -109,7 +110,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
 
     const endOffsets = await highWatermarks(cluster.bootstrap, partitions);
     log(`high watermarks ${endOffsets.join(',')}`);
-    await recordReplicaPrefixes(cluster, recorder, endOffsets);
+    problems.push(...(await recordReplicaPrefixes(cluster, recorder, endOffsets, Math.min(3, options.brokers))));
     const read = await readEverything(cluster.bootstrap, recorder, endOffsets);
     log(`final read: ${read} records`);
   } catch (error) {
@@ -117,6 +118,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   } finally {
     await workload?.stopProducers().catch(() => undefined);
     await workload?.stopConsumers().catch(() => undefined);
+    saveBrokerState(cluster, options.outDir);
     await cluster.close();
   }
 
@@ -171,20 +173,37 @@ function viewOf(cluster: ClusterHarness, id: number, partition: number, endOffse
  * (followers may still be catching up or cutting a stale suffix), then records each replica's
  * records; after the timeout it records what they hold, and the checker reports the divergence.
  */
-async function recordReplicaPrefixes(cluster: ClusterHarness, recorder: ChaosRecorder, endOffsets: readonly number[]): Promise<void> {
+async function recordReplicaPrefixes(cluster: ClusterHarness, recorder: ChaosRecorder, endOffsets: readonly number[], replicationFactor: number): Promise<string[]> {
+  const problems: string[] = [];
   const deadlineMs = Date.now() + CONVERGENCE_TIMEOUT_MS;
   for (let partition = 0; partition < endOffsets.length; partition++) {
     let views: ReplicaView[];
     for (;;) {
       views = cluster.ids().flatMap((id) => viewOf(cluster, id, partition, endOffsets[partition]) ?? []);
-      const same = views.every((view) => view.hash === views[0].hash && view.logEndOffset >= endOffsets[partition]);
+      const same = views.length === replicationFactor && views.every((view) => view.hash === views[0].hash && view.logEndOffset >= endOffsets[partition]);
       if (same || Date.now() >= deadlineMs) break;
       await sleep(250);
+    }
+    if (views.length !== replicationFactor) {
+      problems.push(`${TOPIC}/${partition}: replica directories on brokers [${views.map((view) => view.id).join(',')}], expected ${replicationFactor} replicas`);
     }
     for (const view of views) {
       const base = { type: 'replica-prefix' as const, broker: `broker-${view.id}`, topic: TOPIC, partition, endOffset: endOffsets[partition], timeMs: Date.now() };
       recorder.record(view.records === undefined ? { ...base, hash: view.hash } : { ...base, records: view.records });
     }
+  }
+  return problems;
+}
+
+/** Keeps what explains a run after the cluster is gone: each broker's output and its replica and trash directories. */
+function saveBrokerState(cluster: ClusterHarness, outDir: string): void {
+  for (const id of cluster.ids()) {
+    const dataDir = cluster.broker(id).dataDir;
+    const listing = ['replicas', 'trash'].map((sub) => {
+      const dir = join(dataDir, sub);
+      return `${sub}/: ${existsSync(dir) ? readdirSync(dir).sort().join(' ') : '(none)'}`;
+    });
+    writeFileSync(join(outDir, `broker-${id}.log`), `${listing.join('\n')}\n\n${cluster.output(id)}`);
   }
 }
 
