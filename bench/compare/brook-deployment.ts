@@ -57,11 +57,28 @@ function brokerArgs(options: BrookStartOptions, flags: readonly string[]): strin
 
 const READY_PATTERN = /brook broker listening on (\S+)/;
 
+/** How long a new topic's partitions may take to elect their leaders. */
+const LEADERS_TIMEOUT_MS = 60_000;
+const LEADERS_POLL_MS = 200;
+
+/**
+ * Creates the topic and waits until every partition has a leader, so a measurement starts with a
+ * topic that can take writes (a replicated partition elects its leader after creation; a run that
+ * started at once would time the election, and the producer's backoff while it lasts).
+ */
 async function createTopicWith(brokers: string, spec: NewTopicSpec): Promise<void> {
   const admin = new Admin({ brokers });
   await admin.connect();
   try {
     await admin.createTopics({ topics: [spec] });
+    const deadlineMs = Date.now() + LEADERS_TIMEOUT_MS;
+    for (;;) {
+      const [description] = await admin.describeTopics({ topics: [spec.topic] }).catch(() => []);
+      const partitions = description?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((partition) => partition.leader >= 0)) return;
+      if (Date.now() > deadlineMs) throw new Error(`topic ${spec.topic}: not every partition has a leader after ${LEADERS_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, LEADERS_POLL_MS));
+    }
   } finally {
     await admin.disconnect();
   }
