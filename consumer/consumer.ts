@@ -670,6 +670,7 @@ export class Consumer {
       this.groupsClient?.close();
     }
     this.runLoop = null;
+    this.fetcherWake.notify();
     // Closing the channels cancels a fetch that is long-polling, so the fetcher ends at once.
     this.cluster.close();
     await this.fetchLoop;
@@ -703,7 +704,8 @@ export class Consumer {
           continue;
         }
         await this.resolvePendingResets();
-        if (!this.startFetches()) await this.fetcherWake.wait();
+        // A disconnect may have notified while this loop was busy: check before sleeping.
+        if (!this.startFetches() && !this.stopping) await this.fetcherWake.wait();
       } catch (error) {
         if (this.stopping) break;
         this.fetchFailed(error);
