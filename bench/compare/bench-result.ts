@@ -72,11 +72,20 @@ export function formatTable(header: readonly string[], rows: ReadonlyArray<reado
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 
+/** The comparison table; each distinct note is printed once below it and referred to as [n]. */
 export function formatCompareTable(rows: readonly CompareRow[]): string {
-  return formatTable(
+  const notes: string[] = [];
+  const reference = (note: string) => {
+    if (note === '') return '';
+    let index = notes.indexOf(note);
+    if (index < 0) index = notes.push(note) - 1;
+    return ` [${index + 1}]`;
+  };
+  const table = formatTable(
     ['workload', 'unit', 'Brook', 'JetStream (npm)', 'JetStream (lean)', 'ratio', 'ratio lean', 'durability (Brook / peer)'],
-    rows.map((row) => [row.workload, row.unit, formatFigure(row.brook), formatFigure(row.peer), formatFigure(row.peerLean), formatRatio(row.ratio), formatRatio(row.ratioLean), `${row.brookDurability} / ${row.peerDurability}${row.note ? ` (${row.note})` : ''}`]),
+    rows.map((row) => [row.workload, row.unit, formatFigure(row.brook), formatFigure(row.peer), formatFigure(row.peerLean), formatRatio(row.ratio), formatRatio(row.ratioLean), `${row.brookDurability} / ${row.peerDurability}${reference(row.note)}`]),
   );
+  return [table, ...notes.map((note, i) => `[${i + 1}] ${note}`)].join('\n');
 }
 
 /** One line per run: throughput, and latency percentiles when measured. */

@@ -57,12 +57,12 @@ function brokerArgs(options: BrookStartOptions, flags: readonly string[]): strin
 
 const READY_PATTERN = /brook broker listening on (\S+)/;
 
-/** How long a new topic's partitions may take to elect their leaders. */
+/** How long a new topic may take to be created and to elect its partitions' leaders. */
 const LEADERS_TIMEOUT_MS = 60_000;
 const LEADERS_POLL_MS = 200;
 
 /**
- * Creates the topic and waits until every partition has a leader, so a measurement starts with a
+ * Creates the topic (retrying while the cluster refuses it) and waits until every partition has a leader, so a measurement starts with a
  * topic that can take writes (a replicated partition elects its leader after creation; a run that
  * started at once would time the election, and the producer's backoff while it lasts).
  */
@@ -70,8 +70,18 @@ async function createTopicWith(brokers: string, spec: NewTopicSpec): Promise<voi
   const admin = new Admin({ brokers });
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [spec] });
     const deadlineMs = Date.now() + LEADERS_TIMEOUT_MS;
+    // A cluster refuses a replicated topic while a broker is fenced (a missed heartbeat on a busy
+    // machine): retry until it is back, within the deadline.
+    for (;;) {
+      try {
+        await admin.createTopics({ topics: [spec] });
+        break;
+      } catch (error) {
+        if (Date.now() > deadlineMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, LEADERS_POLL_MS * 5));
+      }
+    }
     for (;;) {
       const [description] = await admin.describeTopics({ topics: [spec.topic] }).catch(() => []);
       const partitions = description?.partitions ?? [];
