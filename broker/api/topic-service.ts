@@ -78,6 +78,8 @@ export interface NewTopicSpec {
   /** 0 = the broker default (1 on a single broker; default.replication.factor in a cluster). */
   readonly replicationFactor: number;
   readonly configs: Readonly<Record<string, string>>;
+  /** One of Brook's own reserved topics (topic-name.ts INTERNAL_TOPIC_NAMES), created by the broker itself; never set from a client request. */
+  readonly internal?: boolean;
 }
 
 /** One asked change of a partition's replica set. */

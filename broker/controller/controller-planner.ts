@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { TopicConfigError, topicLogConfig, validateTopicConfigEntries } from '../topics/topic-config.js';
 import { TopicError } from '../topics/topic-error.js';
-import { topicNameProblem } from '../topics/topic-name.js';
+import { internalTopicNameProblem, topicNameProblem } from '../topics/topic-name.js';
 import { GROUP_ID_MAX } from '../transport/raft-codec.js';
 import type { ClusterStore } from './cluster-store.js';
 import type {
@@ -83,7 +83,8 @@ export function planWrite(write: ControllerWrite, context: PlanContext): Plan {
 function planCreateTopic(write: Extract<ControllerWrite, { kind: 'createTopic' }>, context: PlanContext): Plan {
   const { spec } = write;
   const { store, config } = context;
-  const problem = topicNameProblem(spec.name);
+  // Brook's own topics (reserved "__" names) are created by brokers only, and only those names.
+  const problem = spec.internal === true ? internalTopicNameProblem(spec.name) : topicNameProblem(spec.name);
   if (problem !== null) throw new TopicError('INVALID_TOPIC_EXCEPTION', problem);
   const partitionCount = spec.numPartitions === 0 ? config.defaultPartitions : spec.numPartitions;
   checkPartitionCount(partitionCount, config);

@@ -23,6 +23,8 @@ export interface NewTopicRequest {
   /** 0 = default.replication.factor, or min(3, brokers) when that is 0. */
   readonly replicationFactor: number;
   readonly configs: Readonly<Record<string, string>>;
+  /** One of Brook's own reserved topics (INTERNAL_TOPIC_NAMES), created by the broker itself, never by a client. */
+  readonly internal?: boolean;
 }
 
 export interface PartitionReassignmentRequest {
@@ -78,7 +80,7 @@ export interface WireWriteRequest {
   clusterId: string;
   fromBrokerId: number;
   request?: string;
-  createTopic?: { name: string; numPartitions: number; replicationFactor: number; configs: Record<string, string>; validateOnly: boolean };
+  createTopic?: { name: string; numPartitions: number; replicationFactor: number; configs: Record<string, string>; validateOnly: boolean; internal?: boolean };
   deleteTopic?: { name: string };
   alterTopicConfigs?: { name: string; set: Record<string, string>; remove: string[]; validateOnly: boolean };
   createPartitions?: { name: string; totalCount: number; validateOnly: boolean };
@@ -140,7 +142,7 @@ export function writeFromWire(wire: WireWriteRequest): ForwardableWrite {
       const body = present(wire.createTopic);
       return {
         kind: 'createTopic',
-        spec: { name: body.name, numPartitions: body.numPartitions, replicationFactor: body.replicationFactor, configs: body.configs },
+        spec: { name: body.name, numPartitions: body.numPartitions, replicationFactor: body.replicationFactor, configs: body.configs, internal: body.internal === true },
         validateOnly: body.validateOnly,
       };
     }

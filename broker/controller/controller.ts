@@ -291,7 +291,8 @@ export class Controller {
    * INVALID_REQUEST, NOT_CONTROLLER when no leader answered in time, REQUEST_TIMED_OUT).
    */
   async createTopic(spec: NewTopicRequest, validateOnly: boolean): Promise<void> {
-    await this.writeOrThrow({ kind: 'createTopic', spec: { name: spec.name, numPartitions: spec.numPartitions, replicationFactor: spec.replicationFactor, configs: { ...spec.configs } }, validateOnly });
+    const { name, numPartitions, replicationFactor, internal } = spec;
+    await this.writeOrThrow({ kind: 'createTopic', spec: { name, numPartitions, replicationFactor, configs: { ...spec.configs }, internal: internal === true }, validateOnly });
   }
 
   /** Deletes a topic; its replicas are removed as brokers apply the change. */

@@ -147,7 +147,7 @@ export class ClusterOffsetsTopic implements OffsetsTopic {
     const numPartitions = this.config.groupsOffsetsPartitions === 0 ? OFFSETS_PARTITIONS_CLUSTER_DEFAULT : this.config.groupsOffsetsPartitions;
     const replicationFactor = Math.min(OFFSETS_REPLICATION_FACTOR_MAX, brokers);
     this.creating = this.topics
-      .createTopic({ name: CONSUMER_OFFSETS_TOPIC, numPartitions, replicationFactor, configs: OFFSETS_TOPIC_CONFIGS }, false)
+      .createTopic({ name: CONSUMER_OFFSETS_TOPIC, numPartitions, replicationFactor, configs: OFFSETS_TOPIC_CONFIGS, internal: true }, false)
       .then(
         () => this.logger.info({ topic: CONSUMER_OFFSETS_TOPIC, numPartitions, replicationFactor }, 'offsets topic created'),
         (error: unknown) => {

@@ -11,6 +11,14 @@ export const RESERVED_TOPIC_PREFIX = '__';
 
 const LEGAL = /^[a-zA-Z0-9._-]+$/;
 
+/** The reserved topics a broker creates for itself (never a client). */
+export const INTERNAL_TOPIC_NAMES: ReadonlySet<string> = new Set(['__consumer_offsets']);
+
+/** Why `name` may not be created as an internal topic, or null when it may. */
+export function internalTopicNameProblem(name: string): string | null {
+  return INTERNAL_TOPIC_NAMES.has(name) ? null : `${JSON.stringify(name)} is not one of Brook's internal topics (${[...INTERNAL_TOPIC_NAMES].join(', ')})`;
+}
+
 /** Why `name` is not a legal topic name, or null when it is. */
 export function topicNameProblem(name: string): string | null {
   if (name.length === 0) return 'topic name is empty';
