@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { Admin } from '../../client/admin.js';
 import { DEFAULT_RETRY } from '../../client/retry.js';
 import { Producer } from '../../producer/producer.js';
-import { ClusterHarness, waitUntil } from '../fixtures/cluster-harness.js';
+import { ClusterHarness, disconnectWithin, waitUntil } from '../fixtures/cluster-harness.js';
 import { assertAcknowledgedInSendOrder, ClusterHistory } from './cluster-history.js';
 import { produceRecords, sequenceOf } from './cluster-workload.js';
 
-/** The issue's 50k records; BROOK_CLUSTER_RECORDS overrides (CI keeps the default when it fits its time). */
-const RECORDS = Number(process.env.BROOK_CLUSTER_RECORDS ?? 50_000);
+/** The issue's 50k records; 20k under CI (the suite's time budget); BROOK_CLUSTER_RECORDS overrides both. */
+const RECORDS = Number(process.env.BROOK_CLUSTER_RECORDS ?? (process.env.CI === 'true' ? 20_000 : 50_000));
+/** Acknowledgements the two remaining brokers must give before the killed one comes back. */
+const PROGRESS_WITHOUT_KILLED = Math.min(500, Math.floor(RECORDS / 50));
 const PARTITIONS = 3;
 const TOPIC = 'failover';
 
@@ -37,7 +39,10 @@ test(`${RECORDS} keyed acks=all records survive a SIGKILL and restart of each pa
       retry: { retries: 100, initialRetryMs: 50, maxRetryMs: 1_000, maxRetryTimeMs: 60_000 },
     });
     await producer.connect();
-    const producing = produceRecords({ history, producer, process: 'producer-1', topic: TOPIC, first: 0, count: RECORDS, inFlightMax: 2_000 });
+    let produced = false;
+    const producing = produceRecords({ history, producer, process: 'producer-1', topic: TOPIC, first: 0, count: RECORDS, inFlightMax: 2_000 }).finally(() => {
+      produced = true;
+    });
 
     for (let partition = 0; partition < PARTITIONS; partition++) {
       const progressBefore = ((partition + 1) * RECORDS) / (PARTITIONS + 2);
@@ -49,7 +54,7 @@ test(`${RECORDS} keyed acks=all records survive a SIGKILL and restart of each pa
       assert.notEqual(successor, leader);
       // Writes go on without the killed broker before it comes back.
       const acknowledgedAtKill = history.acknowledgedCount;
-      await waitUntil('writes acknowledged by the remaining two brokers', 60_000, () => (history.acknowledgedCount >= acknowledgedAtKill + 500 ? true : undefined), 20);
+      await waitUntil('writes acknowledged by the remaining two brokers', 60_000, () => (produced || history.acknowledgedCount >= acknowledgedAtKill + PROGRESS_WITHOUT_KILLED ? true : undefined), 20);
       await cluster.restart(leader);
       history.nemesis('kill', `broker-${leader}`, killedAtMs, Date.now());
       await cluster.waitForRegistered(cluster.ids());
@@ -72,7 +77,8 @@ test(`${RECORDS} keyed acks=all records survive a SIGKILL and restart of each pa
     if (error instanceof Error) error.message += `\n${cluster.logs(8_000)}`;
     throw error;
   } finally {
-    await producer?.disconnect().catch(() => undefined);
+    // Brokers first: a producer still holding records would wait for them to be delivered.
     await cluster.close();
+    await disconnectWithin(producer, 5_000);
   }
 });
