@@ -121,9 +121,10 @@ async function leanPublisher(deployment: NatsDeployment, options: PublisherOptio
   const errors: string[] = [];
   let outstanding = 0;
   const sendNsOf = new Map<number, number>();
+  let closing = false;
   for (const connection of connections) {
     connection.onFailure((error) => {
-      if (errors.length < 10) errors.push(error.message);
+      if (!closing && errors.length < 10) errors.push(error.message);
       signal.notify();
     });
     connection.subscribe(`${inbox}.*`, (message: NatsMessage) => {
@@ -160,6 +161,7 @@ async function leanPublisher(deployment: NatsDeployment, options: PublisherOptio
       outstanding += to - from;
     },
     close: async () => {
+      closing = true;
       for (const connection of connections) connection.close();
     },
   };
