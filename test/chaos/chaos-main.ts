@@ -10,8 +10,10 @@
  *                      power-loss-one,power-loss-all,bitflip,disk-full)
  *   --partitions N     partitions of the RF=3 topic (default 4)
  *   --rate N           sends per second per producer (default 200; three producers)
- *   --out DIR          where history.jsonl and the reports go (default <tmp>/brook-chaos-<seed>)
+ *   --out DIR          where history.jsonl and the reports go (default <tmp>/brook-chaos-<seed>);
+ *                      the cluster's data dirs go under DIR/tmp
  */
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,6 +65,11 @@ async function main(): Promise<number> {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
+  // The cluster's data dirs go under os.tmpdir(); a private one keeps other tools' clean-ups of
+  // the shared temporary directory out of the run.
+  const privateTmpDir = join(options.outDir, 'tmp');
+  mkdirSync(privateTmpDir, { recursive: true });
+  process.env.TMPDIR = privateTmpDir;
   const startedAtMs = Date.now();
   process.stdout.write(`chaos: seed ${options.seed}, ${options.brokers} brokers, ${options.durationMs / 1000} s, output in ${options.outDir}\n`);
   const result = await runChaos({ ...options, log: (line) => process.stdout.write(`[${((Date.now() - startedAtMs) / 1000).toFixed(1)} s] ${line}\n`) });

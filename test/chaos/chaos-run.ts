@@ -104,6 +104,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     await sleep(3_000);
     await workload.stopProducers();
     await workload.stopConsumers();
+    // The brokers' data lives under the harness's temporary directory; a run whose directory was
+    // removed from outside proves nothing about the brokers.
+    if (!existsSync(cluster.rootDir)) problems.push(`the cluster's directory ${cluster.rootDir} was removed during the run (not by the brokers); run with a private TMPDIR`);
     for (const id of cluster.ids()) {
       if (cluster.broker(id).state !== 'running') problems.push(`broker ${id} is ${cluster.broker(id).state} at the end (exits ${cluster.exitCodes(id).join(',')})`);
     }
