@@ -76,7 +76,7 @@ export function throughputChartOption(title: string, results: readonly RunResult
     legend: LEGEND,
     grid: GRID,
     xAxis: { type: 'value', name: 'seconds', nameLocation: 'middle', nameGap: 26, min: 0 },
-    yAxis: { type: 'value', name: `${unit} (1 s average)`, nameLocation: 'end', min: 0 },
+    yAxis: { type: 'value', name: `${unit} (1 s average)`, nameLocation: 'middle', nameGap: 65, min: 0 },
     series: results.map((result) => ({
       name: seriesName(result.label),
       type: 'line',
@@ -110,7 +110,7 @@ export function latencyChartOption(title: string, results: readonly RunResult[])
       interval: 1,
       axisLabel: { formatter: (value: number) => `${ticks[Math.round(value)] ?? ''}%` },
     },
-    yAxis: { type: 'log', name: 'latency ms', logBase: 10 },
+    yAxis: { type: 'log', name: 'latency ms', nameLocation: 'middle', nameGap: 55, logBase: 10 },
     series: withLatency.map((result) => ({
       name: seriesName(result.label),
       type: 'line',
