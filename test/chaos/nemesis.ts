@@ -181,25 +181,11 @@ export class Nemesis {
   private async bridge(): Promise<string> {
     const cluster = this.options.cluster;
     const ring = this.shuffled(cluster.ids());
-    const cut: string[] = [];
-    if (ring.length === 3) {
-      cluster.cutLink(ring[0], ring[2]);
-      cut.push(`${ring[0]}-${ring[2]}`);
-    } else {
-      // Keep only links between neighbours of the ring.
-      for (let i = 0; i < ring.length; i++) {
-        for (let j = i + 1; j < ring.length; j++) {
-          const neighbours = j === i + 1 || (i === 0 && j === ring.length - 1);
-          if (!neighbours) {
-            cluster.cutLink(ring[i], ring[j]);
-            cut.push(`${ring[i]}-${ring[j]}`);
-          }
-        }
-      }
-    }
+    const cut = bridgeCuts(ring);
+    for (const [a, b] of cut) cluster.cutLink(a, b);
     await this.holdMs(3_000, 8_000);
     cluster.heal();
-    return `ring ${ring.join('-')} (cut ${cut.join(' ')})`;
+    return `ring ${ring.join('-')} (cut ${cut.map(([a, b]) => `${a}-${b}`).join(' ')})`;
   }
 
   private async powerLoss(ids: readonly number[]): Promise<string> {
@@ -278,4 +264,22 @@ export function parseFaultKinds(text: string): FaultKind[] {
   const kinds = text.split(',').map((kind) => kind.trim()).filter((kind) => kind.length > 0);
   for (const kind of kinds) if (!faultKinds.includes(kind as FaultKind)) throw new Error(`unknown fault kind ${kind} (known: ${faultKinds.join(', ')})`);
   return kinds as FaultKind[];
+}
+
+/**
+ * The links a bridge fault cuts, for brokers in `ring` order. Three brokers: the two ends of the
+ * line lose their link and the middle one bridges them. More: every link but those between ring
+ * neighbours, so each broker reaches exactly its two neighbours (with five, itself and two make a
+ * majority, and no two brokers see the same majority).
+ */
+export function bridgeCuts(ring: readonly number[]): Array<[number, number]> {
+  if (ring.length === 3) return [[ring[0], ring[2]]];
+  const cuts: Array<[number, number]> = [];
+  for (let i = 0; i < ring.length; i++) {
+    for (let j = i + 1; j < ring.length; j++) {
+      const neighbours = j === i + 1 || (i === 0 && j === ring.length - 1);
+      if (!neighbours) cuts.push([ring[i], ring[j]]);
+    }
+  }
+  return cuts;
 }
