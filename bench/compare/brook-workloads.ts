@@ -72,8 +72,11 @@ function producerTarget(producers: Producer[], spec: WorkloadSpec, meter: Throug
         while (shared.length < count) shared.push({ value: valueOf(0) });
         messages = shared.length === count ? shared : shared.slice(0, count);
       } else {
+        // At a fixed rate, records go round robin over the partitions, as the peer's go over its
+        // streams: the sticky partitioner would keep a slow trickle on one partition (and so on
+        // one fsync pipeline) for a whole batch's worth of records.
         messages = new Array(count);
-        for (let i = 0; i < count; i++) messages[i] = { value: valueOf(from + i) };
+        for (let i = 0; i < count; i++) messages[i] = { value: valueOf(from + i), partition: (from + i) % spec.partitions };
       }
       const sendNs = nowNs();
       outstanding += count;
