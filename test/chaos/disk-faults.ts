@@ -85,9 +85,10 @@ export interface BitFlipResult {
 
 /**
  * Flips one bit inside the records of a batch of one replica of `topic` held by a dead broker.
- * The batch is picked among the first `committedFraction` of the replica's last segment's batches,
- * so it is committed (the rest of the cluster holds it too) and not part of a torn tail. Returns
- * undefined when the broker holds no such batch.
+ * The byte is drawn uniformly over the replica's committed bytes: every sealed segment whole, and
+ * the first `committedFraction` of the last segment's batches (the rest may be an uncommitted or
+ * torn tail). So flips land in sealed segments, which recovery trusts, as often as their share
+ * of the bytes. Returns undefined when the broker holds no such batch.
  */
 export function flipCommittedBit(dataDir: string, topic: string, random: TestRandom, committedFraction = 0.8): BitFlipResult | undefined {
   const replicasDir = join(dataDir, 'replicas');
@@ -96,20 +97,26 @@ export function flipCommittedBit(dataDir: string, topic: string, random: TestRan
   if (candidates.length === 0) return undefined;
   const dir = join(replicasDir, random.pick(candidates));
   const segments = readdirSync(dir).filter((name) => /^\d{20}\.log$/.test(name)).sort();
-  if (segments.length === 0) return undefined;
-  const file = join(dir, segments.at(-1)!);
-  const bytes = readFileSync(file);
-  const batches = [...iterateBatches(bytes, { verifyCrc: false })].filter((batch) => batch.size > BATCH_HEADER_BYTES);
-  const usable = Math.floor(batches.length * committedFraction);
-  if (usable === 0) return undefined;
-  // Weighted by size, so the flip lands anywhere in the committed bytes, also far from the
-  // segment's start where recovery trusts the index and does not check CRCs.
-  const target = random.below(batches[usable - 1].pos + batches[usable - 1].size);
-  const batch = batches.find((candidate) => candidate.pos + candidate.size > target)!;
+  const usable = segments.map((name, index) => {
+    const bytes = readFileSync(join(dir, name));
+    const batches = [...iterateBatches(bytes, { verifyCrc: false })].filter((batch) => batch.size > BATCH_HEADER_BYTES);
+    const kept = index === segments.length - 1 ? batches.slice(0, Math.floor(batches.length * committedFraction)) : batches;
+    const usableBytes = kept.length === 0 ? 0 : kept.at(-1)!.pos + kept.at(-1)!.size;
+    return { file: join(dir, name), bytes, batches: kept, usableBytes };
+  });
+  const totalBytes = usable.reduce((sum, segment) => sum + segment.usableBytes, 0);
+  if (totalBytes === 0) return undefined;
+  let target = random.below(totalBytes);
+  const segment = usable.find((candidate) => {
+    if (target < candidate.usableBytes) return true;
+    target -= candidate.usableBytes;
+    return false;
+  })!;
+  const batch = segment.batches.find((candidate) => candidate.pos + candidate.size > target)!;
   const positionBytes = batch.pos + BATCH_HEADER_BYTES + random.below(batch.size - BATCH_HEADER_BYTES);
   assert.ok(positionBytes < batch.pos + batch.size);
   const bit = random.below(8);
-  bytes[positionBytes] ^= 1 << bit;
-  writeFileSync(file, bytes);
-  return { file, positionBytes, bit, batchBaseOffset: batch.info.baseOffset };
+  segment.bytes[positionBytes] ^= 1 << bit;
+  writeFileSync(segment.file, segment.bytes);
+  return { file: segment.file, positionBytes, bit, batchBaseOffset: batch.info.baseOffset };
 }
