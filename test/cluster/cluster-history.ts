@@ -28,6 +28,8 @@ export interface SentRecord {
 export interface ReplicaComparison {
   /** High watermark per partition (the leader's, at the end). */
   readonly endOffsets: number[];
+  /** Offset of the last data record below the high watermark per partition (-1: none); control batches may follow it. */
+  readonly lastRecordOffsets: number[];
   /** Brokers whose files were compared, per partition. */
   readonly replicas: number[][];
 }
@@ -96,6 +98,7 @@ export class ClusterHistory {
     }
     assert.equal(endOffsets.length, partitions);
     const replicas: number[][] = [];
+    const lastRecordOffsets: number[] = [];
     for (let partition = 0; partition < partitions; partition++) {
       const holders = cluster.runningIds().filter((id) => replicaDirOf(cluster.broker(id).dataDir, topic, partition) !== undefined);
       replicas.push(holders);
@@ -109,6 +112,7 @@ export class ClusterHistory {
         this.events.push({ type: 'replica-prefix', broker: `broker-${id}`, topic, partition, endOffset: endOffsets[partition], records: content.records, timeMs: Date.now() });
       }
       const [first, ...rest] = contents;
+      lastRecordOffsets.push(first.content.records.at(-1)?.[0] ?? -1);
       for (const other of rest) {
         assert.ok(
           first.content.bytes.equals(other.content.bytes),
@@ -116,19 +120,26 @@ export class ClusterHistory {
         );
       }
     }
-    return { endOffsets, replicas };
+    return { endOffsets, lastRecordOffsets, replicas };
   }
 
   /**
-   * Reads every partition from the earliest offset up to `endOffsets` with a real Consumer and
-   * records the reads. The checker calls an acknowledged value lost when this read misses it.
+   * Reads every partition from the earliest offset with a real Consumer until it has read the
+   * last record below the high watermark (from compareReplicas), and records the reads. The
+   * checker calls an acknowledged value lost when this read misses it. Fails if the end is not
+   * reached in timeoutMs.
    */
-  async readAll(brokers: readonly string[], topic: string, endOffsets: readonly number[], consumerName = 'final-reader', timeoutMs = 60_000): Promise<number> {
+  async readAll(brokers: readonly string[], topic: string, comparison: ReplicaComparison, consumerName = 'final-reader', timeoutMs = 60_000): Promise<number> {
+    const { endOffsets, lastRecordOffsets } = comparison;
     const consumer = new Consumer({ brokers: [...brokers], maxWaitMs: 100, retry: { initialRetryMs: 50, maxRetryMs: 500 } });
     await consumer.connect();
-    const partitionsLeft = new Set(endOffsets.flatMap((end, partition) => (end > 0 ? [partition] : [])));
+    const partitionsLeft = new Set(lastRecordOffsets.flatMap((last, partition) => (last >= 0 ? [partition] : [])));
     let read = 0;
-    const timer = setTimeout(() => void consumer.disconnect(), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void consumer.disconnect();
+    }, timeoutMs);
     try {
       await consumer.assign(endOffsets.map((_, partition) => ({ topic, partition, offset: 'earliest' as const })));
       if (partitionsLeft.size > 0) {
@@ -137,8 +148,7 @@ export class ClusterHistory {
             this.events.push({ type: 'read', consumer: consumerName, topic, partition: message.partition, offset: message.offset, value: message.value === null ? '' : message.value.toString(), timeMs: Date.now() });
             read++;
           }
-          // Offsets have gaps (control batches), so the end is reached when a read gets near it or passes it.
-          if (message.offset >= endOffsets[message.partition] - 1) partitionsLeft.delete(message.partition);
+          if (message.offset >= lastRecordOffsets[message.partition]) partitionsLeft.delete(message.partition);
           if (partitionsLeft.size === 0) break;
         }
       }
@@ -146,6 +156,7 @@ export class ClusterHistory {
       clearTimeout(timer);
       await consumer.disconnect();
     }
+    assert.ok(!timedOut && partitionsLeft.size === 0, `the final read reached the end of partitions other than ${[...partitionsLeft].join(', ')} within ${timeoutMs} ms`);
     return read;
   }
 

@@ -31,15 +31,15 @@ export interface ProduceOptions {
   readonly count: number;
   /** Sends outstanding at once. */
   readonly inFlightMax: number;
-  /** Checked before each send: true ends the run early. */
-  readonly stop?: () => boolean;
+  /** Checked before each send with its sequence number: true ends the run early. */
+  readonly stop?: (sequence: number) => boolean;
 }
 
 /** Sends the records, at most inFlightMax outstanding; resolves when every send has an outcome. */
 export async function produceRecords(options: ProduceOptions): Promise<void> {
   const outstanding = new Set<Promise<void>>();
   for (let sequence = options.first; sequence < options.first + options.count; sequence++) {
-    if (options.stop?.() === true) break;
+    if (options.stop?.(sequence) === true) break;
     while (outstanding.size >= options.inFlightMax) await Promise.race(outstanding);
     const sent: Promise<void> = options.history.send(options.producer, options.process, options.topic, recordOf(sequence)).then(() => {
       outstanding.delete(sent);

@@ -117,9 +117,9 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
       return seen !== undefined && seen > 0 && seen !== leader ? seen : undefined;
     });
     assert.ok(successor !== leader);
-    const { endOffsets, replicas } = await history.compareReplicas(cluster, topic, 1);
-    assert.deepEqual(replicas[0], [1, 2, 3]);
-    await history.readAll(cluster.bootstrap, topic, endOffsets);
+    const comparison = await history.compareReplicas(cluster, topic, 1);
+    assert.deepEqual(comparison.replicas[0], [1, 2, 3]);
+    await history.readAll(cluster.bootstrap, topic, comparison);
     history.assertClean();
     assert.ok(history.acknowledgedCount >= RECORDS * 0.9, `${history.acknowledgedCount} of ${RECORDS} acknowledged`);
   } catch (error) {
