@@ -4,6 +4,7 @@
  * See cli/README.md. Exit codes: 0 success, 1 the broker refused or failed the operation,
  * 2 bad usage (arguments), 3 no broker reachable, 4 timed out.
  */
+import './thread-pool-size.js';
 import { Command, CommanderError, Option } from 'commander';
 import { createCommand as createBrokerCommand } from './broker-command.js';
 import { createTopicsCommand } from './topics-command.js';
