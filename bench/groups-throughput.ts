@@ -41,7 +41,7 @@ async function worker(brokers: string, mode: 'standalone' | 'group', partitions:
   if (mode === 'group') {
     Object.assign(config, {
       groupId: 'throughput', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, autoCommitIntervalMs: 1_000, autoOffsetReset: 'latest',
-      rebalanceListener: { onPartitionsAssigned: () => print({ assigned: consumer.assignment().length, g: consumer.groupMembership().generationId }) },
+      rebalanceListener: { onPartitionsAssigned: () => void print({ assigned: consumer.assignment().length, g: consumer.groupMembership().generationId }) },
     } satisfies Partial<ConsumerConfig>);
   }
   const consumer: Consumer = new Consumer(config);
