@@ -161,7 +161,9 @@ export interface RunOptions {
 
 export interface SubscribeOptions {
   /** Topic names, or a pattern matched against every topic (re-checked every metadataCheckIntervalMs). */
-  topics: readonly string[] | RegExp;
+  topics?: readonly string[] | RegExp;
+  /** One topic or pattern (as `topics`; KafkaJS's spelling). */
+  topic?: string | RegExp;
   /** Partitions without a committed offset start at the earliest offset (else autoOffsetReset). */
   fromBeginning?: boolean;
   rebalanceListener?: RebalanceListener;
@@ -340,7 +342,9 @@ export class Consumer {
     const state = this.lifecycle.state;
     if (state !== 'connected' && state !== 'running' && state !== 'idle') throw new StateError(`subscribe needs a connected consumer (state: ${state})`);
     if (this.order.length > 0 && !group.subscribed) throw new StateError('assign and subscribe exclude each other');
-    group.subscribe(options.topics, options.fromBeginning ?? false, options.rebalanceListener);
+    if ((options.topics === undefined) === (options.topic === undefined)) throw new InvalidArgumentError('subscribe needs exactly one of topics and topic');
+    const topics = options.topics ?? (options.topic instanceof RegExp ? options.topic : [options.topic!]);
+    group.subscribe(topics, options.fromBeginning ?? false, options.rebalanceListener);
     this.dataAvailable.notify();
   }
 

@@ -193,7 +193,7 @@ test('RegExp subscription; coordinator errors are retried; autoOffsetReset none 
   coordinator.failNext('joinGroup', 'COORDINATOR_LOAD_IN_PROGRESS', 1);
   const c = consumer(coordinator, 'g-pattern', { retry: { initialRetryMs: 10, maxRetryMs: 50 } });
   await c.connect();
-  c.subscribe({ topics: /^pattern-/, fromBeginning: true });
+  c.subscribe({ topic: /^pattern-/, fromBeginning: true });
   let count = 0;
   const run = c.run({ eachMessage: async () => void count++ });
   await until(() => count === 3 * RECORDS_PER_PARTITION, 'records of both matching topics');
