@@ -66,7 +66,7 @@ const LEADERS_POLL_MS = 200;
  * topic that can take writes (a replicated partition elects its leader after creation; a run that
  * started at once would time the election, and the producer's backoff while it lasts).
  */
-async function createTopicWith(brokers: string, spec: NewTopicSpec): Promise<void> {
+export async function createTopicWith(brokers: string, spec: NewTopicSpec): Promise<void> {
   const admin = new Admin({ brokers });
   await admin.connect();
   try {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { formatRunTable, writeJsonFile, type RunResult } from './bench-result.js';
 import { latencyChartOption, throughputChartOption, writeChart } from './bench-charts.js';
-import { startBrookBroker, startBrookCluster, type BrookDeployment } from './brook-deployment.js';
+import { createTopicWith, startBrookBroker, startBrookCluster, type BrookDeployment } from './brook-deployment.js';
 import { consumeFromBrook, endToEndWithBrook, produceToBrook } from './brook-workloads.js';
 import { consumeFromJetStream, createStreams, endToEndWithJetStream, produceToJetStream } from './jetstream-workloads.js';
 import { NATS_DURABILITY, startNatsCluster, startNatsServer, type NatsDeployment } from './nats-deployment.js';
@@ -79,14 +79,7 @@ async function runAgainstBrook(options: SingleRunOptions, group: ProcessGroup): 
   if (deployment !== null) {
     await deployment.createTopic({ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: spec.replication, configs: { ...options.topicConfigs } });
   } else {
-    const { Admin } = await import('../../client/admin.js');
-    const admin = new Admin({ brokers });
-    await admin.connect();
-    try {
-      await admin.createTopics({ topics: [{ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: spec.replication, configs: { ...options.topicConfigs } }] });
-    } finally {
-      await admin.disconnect();
-    }
+    await createTopicWith(brokers, { topic: spec.topic, numPartitions: spec.partitions, replicationFactor: spec.replication, configs: { ...options.topicConfigs } });
   }
   const label = `Brook ${options.kind} R${spec.replication}`;
   const run = { label, durability, progress: options.progress };
