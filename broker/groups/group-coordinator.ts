@@ -228,10 +228,12 @@ export class GroupCoordinator {
       if (nowMs >= expiresMs) group.pendingMembers.delete(memberId);
     }
     for (const member of [...group.members.values()]) {
+      // An earlier removal in this loop may have ended a join phase that dropped this one already.
+      if (group.members.get(member.memberId) !== member) continue;
       const waiting = member.joinWaiter !== undefined || member.syncWaiter !== undefined;
       if (!waiting && nowMs - member.lastSeenMs > member.sessionTimeoutMs) {
         this.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'member session timed out');
-        this.removeMember(shard, group, member, 'session timeout');
+        this.removeMember(group, member, 'session timeout');
       }
     }
     if (group.state === 'PreparingRebalance') {
@@ -474,11 +476,10 @@ export class GroupCoordinator {
   }
 
   /** Removes a member and rebalances the rest. */
-  private removeMember(shard: OffsetsShard, group: ConsumerGroup, member: GroupMember, reason: string): void {
+  private removeMember(group: ConsumerGroup, member: GroupMember, reason: string): void {
     this.dropMember(group, member, reason);
     if (group.state === 'Stable' || group.state === 'CompletingRebalance') this.prepareRebalance(group, `member ${member.memberId} left (${reason})`);
     else if (group.state === 'PreparingRebalance') this.maybeCompleteJoin(group);
-    void shard;
   }
 
   async syncGroup(request: SyncGroupRequest): Promise<SyncGroupResponse> {
@@ -596,7 +597,7 @@ export class GroupCoordinator {
       const member = group.members.get(target);
       if (member === undefined) return result('UNKNOWN_MEMBER_ID', `group ${group.groupId} has no member ${target}`);
       this.logger.info({ groupId: group.groupId, memberId: target, reason: (entry.reason ?? '').slice(0, CLIENT_ID_LENGTH_MAX) }, 'member left');
-      this.removeMember(route.shard, group, member, 'left the group');
+      this.removeMember(group, member, 'left the group');
       return result('NONE');
     });
     return { errorCode: 'NONE', errorMessage: '', members };
