@@ -9,8 +9,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** How long a stopped process gets between SIGTERM and SIGKILL. */
-const STOP_GRACE_MS = 5_000;
+/** How long a stopped process gets between SIGTERM and SIGKILL, by default. */
+const STOP_GRACE_MS_DEFAULT = 5_000;
 /** Output kept per process for error messages. */
 const OUTPUT_KEPT_CHARS = 64 * 1024;
 
@@ -69,7 +69,8 @@ export class ProcessGroup {
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
   };
 
-  constructor() {
+  /** @param stopGraceMs how long a stopped process gets between SIGTERM and SIGKILL */
+  constructor(private readonly stopGraceMs = STOP_GRACE_MS_DEFAULT) {
     process.on('exit', this.killOnExit);
   }
 
@@ -91,7 +92,7 @@ export class ProcessGroup {
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        const timer = setTimeout(() => child.kill('SIGKILL'), this.stopGraceMs);
         await exited;
         clearTimeout(timer);
       }
