@@ -125,6 +125,31 @@ describe('group protocol on a single broker', { timeout: 60_000 }, () => {
     assert.deepEqual(left.members.map((m) => m.errorCode), ['NONE', 'NONE', 'NONE', 'UNKNOWN_MEMBER_ID']);
   });
 
+  it('removes a member whose session times out and rebalances the rest', async () => {
+    const groupId = 'g-session';
+    const [a, b] = await Promise.all([groups.joinDynamic(groupId, 'a', 'meta-a', 600), groups.joinDynamic(groupId, 'b', 'meta-b', 600)]);
+    const leader = a.leader === a.memberId ? a : b;
+    const follower = leader === a ? b : a;
+    const followerSync = groups.syncGroup({ groupId, generationId: a.generationId, memberId: follower.memberId });
+    assert.equal((await groups.syncGroup({ groupId, generationId: a.generationId, memberId: leader.memberId, assignments: [] })).errorCode, 'NONE');
+    assert.equal((await followerSync).errorCode, 'NONE');
+    // Only the leader keeps heartbeating; the follower's session (600 ms) runs out.
+    const startedMs = Date.now();
+    let heard = 'NONE';
+    while (heard === 'NONE' && Date.now() - startedMs < 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      heard = (await groups.heartbeat({ groupId, generationId: a.generationId, memberId: leader.memberId })).errorCode;
+    }
+    assert.equal(heard, 'REBALANCE_IN_PROGRESS');
+    assert.ok(Date.now() - startedMs >= 500, 'not before the session timeout');
+    assert.equal((await groups.heartbeat({ groupId, generationId: a.generationId, memberId: follower.memberId })).errorCode, 'UNKNOWN_MEMBER_ID');
+    const alone = await groups.joinGroup({ groupId, memberId: leader.memberId, sessionTimeoutMs: 600, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('meta-a') }] });
+    assert.equal(alone.errorCode, 'NONE');
+    assert.equal(alone.generationId, a.generationId + 1);
+    assert.deepEqual(alone.members.map((m) => m.memberId), [leader.memberId]);
+    assert.equal((await groups.leaveGroup({ groupId, members: [{ memberId: leader.memberId }] })).members[0].errorCode, 'NONE');
+  });
+
   it('commits and fetches offsets; refuses commits backwards or past the log end', async () => {
     const groupId = 'g-offsets';
     const { leader, generationId } = await twoMemberGroup(groupId);
