@@ -10,6 +10,7 @@
  *                      power-loss-one,power-loss-all,bitflip,disk-full)
  *   --partitions N     partitions of the RF=3 topic (default 4)
  *   --rate N           sends per second per producer (default 200; three producers)
+ *   --group-members N  members of the consumer group that commits offsets (default 2; 0: none)
  *   --out DIR          where history.jsonl and the reports go (default <tmp>/brook-chaos-<seed>);
  *                      the cluster's data dirs go under DIR/tmp
  */
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
         faults: { type: 'string' },
         partitions: { type: 'string' },
         rate: { type: 'string' },
+        'group-members': { type: 'string' },
         out: { type: 'string' },
       },
       strict: true,
@@ -59,6 +61,7 @@ async function main(): Promise<number> {
       kinds: parsed.faults === undefined ? faultKinds : parseFaultKinds(parsed.faults),
       partitions: positiveInteger('partitions', parsed.partitions, 4),
       sendsPerSecondPerProducer: positiveInteger('rate', parsed.rate, 200),
+      groupMembers: parsed['group-members'] === '0' ? 0 : positiveInteger('group-members', parsed['group-members'], 2),
       outDir: resolve(parsed.out ?? join(tmpdir(), `brook-chaos-${seed}`)),
     };
   } catch (error) {

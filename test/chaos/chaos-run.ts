@@ -29,6 +29,8 @@ export interface ChaosRunOptions {
   readonly partitions?: number;
   readonly producers?: number;
   readonly consumers?: number;
+  /** Members of the consumer group (default 2; 0 leaves groups out). */
+  readonly groupMembers?: number;
   readonly sendsPerSecondPerProducer?: number;
   readonly log?: (line: string) => void;
 }
@@ -86,6 +88,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         consumers: options.consumers ?? 2,
         inFlightPerProducerMax: 100,
         sendsPerSecondPerProducer: options.sendsPerSecondPerProducer ?? 200,
+        groupMembers: options.groupMembers ?? 2,
       },
       recorder,
     );
@@ -131,7 +134,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     formatReportText(report) +
     `\nrun\n  brokers ${options.brokers}   duration ${Math.round(options.durationMs / 1000)} s   faults ${options.kinds.join(',')}\n` +
     `  sent ${workload?.sent ?? 0}   reads during the run ${workload?.reads ?? 0}   consumer restarts ${workload?.consumerRestarts ?? 0}\n` +
-    `  consumer groups: not exercised (Brook has no committed offsets yet)\n` +
+    `  consumer group: ${options.groupMembers ?? 2} members, ${workload?.commits ?? 0} commits\n` +
     (problems.length === 0 ? '\nproblems: none\n' : `\nproblems (${problems.length}):\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n`) +
     `\nverdict: ${passed ? 'PASS' : 'FAIL'}\n`;
   writeFileSync(join(options.outDir, 'report.txt'), text);

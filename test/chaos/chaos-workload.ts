@@ -5,8 +5,11 @@
  * A consumer whose client fails is replaced by a new client that resumes after the last offset
  * it read, under the same name, so the non-monotonic-read check spans the replacement.
  *
- * Consumer groups are not part of it: Brook offers no committed offsets yet, so the history has
- * no commit events and the commit-regression check has nothing to look at.
+ * A consumer group (`chaos-group`, a few members subscribed to the topic from the beginning)
+ * reads too and commits, after each batch, the offset after its last message; every successful
+ * commit is a commit event (the commit-regression check). A member's reads are recorded under its
+ * name and an incarnation number that grows with every assignment, since a partition handed back
+ * to a member restarts at the committed offset, which may lie below what it read before.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer } from '../../consumer/consumer.js';
@@ -23,7 +26,13 @@ export interface ChaosWorkloadOptions {
   readonly inFlightPerProducerMax: number;
   /** Sends started per producer per second at most. */
   readonly sendsPerSecondPerProducer: number;
+  /** Members of the consumer group (0: no group). */
+  readonly groupMembers: number;
 }
+
+export const CHAOS_GROUP = 'chaos-group';
+/** A member that has not stopped this long after disconnect() was asked is left behind. */
+const GROUP_MEMBER_STOP_TIMEOUT_MS = 15_000;
 
 /** How long one send may take before it is indeterminate (the producer gives up). */
 const DELIVERY_TIMEOUT_MS = 20_000;
@@ -44,6 +53,7 @@ export class ChaosWorkload {
   private sentTotal = 0;
   private readsTotal = 0;
   private consumerRestartsTotal = 0;
+  private commitsTotal = 0;
 
   constructor(
     private readonly options: ChaosWorkloadOptions,
@@ -62,9 +72,14 @@ export class ChaosWorkload {
     return this.consumerRestartsTotal;
   }
 
+  get commits(): number {
+    return this.commitsTotal;
+  }
+
   start(): void {
     for (let index = 1; index <= this.options.producers; index++) this.producing.push(this.produce(`producer-${index}`));
     for (let index = 1; index <= this.options.consumers; index++) this.consuming.push(this.consume(`consumer-${index}`));
+    for (let index = 1; index <= this.options.groupMembers; index++) this.consuming.push(this.groupMember(`group-member-${index}`));
   }
 
   /** Stops starting sends and waits until every send has an outcome (bounded by the delivery timeout). */
@@ -75,8 +90,8 @@ export class ChaosWorkload {
 
   async stopConsumers(): Promise<void> {
     this.stopConsuming = true;
-    await Promise.all([...this.liveConsumers].map((consumer) => consumer.disconnect().catch(() => undefined)));
-    await Promise.all(this.consuming);
+    const stopped = Promise.all([...this.liveConsumers].map((consumer) => consumer.disconnect().catch(() => undefined))).then(() => Promise.all(this.consuming));
+    await Promise.race([stopped, sleep(GROUP_MEMBER_STOP_TIMEOUT_MS)]);
   }
 
   private async produce(name: string): Promise<void> {
@@ -150,6 +165,63 @@ export class ChaosWorkload {
         }
       } catch {
         // The client gave up (every broker unreachable for longer than its retries): start afresh below.
+      } finally {
+        this.liveConsumers.delete(consumer);
+        await consumer.disconnect().catch(() => undefined);
+      }
+      if (!this.stopConsuming) {
+        this.consumerRestartsTotal++;
+        await sleep(500);
+      }
+    }
+  }
+
+  private async groupMember(name: string): Promise<void> {
+    const topic = this.options.topic;
+    let incarnation = 0;
+    while (!this.stopConsuming) {
+      incarnation++;
+      const consumer = new Consumer({
+        brokers: [...this.options.brokers],
+        clientId: name,
+        groupId: CHAOS_GROUP,
+        sessionTimeoutMs: 10_000,
+        heartbeatIntervalMs: 1_000,
+        maxWaitMs: 200,
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        retry: { initialRetryMs: 50, maxRetryMs: 1_000 },
+        rebalanceListener: {
+          onPartitionsAssigned: () => {
+            incarnation++;
+          },
+        },
+      });
+      this.liveConsumers.add(consumer);
+      try {
+        await consumer.connect();
+        consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch, isStale }) => {
+            const reader = `${name}#${incarnation}`;
+            for (const message of batch.messages) {
+              if (isStale()) return;
+              this.recorder.record({ type: 'read', consumer: reader, topic, partition: batch.partition, offset: message.offset, value: message.value === null ? '' : message.value.toString(), timeMs: Date.now() });
+              this.readsTotal++;
+            }
+            if (batch.messages.length === 0 || isStale()) return;
+            const offset = batch.messages[batch.messages.length - 1].offset + 1;
+            try {
+              await consumer.commitOffsets([{ topic, partition: batch.partition, offset }]);
+              this.recorder.record({ type: 'commit', group: CHAOS_GROUP, topic, partition: batch.partition, offset, timeMs: Date.now() });
+              this.commitsTotal++;
+            } catch {
+              // Refused (a rebalance this member missed) or not answered: not known committed.
+            }
+          },
+        });
+      } catch {
+        // The member failed (coordinator unreachable for longer than its retries): a new one joins below.
       } finally {
         this.liveConsumers.delete(consumer);
         await consumer.disconnect().catch(() => undefined);
