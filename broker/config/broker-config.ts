@@ -209,7 +209,7 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('raftElectionTicks', 'raft.election.ticks', 'integer', 12, 'Election timeout in ticks (randomized between t and 2t).', { min: 2, max: 10_000 }),
   setting('raftHeartbeatTicks', 'raft.heartbeat.ticks', 'integer', 3, 'Leader heartbeat interval in ticks; below raft.election.ticks.', { min: 1, max: 10_000 }),
   setting('brokerHeartbeatIntervalMs', 'broker.heartbeat.interval.ms', 'integer', 500, 'How often a broker heartbeats to the controller.', { min: 10, max: MINUTE_MS }),
-  setting('brokerLeaseMs', 'broker.lease.ms', 'integer', 4 * SECOND_MS, 'A broker not heard from for this long is fenced (shown unavailable).', { min: 20, max: 10 * MINUTE_MS }),
+  setting('brokerLeaseMs', 'broker.lease.ms', 'integer', 9 * SECOND_MS, 'A broker not heard from for this long is fenced (shown unavailable).', { min: 20, max: 10 * MINUTE_MS }),
   setting('leaderBalanceIntervalMs', 'leader.balance.interval.ms', 'integer', 10 * SECOND_MS, 'How often a leader checks whether its partition\'s preferred replica should lead instead.', { min: 100, max: DAY_MS }),
   setting('defaultReplicationFactor', 'default.replication.factor', 'integer', 0, 'Replicas of a topic created without a replication factor (auto-created ones too); 0 means min(3, brokers).', { min: 0, max: 16 }),
   setting('groupsOffsetsPartitions', 'groups.offsets.partitions', 'integer', 0, 'Partitions of the consumer-group offsets topic, fixed when it is first created; 0 means 16 in a cluster, 4 on a single broker.', { min: 0, max: 1000 }),

@@ -9,7 +9,7 @@ const MIB = 1024 * KIB;
 /** Broker -> controller heartbeat period. */
 export const HEARTBEAT_INTERVAL_MS_DEFAULT = 500;
 /** A broker not heard from for this long is fenced. */
-export const LEASE_MS_DEFAULT = 4000;
+export const LEASE_MS_DEFAULT = 9000;
 /** A write (forwarding to the leader, retries across leader changes, local apply) gives up after this. */
 export const FORWARD_TIMEOUT_MS_DEFAULT = 10_000;
 /** Longest a leadership change waits before the extra heartbeat that reports it leaves. */

@@ -104,7 +104,7 @@ export interface ControllerOptions {
   readonly incarnation?: number;
   /** broker.heartbeat.interval.ms (default 500). */
   readonly heartbeatIntervalMs?: number;
-  /** broker.lease.ms (default 4000). */
+  /** broker.lease.ms (default 9000). */
   readonly leaseMs?: number;
   /** How long a write may take, forwarding and retries included (default 10 s). */
   readonly forwardTimeoutMs?: number;
