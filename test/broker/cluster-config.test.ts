@@ -21,7 +21,7 @@ describe('cluster settings', () => {
     assert.equal(config.raftElectionTicks, 12);
     assert.equal(config.raftHeartbeatTicks, 3);
     assert.equal(config.brokerHeartbeatIntervalMs, 500);
-    assert.equal(config.brokerLeaseMs, 4000);
+    assert.equal(config.brokerLeaseMs, 9000);
     assert.equal(config.leaderBalanceIntervalMs, 10_000);
     assert.equal(config.defaultReplicationFactor, 0);
   });
