@@ -145,18 +145,17 @@ export class GroupAdmin {
   }
 
   private async checkHighWatermarks(candidates: readonly CommitCandidate[]): Promise<void> {
-    await Promise.all(
-      candidates.map(async (candidate) => {
-        const answer = await this.lookup.highWatermark(candidate.topic, candidate.partition, candidate.offset);
-        if (answer.errorCode !== 'NONE') {
-          candidate.result.errorCode = answer.errorCode;
-          candidate.result.errorMessage = `the partition's high watermark could not be checked: ${answer.errorMessage}`;
-        } else if (candidate.offset > answer.offset) {
-          candidate.result.errorCode = 'OFFSET_OUT_OF_RANGE';
-          candidate.result.errorMessage = `offset ${candidate.offset} is past the partition's high watermark ${answer.offset}`;
-        }
-      }),
-    );
+    const answers = await this.lookup.highWatermarks(candidates.map((c) => ({ topic: c.topic, partition: c.partition, atLeast: c.offset })));
+    candidates.forEach((candidate, index) => {
+      const answer = answers[index];
+      if (answer.errorCode !== 'NONE') {
+        candidate.result.errorCode = answer.errorCode;
+        candidate.result.errorMessage = `the partition's high watermark could not be checked: ${answer.errorMessage}`;
+      } else if (candidate.offset > answer.offset) {
+        candidate.result.errorCode = 'OFFSET_OUT_OF_RANGE';
+        candidate.result.errorMessage = `offset ${candidate.offset} is past the partition's high watermark ${answer.offset}`;
+      }
+    });
   }
 
   /**

@@ -34,7 +34,7 @@ export interface OffsetAnswer {
 /** The broker's own ListOffsets (broker/api/list-offsets-handler.ts). */
 export type LocalListOffsets = (request: ListOffsetsRequest) => Promise<ListOffsetsResponse>;
 
-/** Cached high watermarks kept at most; the oldest half is dropped beyond it. */
+/** Cached high watermarks kept at most; the cache starts over beyond it. */
 const HIGH_WATERMARK_CACHE_ENTRIES_MAX = 100_000;
 
 type ListOffsetsClient = grpc.Client & {
@@ -43,7 +43,7 @@ type ListOffsetsClient = grpc.Client & {
 
 export class OffsetLookup {
   private readonly clients = new Map<string, ListOffsetsClient>();
-  private readonly highWatermarks = new Map<string, { offset: number; atMs: number }>();
+  private readonly highWatermarkCache = new Map<string, { offset: number; atMs: number }>();
 
   constructor(
     private readonly local: LocalListOffsets,
@@ -76,25 +76,28 @@ export class OffsetLookup {
   }
 
   /**
-   * The partition's high watermark, from a cache when a recent lookup already showed at least
-   * `atLeast` (a high watermark never goes down, so such a value still proves `atLeast` valid).
+   * The partitions' high watermarks, in order. A recent lookup that showed at least `atLeast` is
+   * answered from a cache (a high watermark never goes down, so such a value still proves
+   * `atLeast` valid); the others are looked up together.
    */
-  async highWatermark(topic: string, partition: number, atLeast: number): Promise<OffsetAnswer> {
-    const key = offsetKey(topic, partition);
-    const cached = this.highWatermarks.get(key);
+  async highWatermarks(queries: readonly { readonly topic: string; readonly partition: number; readonly atLeast: number }[]): Promise<OffsetAnswer[]> {
     const nowMs = this.clock.nowMs();
-    if (cached !== undefined && cached.offset >= atLeast && nowMs - cached.atMs < HIGH_WATERMARK_CACHE_MS) {
-      return { errorCode: 'NONE', errorMessage: '', offset: cached.offset };
+    const answers: (OffsetAnswer | undefined)[] = queries.map((query) => {
+      const cached = this.highWatermarkCache.get(offsetKey(query.topic, query.partition));
+      return cached !== undefined && cached.offset >= query.atLeast && nowMs - cached.atMs < HIGH_WATERMARK_CACHE_MS
+        ? { errorCode: 'NONE', errorMessage: '', offset: cached.offset }
+        : undefined;
+    });
+    const missing = queries.flatMap((query, index) => (answers[index] === undefined ? [index] : []));
+    if (missing.length > 0) {
+      const found = await this.lookup(missing.map((index) => ({ topic: queries[index].topic, partition: queries[index].partition, spec: 'OFFSET_SPEC_LATEST' as const })));
+      if (this.highWatermarkCache.size + missing.length > HIGH_WATERMARK_CACHE_ENTRIES_MAX) this.highWatermarkCache.clear();
+      missing.forEach((index, at) => {
+        answers[index] = found[at];
+        if (found[at].errorCode === 'NONE') this.highWatermarkCache.set(offsetKey(queries[index].topic, queries[index].partition), { offset: found[at].offset, atMs: nowMs });
+      });
     }
-    const [answer] = await this.lookup([{ topic, partition, spec: 'OFFSET_SPEC_LATEST' }]);
-    if (answer.errorCode === 'NONE') {
-      if (this.highWatermarks.size >= HIGH_WATERMARK_CACHE_ENTRIES_MAX) {
-        const keys = [...this.highWatermarks.keys()];
-        for (const old of keys.slice(0, keys.length / 2)) this.highWatermarks.delete(old);
-      }
-      this.highWatermarks.set(key, { offset: answer.offset, atMs: nowMs });
-    }
-    return answer;
+    return answers as OffsetAnswer[];
   }
 
   close(): void {
