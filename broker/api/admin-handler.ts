@@ -24,6 +24,7 @@ import type {
   TopicResult,
 } from '../../proto/brook-types.js';
 import { effectiveTopicConfig } from '../topics/topic-config.js';
+import { refuseInternal } from './internal-topic-guard.js';
 import type { ApiContext } from './api-context.js';
 import { mapError } from './error-codes.js';
 
@@ -48,14 +49,14 @@ export class AdminHandler {
   }
 
   async deleteTopics(request: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
-    return { results: await this.each(request.names ?? [], (name) => name, (name) => this.context.topics.deleteTopic(name)) };
+    return { results: await this.each(request.names ?? [], (name) => name, (name) => this.context.topics.deleteTopic(refuseInternal(name))) };
   }
 
   async alterTopicConfigs(request: AlterTopicConfigsRequest): Promise<AlterTopicConfigsResponse> {
     const validateOnly = request.validateOnly === true;
     return {
       results: await this.each(request.topics ?? [], (alter) => alter.name, (alter) =>
-        this.context.topics.alterTopicConfigs(alter.name, alter.set ?? {}, alter.remove ?? [], validateOnly),
+        this.context.topics.alterTopicConfigs(refuseInternal(alter.name), alter.set ?? {}, alter.remove ?? [], validateOnly),
       ),
     };
   }
@@ -64,7 +65,7 @@ export class AdminHandler {
     const validateOnly = request.validateOnly === true;
     return {
       results: await this.each(request.topics ?? [], (grow) => grow.name, (grow) =>
-        this.context.topics.createPartitions(grow.name, grow.totalCount, validateOnly),
+        this.context.topics.createPartitions(refuseInternal(grow.name), grow.totalCount, validateOnly),
       ),
     };
   }
@@ -151,3 +152,4 @@ export class AdminHandler {
 function unknownTopic(name: string): TopicDescription {
   return { name, errorCode: 'UNKNOWN_TOPIC_OR_PARTITION', errorMessage: `topic ${name} does not exist`, topicId: '', partitions: [], configs: [] };
 }
+

@@ -22,6 +22,7 @@ import type { ApiContext } from './api-context.js';
 import { ByteBudget } from './byte-budget.js';
 import { metricsOf } from '../metrics/context-metrics.js';
 import { mapError } from './error-codes.js';
+import { refuseInternal } from './internal-topic-guard.js';
 import { routePartition } from './partition-route.js';
 import { StatusError } from './status-error.js';
 import type { AppendOutcome, ServedPartition, ServedTopic } from './topic-service.js';
@@ -93,7 +94,7 @@ export class ProduceHandler {
     this.metrics?.produceTopicRequest(name);
     let topic: ServedTopic;
     try {
-      topic = await this.context.topics.getOrAutoCreate(name);
+      topic = await this.context.topics.getOrAutoCreate(refuseInternal(name));
     } catch (error) {
       const mapped = this.mapped(error);
       return { name, partitions: partitionsData.map((data) => failed(data.partition, mapped.errorCode, mapped.errorMessage)) };

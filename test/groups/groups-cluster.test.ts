@@ -100,4 +100,23 @@ describe('group coordinator in a cluster', { timeout: 120_000 }, () => {
       moved.close();
     }
   });
+
+  it('clients may not produce to, grow, reconfigure or delete the offsets topic', async () => {
+    const raw = new RawClient(cluster.broker(cluster.runningIds()[0]).address);
+    try {
+      assert.ok((await raw.call('Metadata', { topics: ['__consumer_offsets'] })).topics[0].partitions.length > 0, 'the offsets topic exists by now');
+      const batch = encodeBatch([{ key: null, value: Buffer.from('forged') }], { nowMs: Date.now() });
+      const produced = await raw.call('Produce', { acks: 'ACKS_ALL', topics: [{ name: '__consumer_offsets', partitions: [{ partition: 0, recordBatch: batch }] }] });
+      assert.equal(produced.topics[0].partitions[0].errorCode, 'INVALID_TOPIC_EXCEPTION');
+      const grown = await raw.call('CreatePartitions', { topics: [{ name: '__consumer_offsets', totalCount: 64 }] });
+      assert.equal(grown.results[0].errorCode, 'INVALID_TOPIC_EXCEPTION');
+      const altered = await raw.call('AlterTopicConfigs', { topics: [{ name: '__consumer_offsets', set: { 'retention.ms': '1' } }] });
+      assert.equal(altered.results[0].errorCode, 'INVALID_TOPIC_EXCEPTION');
+      const deleted = await raw.call('DeleteTopics', { names: ['__consumer_offsets'] });
+      assert.equal(deleted.results[0].errorCode, 'INVALID_TOPIC_EXCEPTION');
+      assert.ok((await raw.call('Metadata', { topics: ['__consumer_offsets'] })).topics[0].partitions.length > 0, 'still there');
+    } finally {
+      raw.close();
+    }
+  });
 });
