@@ -50,7 +50,7 @@ function newProducer(): Producer {
  * Runs `fault` (which makes `leader` stale and returns the heal) while a producer writes through
  * the client and raw Produce requests go straight to the stale leader; then heals, checks the run.
  */
-async function staleLeaderRun(topic: string, kind: string, fault: (leader: number) => Promise<() => Promise<void>>): Promise<void> {
+async function staleLeaderRun(topic: string, kind: string, fault: (leader: number) => Promise<() => Promise<void>>): Promise<string> {
   await createTopic(topic);
   const leader = await cluster.waitForLeader(topic, 0);
   const history = new ClusterHistory(leader, `${kind} the leader (broker ${leader}) of ${topic}/0`);
@@ -108,6 +108,9 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     for (const answer of answers) {
       assert.ok(!('errorCode' in answer) || answer.errorCode !== 'NONE', `the stale leader acknowledged a write: ${JSON.stringify(answer)}`);
     }
+    // The requests reached the stale broker and it refused them itself (not only timeouts on the way).
+    const refusals = answers.flatMap((answer) => ('errorCode' in answer ? [answer.errorCode] : []));
+    assert.ok(refusals.length > 0, `the stale leader answered none of the direct writes: ${JSON.stringify(answers)}`);
     await producing;
 
     // It follows now: its own metadata names another leader, and its log catches up.
@@ -120,8 +123,10 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     const comparison = await history.compareReplicas(cluster, topic, 1);
     assert.deepEqual(comparison.replicas[0], [1, 2, 3]);
     await history.readAll(cluster.bootstrap, topic, comparison);
-    history.assertClean();
+    const result = history.assertClean();
     assert.ok(history.acknowledgedCount >= RECORDS * 0.9, `${history.acknowledgedCount} of ${RECORDS} acknowledged`);
+    const answered = answers.map((answer) => ('errorCode' in answer ? answer.errorCode : answer.error.split(':')[0])).join(', ');
+    return `stale leader ${leader}, new leader ${successor}; direct writes to the stale leader answered: ${answered}; ${result.counts.acknowledged} acknowledged, ${result.counts.indeterminate} indeterminate`;
   } catch (error) {
     if (error instanceof Error) error.message += `\n${cluster.logs(8_000)}`;
     throw error;
@@ -132,20 +137,20 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
   }
 }
 
-test('a leader SIGSTOPped past the election timeout acknowledges nothing after SIGCONT and rejoins as follower', { timeout: 120_000 }, async () => {
-  await staleLeaderRun('paused-leader', 'pause', async (leader) => {
+test('a leader SIGSTOPped past the election timeout acknowledges nothing after SIGCONT and rejoins as follower', { timeout: 120_000 }, async (t) => {
+  t.diagnostic(await staleLeaderRun('paused-leader', 'pause', async (leader) => {
     cluster.pause(leader);
     return async () => {
       cluster.resume(leader);
     };
-  });
+  }));
 });
 
-test('a leader cut off from the other brokers (minority side) acknowledges no produce; the majority goes on', { timeout: 120_000 }, async () => {
-  await staleLeaderRun('isolated-leader', 'partition', async (leader) => {
+test('a leader cut off from the other brokers (minority side) acknowledges no produce; the majority goes on', { timeout: 120_000 }, async (t) => {
+  t.diagnostic(await staleLeaderRun('isolated-leader', 'partition', async (leader) => {
     cluster.isolate(leader);
     return async () => {
       cluster.heal();
     };
-  });
+  }));
 });
