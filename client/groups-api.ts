@@ -107,11 +107,13 @@ export interface OffsetFetchResponse extends GroupResult {
 /**
  * Per call: `timeoutMs` bounds one attempt; `patient` false makes the call give up after one
  * attempt on a coordinator error or lost connection instead of finding the coordinator again and
- * retrying (heartbeats: the next one is the retry).
+ * retrying (heartbeats and auto-commits: the next one is the retry).
  */
 export interface GroupCallOptions {
   readonly timeoutMs?: number;
   readonly patient?: boolean;
+  /** When patient: give up retrying after this long in all (default: the client's retry budget). */
+  readonly retryTimeMs?: number;
 }
 
 /** What the consumer's group membership needs from a coordinator. */

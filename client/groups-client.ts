@@ -135,7 +135,8 @@ export class GroupsClient implements GroupsApi {
       if (action === 'find-coordinator' || code === 'COORDINATOR_LOAD_IN_PROGRESS') throw new GroupError(code, `${method} for group ${groupId}`);
       return response;
     };
-    return retry(attempt, options.patient === false ? NO_RETRY : this.retryConfig);
+    const budget = options.retryTimeMs === undefined ? this.retryConfig : { ...this.retryConfig, maxRetryTimeMs: Math.min(options.retryTimeMs, this.retryConfig.maxRetryTimeMs) };
+    return retry(attempt, options.patient === false ? NO_RETRY : budget);
   }
 
   private forget(groupId: string, address: string): void {

@@ -7,7 +7,7 @@
 import type { Cluster } from '../client/cluster.js';
 import { InvalidArgumentError, isNoError, StateError } from '../client/errors.js';
 import { GroupError, groupErrorAction } from '../client/group-errors.js';
-import type { GroupsApi } from '../client/groups-api.js';
+import type { GroupCallOptions, GroupsApi } from '../client/groups-api.js';
 import { retry } from '../client/retry.js';
 import { comparePartitions, type PartitionAssignor, type TopicPartition } from './assignors/partition-assignor.js';
 import { GroupMembership, type MembershipConfig, type MembershipHost } from './group-membership.js';
@@ -120,7 +120,9 @@ export class ConsumerGroup implements MembershipHost {
   async revoked(partitions: TopicPartition[]): Promise<void> {
     if (this.autoCommit) {
       try {
-        await this.commit(this.partitions.consumedOffsets(partitions));
+        // Bounded: the rebalance waits for this member, and a commit that cannot get through now
+        // only means the next owner starts at the previous commit.
+        await this.commit(this.partitions.consumedOffsets(partitions), false, { retryTimeMs: Math.floor(this.config.rebalanceTimeoutMs / 2) });
       } catch (error) {
         // The next owner starts from the last commit that got through: at least once.
         this.log(`commit on revoke failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -181,7 +183,8 @@ export class ConsumerGroup implements MembershipHost {
   private async autoCommitNow(): Promise<void> {
     this.lastCommitMs = Date.now();
     try {
-      await this.commit(this.partitions.consumedOffsets(this.membership.owned));
+      // One attempt: the next interval is the retry, and the consuming flow must not stall on it.
+      await this.commit(this.partitions.consumedOffsets(this.membership.owned), false, { patient: false });
     } catch (error) {
       this.log(`auto-commit failed: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -192,7 +195,7 @@ export class ConsumerGroup implements MembershipHost {
    * generation; offsets equal to what this member last committed are skipped. A stale generation
    * or a rebalance throws a GroupError and makes the member rejoin.
    */
-  async commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>, force = false): Promise<void> {
+  async commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>, force = false, options?: GroupCallOptions): Promise<void> {
     const changed = force ? [...offsets] : offsets.filter((o) => this.committed.get(key(o)) !== o.offset);
     if (changed.length === 0) return;
     for (const o of changed) if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new InvalidArgumentError(`offset ${o.offset} of ${o.topic}/${o.partition} is not a non-negative integer`);
@@ -204,7 +207,7 @@ export class ConsumerGroup implements MembershipHost {
       memberId: membership.memberId,
       groupInstanceId: this.config.groupInstanceId,
       offsets: changed.map((o) => ({ ...o, metadata: '' })),
-    });
+    }, options);
     if (!isNoError(answer.errorCode)) {
       const action = groupErrorAction(answer.errorCode);
       if (action === 'rejoin' || action === 'reset-member') membership.requestRejoin(`a commit was refused: ${answer.errorCode}`);
