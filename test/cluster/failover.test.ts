@@ -13,8 +13,12 @@ import { ClusterHarness, disconnectWithin, waitUntil } from '../fixtures/cluster
 import { assertAcknowledgedInSendOrder, ClusterHistory } from './cluster-history.js';
 import { produceRecords, sequenceOf } from './cluster-workload.js';
 
-/** The issue's 50k records; 20k under CI (the suite's time budget); BROOK_CLUSTER_RECORDS overrides both. */
-const RECORDS = Number(process.env.BROOK_CLUSTER_RECORDS ?? (process.env.CI === 'true' ? 20_000 : 50_000));
+/**
+ * The issue's 50k records (BROOK_CLUSTER_RECORDS overrides). The load goes on until the last
+ * kill is over, so the run's length is set by the three kill-and-restart rounds (about 25 s on an
+ * idle 2-core machine) more than by this number; a smaller one under CI would save little.
+ */
+const RECORDS = Number(process.env.BROOK_CLUSTER_RECORDS ?? 50_000);
 /** Acknowledgements the two remaining brokers must give before the killed one comes back. */
 const PROGRESS_WITHOUT_KILLED = Math.min(500, Math.floor(RECORDS / 50));
 const PARTITIONS = 3;
