@@ -3,8 +3,8 @@
  * CLI (`brook broker start`), broker i (1..N) with its data in <data-dir>/broker-i, its client
  * listener on 127.0.0.1:<base-port + i - 1> and its internal listener on
  * 127.0.0.1:<base-port + 1000 + i - 1>, every broker's internal address in --peers. Each broker's
- * output is forwarded line by line with a `[broker-i]` prefix. Once every broker serves and a
- * controller leader is elected it prints the bootstrap address. SIGINT (Ctrl-C) or SIGTERM stops
+ * output is forwarded line by line with a `[broker-i]` prefix. Once every broker serves, a
+ * controller leader is elected and every broker is registered LIVE, it prints the bootstrap address. SIGINT (Ctrl-C) or SIGTERM stops
  * them all: SIGTERM to each, SIGKILL to any still running after --stop-timeout-ms. If a broker
  * dies on its own, the others are stopped too and the command exits non-zero.
  *
@@ -106,16 +106,21 @@ function spawnBroker(options: ClusterStartOptions, id: number, onReady: () => vo
   return broker;
 }
 
-/** Polls the brokers' Metadata until one names a controller leader; false on timeout or abort. */
-async function waitForControllerLeader(addresses: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+/**
+ * Polls DescribeCluster until one broker reports a controller leader and all `brokers` LIVE
+ * (registered and heartbeating: only then does topic placement count them, so a topic created
+ * right after the bootstrap line may use every broker); false on timeout or abort.
+ */
+async function waitForClusterLive(addresses: readonly string[], brokers: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
   const service = loadBrookService();
   const connections = addresses.map((address) => new BrokerConnection(address, service.client));
   try {
     const deadlineMs = Date.now() + timeoutMs;
     while (Date.now() < deadlineMs && !signal.aborted) {
       for (const connection of connections) {
-        const metadata = await service.metadata(connection, [], false, PROBE_TIMEOUT_MS).catch(() => undefined);
-        if (metadata !== undefined && metadata.controllerId > 0) return true;
+        const described = await service.describeCluster(connection, PROBE_TIMEOUT_MS).catch(() => undefined);
+        if (described === undefined || described.controllerId <= 0) continue;
+        if (described.brokers.filter((broker) => broker.state === 'LIVE').length >= brokers) return true;
       }
       await sleep(CONTROLLER_POLL_INTERVAL_MS);
     }
@@ -192,9 +197,9 @@ export async function runCluster(options: ClusterStartOptions): Promise<number> 
       return;
     }
     if (outcome !== 'ready') return;
-    const elected = await waitForControllerLeader(addresses, READY_TIMEOUT_MS, stopping.signal);
+    const live = await waitForClusterLive(addresses, options.brokers, READY_TIMEOUT_MS, stopping.signal);
     if (stopping.signal.aborted) return;
-    if (!elected) process.stderr.write(`[cluster] no controller leader after ${READY_TIMEOUT_MS} ms; the brokers run, check their output\n`);
+    if (!live) process.stderr.write(`[cluster] no controller leader with every broker LIVE after ${READY_TIMEOUT_MS} ms; the brokers run, check their output\n`);
     process.stdout.write(`brook cluster ready: ${options.brokers} brokers, bootstrap ${addresses.join(',')}\n`);
   })();
 

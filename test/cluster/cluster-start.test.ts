@@ -65,6 +65,24 @@ function startCommand(dataDir: string, basePort: number): RunningCommand {
 }
 
 /** Broker pids as the command announces them ("[cluster] broker 2: pid 1234, ..."). */
+/**
+ * Ends a command that is still running the way a user would (SIGINT, which stops its brokers),
+ * and if that does not end it in time, SIGKILLs it and every broker it announced: its brokers are
+ * detached, so killing the command alone would leave them running.
+ */
+async function stopCommand(command: RunningCommand): Promise<void> {
+  if (command.child.exitCode !== null || command.child.signalCode !== null) return;
+  command.child.kill('SIGINT');
+  const timer = setTimeout(() => {
+    for (const pid of brokerPids(command.output()).values()) {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    command.child.kill('SIGKILL');
+  }, 20_000);
+  await command.exited;
+  clearTimeout(timer);
+}
+
 function brokerPids(output: string): Map<number, number> {
   return new Map([...output.matchAll(/\[cluster\] broker (\d+): pid (\d+)/g)].map((match) => [Number(match[1]), Number(match[2])]));
 }
@@ -115,7 +133,7 @@ test('brook cluster start: bootstrap printed, a replicated topic works, SIGINT s
     for (const pid of pids.values()) assert.ok(!alive(pid), `broker process ${pid} is gone`);
     for (let id = 1; id <= BROKERS; id++) assert.ok(existsSync(join(dataDir, `broker-${id}`)), `broker-${id} has its own data dir`);
   } finally {
-    command.child.kill('SIGKILL');
+    await stopCommand(command);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
@@ -133,7 +151,7 @@ test('brook cluster start: a broker that dies stops the others and the command e
     assert.match(command.output(), /broker 2 exited \(SIGKILL\): stopping the others/);
     for (const other of pids.values()) assert.ok(!alive(other), `broker process ${other} is gone`);
   } finally {
-    command.child.kill('SIGKILL');
+    await stopCommand(command);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
