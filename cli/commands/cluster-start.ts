@@ -4,9 +4,10 @@
  * listener on 127.0.0.1:<base-port + i - 1> and its internal listener on
  * 127.0.0.1:<base-port + 1000 + i - 1>, every broker's internal address in --peers. Each broker's
  * output is forwarded line by line with a `[broker-i]` prefix. Once every broker serves, a
- * controller leader is elected and every broker is registered LIVE, it prints the bootstrap address. SIGINT (Ctrl-C) or SIGTERM stops
- * them all: SIGTERM to each, SIGKILL to any still running after --stop-timeout-ms. If a broker
- * dies on its own, the others are stopped too and the command exits non-zero.
+ * controller leader is elected and every broker is registered LIVE, it prints the bootstrap
+ * address. SIGINT (Ctrl-C) or SIGTERM stops them all: SIGTERM to each, SIGKILL to any still
+ * running after --stop-timeout-ms. If a broker dies on its own, the others are stopped too and
+ * the command exits non-zero.
  *
  * @example
  * brook cluster start --brokers 3
