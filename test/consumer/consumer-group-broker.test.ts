@@ -184,12 +184,13 @@ test('cooperative: adding a member does not pause the partitions that stay (meas
   const kept = a.assignment().map((p) => p.partition);
   assert.equal(kept.length, 3);
   assert.deepEqual([...revoked].sort(), [0, 1, 2, 3, 4, 5].filter((p) => !kept.includes(p)), 'only the moved partitions were revoked');
-  const during = delivered.filter((d) => d.atMs >= startMs && d.atMs <= endMs);
+  const during = delivered.filter((d) => d.atMs >= startMs && d.atMs <= endMs && kept.includes(d.partition));
   let longestGapMs = 0;
   for (let i = 1; i < during.length; i++) longestGapMs = Math.max(longestGapMs, during[i].atMs - during[i - 1].atMs);
   process.stdout.write(`# cooperative: rebalance took ${endMs - startMs} ms; a delivered ${during.length} records meanwhile, longest gap ${longestGapMs} ms\n`);
   assert.ok(during.length > 0, 'records delivered during the rebalance');
-  assert.ok(longestGapMs < 1_000, `longest gap in delivery ${longestGapMs} ms`);
+  // An eager member would stop for about the whole rebalance; a cooperative one goes on.
+  assert.ok(longestGapMs < Math.max(300, (endMs - startMs) / 2), `longest gap in delivery ${longestGapMs} ms over a ${endMs - startMs} ms rebalance`);
   await a.disconnect();
   await b.disconnect();
   await Promise.all([aRun, bRun]);

@@ -192,7 +192,8 @@ test('three brokers: a static member restarts without a rebalance; a cooperative
     const during = delivered.filter((d) => d.atMs >= joinMs && d.atMs <= stableMs && kept.includes(d.partition));
     let longestGapMs = 0;
     for (let i = 1; i < during.length; i++) longestGapMs = Math.max(longestGapMs, during[i].atMs - during[i - 1].atMs);
-    assert.ok(during.length > 0 && longestGapMs < 1_000, `kept partitions went on (${during.length} records, longest gap ${longestGapMs} ms over ${stableMs - joinMs} ms)`);
+    // An eager member would stop for about the whole rebalance; a cooperative one goes on.
+    assert.ok(during.length > 0 && longestGapMs < Math.max(300, (stableMs - joinMs) / 2), `kept partitions went on (${during.length} records, longest gap ${longestGapMs} ms over ${stableMs - joinMs} ms)`);
 
     // b restarts with the same instance id: same generation, same partitions.
     const generation = (await groups.describeGroup('g-static-coop')).generationId;

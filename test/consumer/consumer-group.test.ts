@@ -129,7 +129,8 @@ test('cooperative: a joining member does not pause partitions that stay; only mo
   let longestGapMs = 0;
   for (let i = 1; i < during.length; i++) longestGapMs = Math.max(longestGapMs, during[i].atMs - during[i - 1].atMs);
   assert.ok(during.length > 0, 'kept partitions delivered during the rebalance');
-  assert.ok(longestGapMs < 500, `no pause on kept partitions (longest gap ${longestGapMs} ms over a ${stableMs - joinStartMs} ms rebalance)`);
+  // An eager member would stop for about the whole rebalance; a cooperative one goes on.
+  assert.ok(longestGapMs < Math.max(300, (stableMs - joinStartMs) / 2), `no pause on kept partitions (longest gap ${longestGapMs} ms over a ${stableMs - joinStartMs} ms rebalance)`);
   await a.disconnect();
   await b.disconnect();
   await Promise.all([aRun, bRun]);
