@@ -200,12 +200,15 @@ export class ConsumerGroup implements MembershipHost {
     if (changed.length === 0) return;
     for (const o of changed) if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new InvalidArgumentError(`offset ${o.offset} of ${o.topic}/${o.partition} is not a non-negative integer`);
     const membership = this.membership;
-    if (!membership.inGeneration) throw new GroupError('REBALANCE_IN_PROGRESS', `group ${this.config.groupId} has no generation to commit in yet`);
+    // A consumer that assigns its partitions itself commits as a non-member (generation -1),
+    // which the coordinator accepts while the group has no members.
+    const simple = !this.subscribed;
+    if (!simple && !membership.inGeneration) throw new GroupError('REBALANCE_IN_PROGRESS', `group ${this.config.groupId} has no generation to commit in yet`);
     const answer = await this.api.offsetCommit({
       groupId: this.config.groupId,
-      generationId: membership.generationId,
-      memberId: membership.memberId,
-      groupInstanceId: this.config.groupInstanceId,
+      generationId: simple ? -1 : membership.generationId,
+      memberId: simple ? '' : membership.memberId,
+      groupInstanceId: simple ? null : this.config.groupInstanceId,
       offsets: changed.map((o) => ({ ...o, metadata: '' })),
     }, options);
     if (!isNoError(answer.errorCode)) {

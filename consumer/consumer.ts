@@ -351,12 +351,14 @@ export class Consumer {
   /**
    * Commits offsets for the group (each the next offset to consume). Without arguments: the
    * positions of every owned partition (what the application has processed). Throws a GroupError
-   * when the member's generation is stale or the group is rebalancing (it then rejoins).
+   * when the member's generation is stale or the group is rebalancing (it then rejoins). A
+   * consumer with a groupId that assigns its partitions itself (no subscribe) commits as a
+   * non-member, which the coordinator accepts while the group has no members.
    */
   async commitOffsets(offsets?: readonly OffsetToCommit[]): Promise<void> {
     const group = requireGroup(this.group, 'commitOffsets');
     const list = offsets === undefined
-      ? this.consumedOffsets(group.membership.owned)
+      ? this.consumedOffsets(group.subscribed ? group.membership.owned : undefined)
       : offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: typeof o.offset === 'string' ? Number(o.offset) : o.offset }));
     await group.commit(list, offsets !== undefined);
   }
@@ -587,7 +589,7 @@ export class Consumer {
           await options.eachMessage!({ topic: state.topic, partition: state.partition, message, heartbeat });
           done++;
           if (state.epoch === epoch) state.position = message.offset + 1;
-          if (this.stopping || state.paused || state.epoch !== epoch || this.group?.membership.rebalancing) break;
+          if (this.stopping || state.paused || state.epoch !== epoch || this.group?.membership.pollNeeded) break;
         }
       }
     } catch (error) {

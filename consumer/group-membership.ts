@@ -207,9 +207,9 @@ export class GroupMembership {
     }
   }
 
-  /** True while a rebalance is running or waits to be applied. */
-  get rebalancing(): boolean {
-    return this.rebalanceTask !== null || this.completed !== null || this.rejoinReason !== null;
+  /** True when poll() has something to do now: the consuming flow should come back to it soon. */
+  get pollNeeded(): boolean {
+    return this.fatal !== null || this.lostPending || this.completed !== null || (this.rejoinReason !== null && this.rebalanceTask === null);
   }
 
   private async apply(completed: CompletedRebalance): Promise<void> {

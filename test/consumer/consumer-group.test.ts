@@ -232,3 +232,17 @@ test('manual commits: commitOffsets with autoCommit off; a stale generation is r
   await run;
   coordinator.close();
 });
+
+test('a consumer with a groupId that assigns partitions itself commits as a non-member', async () => {
+  const coordinator = new FakeCoordinator();
+  const c = consumer(coordinator, 'g-simple');
+  await c.connect();
+  await c.assign([{ topic: 'other', partition: 0, offset: 'earliest' }]);
+  let count = 0;
+  for await (const _message of c) if (++count === 10) break;
+  await c.commitOffsets();
+  assert.deepEqual(await c.committed([{ topic: 'other', partition: 0 }]), [{ topic: 'other', partition: 0, offset: 10 }]);
+  assert.throws(() => c.subscribe({ topics: ['other'] }), /exclude each other/);
+  await c.disconnect();
+  coordinator.close();
+});
