@@ -294,6 +294,7 @@ export class Consumer {
   }
 
   async connect(): Promise<void> {
+    if (this.group?.membership.state === 'left') throw new StateError('a group consumer does not connect again after disconnect(): create a new Consumer');
     this.lifecycle.moveTo('connecting');
     try {
       await this.cluster.connect();
