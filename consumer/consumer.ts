@@ -723,7 +723,12 @@ export class Consumer {
 
   private fetchFailed(error: unknown): void {
     this.failures++;
-    if (error instanceof BrookError && error.refreshMetadata) this.cluster.invalidate();
+    if (error instanceof BrookError && error.refreshMetadata) {
+      this.cluster.invalidate();
+      // The cached leaders are suspect (a broker went away, a leadership moved): ask again now,
+      // or every fetch would go on to the old leader.
+      if (!this.stopping) void this.cluster.refreshMetadata([...new Set(this.order.map((state) => state.topic))]).then(() => this.fetcherWake.notify(), () => undefined);
+    }
     this.retryAtMs = Date.now() + backoffMs(this.retryConfig, Math.min(this.failures, 10), Math.random());
   }
 
