@@ -13,7 +13,6 @@
  * Leader and follower writes alternate, so both see the same disk load.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -24,6 +23,7 @@ import type { Replica } from '../broker/partition/replica.js';
 import { FileHandleCache } from '../broker/storage/file-handle-cache.js';
 import { GroupIdRegistry } from '../broker/transport/group-id-registry.js';
 import { PeerTransport } from '../broker/transport/peer-transport.js';
+import { freePort } from '../test/fixtures/free-port.js';
 
 const IDS = [1, 2, 3];
 const TICK_MS = 50;
@@ -31,18 +31,6 @@ const TICK_MS = 50;
 function argument(flag: string, fallback: number): number {
   const at = process.argv.indexOf(flag);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 function seeded(seed: number): () => number {

@@ -13,7 +13,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import type { Replica } from '../broker/partition/replica.js';
 import { FileHandleCache } from '../broker/storage/file-handle-cache.js';
 import { GroupIdRegistry } from '../broker/transport/group-id-registry.js';
 import { PeerTransport } from '../broker/transport/peer-transport.js';
+import { freePort } from '../test/fixtures/free-port.js';
 
 const NODES = [1, 2, 3];
 
@@ -51,18 +51,6 @@ function text(flag: string): string | undefined {
   const args = process.argv.slice(2);
   const at = args.indexOf(flag);
   return at >= 0 ? args[at + 1] : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 function metadata(partitions: number): ClusterTopic[] {

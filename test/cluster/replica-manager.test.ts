@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -27,6 +26,7 @@ import { PeerTransport } from '../../broker/transport/peer-transport.js';
 import { ConfChangeType } from '../../raft/types.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { encodeBatch, iterateRecords } from '../../record/record-batch.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const NODES = [1, 2, 3, 4];
 const TICK_MS = 20;
@@ -47,18 +47,6 @@ const brokers = new Map<number, Broker>();
 const done: Array<{ by: number; groupId: number; replicas: readonly number[] }> = [];
 const files = new FileHandleCache(256);
 const logger = pino({ level: 'silent' });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 function partitionOf(groupId: number, replicas: number[]): ClusterPartition {
   return { topic: 'orders', partition: groupId - 1, groupId, initialReplicas: replicas, replicas, targetReplicas: null, leaderId: 0, leaderEpoch: 0 };

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,21 +11,10 @@ import { PeerTransport } from '../../broker/transport/peer-transport.js';
 import { Role, type NodeId } from '../../raft/types.js';
 import { baseOffsetNumberAt, batchSizeAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { TICK_MS, makeBatch, raftSettings, valuesOf } from './replica-cluster.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const GROUP = 7;
 const NODES: NodeId[] = [1, 2, 3];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 async function committed(replica: Replica): Promise<Buffer> {
   const parts: Buffer[] = [];

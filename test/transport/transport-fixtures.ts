@@ -1,5 +1,4 @@
 /** Shared helpers of the transport tests: transports on free 127.0.0.1 ports, message builders, waiting. */
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { Entry, Message } from '../../raft/types.js';
@@ -8,6 +7,7 @@ import type { BrokerId, PeerTransportOptions } from '../../broker/transport/peer
 import { PeerTransport } from '../../broker/transport/peer-transport.js';
 import type { GroupId } from '../../broker/transport/raft-codec.js';
 import type { TransportLimits } from '../../broker/transport/transport-limits.js';
+import { freePort } from '../fixtures/free-port.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -17,19 +17,6 @@ export const TEST_LIMITS: Partial<TransportLimits> = { reconnectBackoffInitialMs
 export interface Received {
   readonly groupId: GroupId;
   readonly message: Message;
-}
-
-/** A port that was free a moment ago (bound and released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 export interface TestNode {
@@ -98,3 +85,5 @@ export function comparable(message: Message): unknown {
     context: message.context === undefined ? undefined : hex(message.context),
   };
 }
+
+export { freePort };
