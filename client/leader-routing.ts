@@ -65,6 +65,41 @@ function merge<R extends Redirected>(results: readonly R[], redirected: readonly
   return results.map((result) => byKey.get(keyOf(result.topic, result.partition)) ?? result);
 }
 
+/**
+ * Resends the partitions of `results` that a hint moved: each to its hinted leader, with the
+ * items of the original request (`asked`, by topic) that concern it; the redirect's answers
+ * replace the first ones. A redirect that fails leaves the first answers standing: the caller
+ * retries those.
+ */
+async function redirectMoved<R extends Redirected & { errorCode: string; currentLeader?: LeaderHint }, A extends { partition: number }>(
+  cache: LeaderCache,
+  askedAddress: string,
+  results: R[],
+  asked: ReadonlyMap<string, readonly A[]>,
+  resend: (connection: BrokerConnection, subset: Map<string, A[]>) => Promise<R[]>,
+): Promise<R[]> {
+  const moves: Array<R & { address: string }> = [];
+  for (const result of results) {
+    const address = redirectAddress(cache, result, askedAddress);
+    if (address !== undefined) moves.push({ ...result, address });
+  }
+  if (moves.length === 0) return results;
+  const redirected = await Promise.all(
+    [...groupByAddress(moves)].map(([address, partitions]) => {
+      const subset = new Map<string, A[]>();
+      for (const { topic, partition } of partitions) {
+        const item = asked.get(topic)?.find((candidate) => candidate.partition === partition);
+        if (item === undefined) continue;
+        let list = subset.get(topic);
+        if (list === undefined) subset.set(topic, (list = []));
+        list.push(item);
+      }
+      return resend(cache.connectionTo(address), subset).catch((): R[] => []);
+    }),
+  );
+  return merge(results, redirected.flat());
+}
+
 export class LeaderRoutedService extends BrookService {
   constructor(
     inner: BrookService,
@@ -75,27 +110,7 @@ export class LeaderRoutedService extends BrookService {
 
   override async produce(connection: BrokerConnection, acks: Acks, timeoutMs: number, data: Map<string, WirePartitionProduce[]>): Promise<WireProduceResult[]> {
     const results = await super.produce(connection, acks, timeoutMs, data);
-    const moves: Array<WireProduceResult & { address: string }> = [];
-    for (const result of results) {
-      const address = redirectAddress(this.cache, result, connection.address);
-      if (address !== undefined) moves.push({ ...result, address });
-    }
-    if (moves.length === 0) return results;
-    const redirected = await Promise.all(
-      [...groupByAddress(moves)].map(([address, partitions]) => {
-        const again = new Map<string, WirePartitionProduce[]>();
-        for (const { topic, partition } of partitions) {
-          const sent = data.get(topic)?.find((item) => item.partition === partition);
-          if (sent === undefined) continue;
-          let list = again.get(topic);
-          if (list === undefined) again.set(topic, (list = []));
-          list.push(sent);
-        }
-        // A redirect that fails leaves the first answers standing: the caller retries those.
-        return super.produce(this.cache.connectionTo(address), acks, timeoutMs, again).catch(() => []);
-      }),
-    );
-    return merge(results, redirected.flat());
+    return redirectMoved(this.cache, connection.address, results, data, (leader, again) => super.produce(leader, acks, timeoutMs, again));
   }
 
   override async fetch(
@@ -104,27 +119,8 @@ export class LeaderRoutedService extends BrookService {
     timeoutMs: number,
   ): Promise<WireFetchResult[]> {
     const results = await super.fetch(connection, request, timeoutMs);
-    const moves: Array<WireFetchResult & { address: string }> = [];
-    for (const result of results) {
-      const address = redirectAddress(this.cache, result, connection.address);
-      if (address !== undefined) moves.push({ ...result, address });
-    }
-    if (moves.length === 0) return results;
-    const redirected = await Promise.all(
-      [...groupByAddress(moves)].map(([address, partitions]) => {
-        const topics = new Map<string, WireFetchPartition[]>();
-        for (const { topic, partition } of partitions) {
-          const asked = request.topics.get(topic)?.find((item) => item.partition === partition);
-          if (asked === undefined) continue;
-          let list = topics.get(topic);
-          if (list === undefined) topics.set(topic, (list = []));
-          list.push(asked);
-        }
-        // No long poll on the redirect: the rest of the answer is waiting to be delivered.
-        return super.fetch(this.cache.connectionTo(address), { ...request, maxWaitMs: 0, topics }, timeoutMs).catch(() => []);
-      }),
-    );
-    return merge(results, redirected.flat());
+    // No long poll on the redirect: the rest of the answer is waiting to be delivered.
+    return redirectMoved(this.cache, connection.address, results, request.topics, (leader, topics) => super.fetch(leader, { ...request, maxWaitMs: 0, topics }, timeoutMs));
   }
 
   override async listOffsets(
@@ -133,25 +129,6 @@ export class LeaderRoutedService extends BrookService {
     timeoutMs: number,
   ): Promise<WireListOffsetsResult[]> {
     const results = await super.listOffsets(connection, topics, timeoutMs);
-    const moves: Array<WireListOffsetsResult & { address: string }> = [];
-    for (const result of results) {
-      const address = redirectAddress(this.cache, result, connection.address);
-      if (address !== undefined) moves.push({ ...result, address });
-    }
-    if (moves.length === 0) return results;
-    const redirected = await Promise.all(
-      [...groupByAddress(moves)].map(([address, partitions]) => {
-        const again = new Map<string, Array<{ partition: number; spec: OffsetSpec; timestampMs: number }>>();
-        for (const { topic, partition } of partitions) {
-          const asked = topics.get(topic)?.find((item) => item.partition === partition);
-          if (asked === undefined) continue;
-          let list = again.get(topic);
-          if (list === undefined) again.set(topic, (list = []));
-          list.push(asked);
-        }
-        return super.listOffsets(this.cache.connectionTo(address), again, timeoutMs).catch(() => []);
-      }),
-    );
-    return merge(results, redirected.flat());
+    return redirectMoved(this.cache, connection.address, results, topics, (leader, again) => super.listOffsets(leader, again, timeoutMs));
   }
 }
