@@ -10,7 +10,7 @@ import { protoFilePath } from '../../proto/proto-file-path.js';
 import type { PeerService } from '../transport/peer-transport.js';
 import type { WireWriteRequest, WireWriteResponse } from './controller-write.js';
 
-export const CONTROLLER_SERVICE_NAME = 'brook.controller.v1.ControllerService';
+export const CONTROLLER_SERVICE_NAME = 'brook.controller.service.v1.ControllerService';
 
 /** Outcome of one heartbeat, as on the wire. */
 export type HeartbeatStatus = 'OK' | 'NOT_CONTROLLER' | 'REGISTER';
@@ -62,8 +62,8 @@ let cachedConstructor: grpc.ServiceClientConstructor | undefined;
 function serviceClientConstructor(): grpc.ServiceClientConstructor {
   if (cachedConstructor !== undefined) return cachedConstructor;
   const definition = protoLoader.loadSync(protoFilePath('controller-service.proto'), LOADER_OPTIONS);
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as { brook: { controller: { v1: { ControllerService: grpc.ServiceClientConstructor } } } };
-  cachedConstructor = loaded.brook.controller.v1.ControllerService;
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as { brook: { controller: { service: { v1: { ControllerService: grpc.ServiceClientConstructor } } } } };
+  cachedConstructor = loaded.brook.controller.service.v1.ControllerService;
   return cachedConstructor;
 }
 
