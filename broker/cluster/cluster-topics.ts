@@ -60,6 +60,8 @@ export interface ClusterMetadataSource {
 /** The replicas this broker holds (broker/cluster/replica-manager.ts). */
 export interface LocalReplicas {
   partition(topic: string, index: number): ServedPartition | undefined;
+  /** Changes whenever a replica is opened or closed here (views built from partition() are stale then). */
+  readonly version: number;
   /** Settles once a reconcile pass that started after the call has finished. */
   reconcile(): Promise<void>;
 }
@@ -76,6 +78,8 @@ export interface ClusterTopicsOptions {
 export class ClusterTopics implements TopicService {
   /** Auto-creations in progress, so concurrent produces to a new topic create it once. */
   private readonly creating = new Map<string, Promise<ServedTopic>>();
+  /** Handler views by metadata snapshot; a snapshot replaced by a change is dropped with it. */
+  private readonly views = new WeakMap<ClusterTopic, { readonly replicasVersion: number; readonly view: ServedTopic }>();
 
   constructor(private readonly options: ClusterTopicsOptions) {}
 
@@ -281,14 +285,23 @@ export class ClusterTopics implements TopicService {
     return { errorCode: 'NONE', errorMessage: '', partitionsMoved };
   }
 
+  /**
+   * The topic as the handlers see it. Built once per metadata snapshot (the store hands out the
+   * same frozen topic until a command changes it) and per set of replicas held here, not for every
+   * request: a produce to a topic of a thousand partitions would otherwise look each one up.
+   */
   private served(topic: ClusterTopic): ServedTopic {
     const replicas = this.options.replicas;
-    return {
+    const cached = this.views.get(topic);
+    if (cached !== undefined && cached.replicasVersion === replicas.version) return cached.view;
+    const view: ServedTopic = {
       name: topic.name,
       topicId: topic.topicId,
       configs: topic.configs,
       partitions: topic.partitions.map((partition) => replicas.partition(topic.name, partition.partition)),
     };
+    this.views.set(topic, { replicasVersion: replicas.version, view });
+    return view;
   }
 }
 

@@ -107,6 +107,8 @@ export class ReplicaManager {
   private reconciling: Promise<void> | undefined;
   private reconcileWanted = false;
   private firstReconcileDone = false;
+  /** Bumped when `hosted` changes (ClusterTopics caches views of the partitions held here). */
+  private hostedVersion = 0;
   private retentionRunning = false;
   private closed = false;
   private readonly deletions = new Set<Promise<void>>();
@@ -159,6 +161,11 @@ export class ReplicaManager {
   }
 
   /** The replica of partition `index` of `topic` held here, or undefined. */
+  /** Changes whenever a replica is opened or closed here. */
+  get version(): number {
+    return this.hostedVersion;
+  }
+
   partition(topic: string, index: number): ReplicatedPartition | undefined {
     return this.byPartition.get(partitionKey(topic, index))?.partition;
   }
@@ -366,6 +373,7 @@ export class ReplicaManager {
       };
       this.options.groups.register(groupId, name, replica);
       this.hosted.set(groupId, hosted);
+      this.hostedVersion += 1;
       this.byPartition.set(partitionKey(topic.name, partition.partition), hosted);
       return true;
     } catch (error) {
@@ -378,6 +386,7 @@ export class ReplicaManager {
   private async closeHosted(hosted: HostedReplica, discard: boolean): Promise<void> {
     this.options.groups.unregister(hosted.groupId);
     this.hosted.delete(hosted.groupId);
+    this.hostedVersion += 1;
     this.reassigning.delete(hosted);
     this.preferredHere.delete(hosted.replica);
     this.reassignments.forget(hosted.groupId);

@@ -83,8 +83,24 @@ class FakeController implements ClusterMetadataSource {
   }
 }
 
+/** A map that counts its changes, as the replica manager's version does. */
+class CountingMap<K, V> extends Map<K, V> {
+  changes = 0;
+  override set(key: K, value: V): this {
+    this.changes += 1;
+    return super.set(key, value);
+  }
+  override delete(key: K): boolean {
+    this.changes += 1;
+    return super.delete(key);
+  }
+}
+
 class FakeReplicas implements LocalReplicas {
-  held = new Map<string, ServedPartition>();
+  held = new CountingMap<string, ServedPartition>();
+  get version(): number {
+    return this.held.changes;
+  }
   reconciles = 0;
   /** Replicas the next reconcile opens. */
   pending: Array<[string, ServedPartition]> = [];
@@ -132,6 +148,20 @@ describe('ClusterTopics', () => {
     assert.deepEqual(described[0].targetReplicaIds, []);
     assert.deepEqual(described[3].inSyncReplicaIds, [2, 4], 'replicas on fenced brokers are not in sync');
     assert.equal(topics.describe('missing'), undefined);
+  });
+
+  it('builds a topic view once per metadata snapshot and set of local replicas', () => {
+    const { controller, replicas, topics } = setUp();
+    controller.addTopic('orders', [partition(0, [1, 2, 3], 1), partition(1, [2, 3, 4], 2)]);
+    const first = topics.get('orders')!;
+    assert.equal(topics.get('orders'), first, 'nothing changed: the same view');
+    assert.equal(first.partitions[0], undefined);
+    replicas.held.set('orders/0', replica(0, undefined));
+    const opened = topics.get('orders')!;
+    assert.notEqual(opened, first, 'a replica opened here: a new view');
+    assert.ok(opened.partitions[0] !== undefined);
+    controller.addTopic('orders', [partition(0, [1, 2, 3], 1), partition(1, [2, 3, 4], 2), partition(2, [1, 3, 4], 1)]);
+    assert.equal(topics.get('orders')!.partitions.length, 3, 'a new metadata snapshot: a new view');
   });
 
   it('serves only the partitions held here, and refuses the others with where the leader is', () => {
