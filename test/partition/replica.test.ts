@@ -170,7 +170,9 @@ test('a follower drops Appends whose batches were damaged on the way, and recove
     const victim = NODES.find((id) => id !== leader.nodeId) as number;
     cluster.corruptTo.add(victim);
     for (let i = 0; i < 5; i++) await leader.append(makeBatch(`d${i}`), 'all');
-    assert.ok(cluster.get(victim).droppedMessages > 0);
+    // The appends commit on the leader and the healthy follower; the damaged copies reach the
+    // victim on their own time, so wait for it to have refused one rather than assume it has.
+    await cluster.waitFor('a damaged Append dropped', () => cluster.get(victim).droppedMessages > 0);
     assert.ok(cluster.get(victim).logEndOffset < leader.logEndOffset);
     cluster.corruptTo.clear();
     await cluster.waitForConvergence();
