@@ -67,6 +67,17 @@ export class Progress {
     this.next = floor + 1;
   }
 
+  /**
+   * The peer's log ends at `lastIndex`, below what it acknowledged: its storage lost entries it
+   * had made durable (it found them damaged and cut them). Lowering match is always safe — the
+   * commit index never moves back — and the peer is probed from its real end.
+   */
+  lostEntriesAfter(lastIndex: number): void {
+    assert.ok(lastIndex < this.match, `lostEntriesAfter(${lastIndex}) with match ${this.match}`);
+    this.match = lastIndex;
+    this.becomeProbe();
+  }
+
   becomeReplicate(): void {
     this.resetState('replicate');
     this.next = this.match + 1;
@@ -121,9 +132,18 @@ export class Progress {
     assert.ok(probePrevious < rejected, `back-off to ${probePrevious} does not move below ${rejected}`);
     // Both candidates are entry ends in the leader's log, so `next` stays an entry start.
     const next = Math.max(probePrevious + 1, this.match + 1);
-    // A peer that rejects what it acknowledged has lost durable entries; re-sending at once would
-    // only repeat the exchange, so wait for the next heartbeat answer.
-    if (next === this.next) return false;
+    if (next === this.next) {
+      // The peer rejects the very index it acknowledged (`rejected` is `match` here): its storage
+      // lost entries it had made durable (found them damaged and cut them; it votes for no one
+      // until it holds them again). Lowering match is always safe — the commit index never moves
+      // back — and lets the back-off reach where the peer's log really ends. A reordered old
+      // rejection can land here too; it only costs a resend.
+      assert.equal(rejected, this.match);
+      this.match = probePrevious;
+      this.next = probePrevious + 1;
+      this.probeSent = false;
+      return true;
+    }
     this.next = next;
     this.probeSent = false;
     return true;

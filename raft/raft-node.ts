@@ -99,6 +99,12 @@ export class RaftNode {
   private commitPending = false;
   /** Leader: peers that were paused and answered; they get an Append even with nothing new. */
   private readonly appendOwedTo = new Set<NodeId>();
+  /**
+   * Set while this node's log may lack entries it once acknowledged (its storage found them
+   * damaged and cut them): it neither votes nor campaigns until it holds them again. See
+   * suspendVoting.
+   */
+  private repair: { through: number; term: number } | undefined;
 
   private messages: Message[] = [];
   private readStates: ReadState[] = [];
@@ -134,6 +140,34 @@ export class RaftNode {
   tick(): void {
     this.behavior.tick();
     this.maybeStepDownAfterRemoval();
+  }
+
+  /**
+   * The log lost entries it had made durable (storage found them damaged and cut them): entries
+   * up to `through` may have been acknowledged, and this node may have helped commit some of them
+   * in terms up to `term`. Until it holds them again it must not vote — a vote granted on the
+   * shorter log could elect a leader that lacks a committed entry — nor campaign. Voting resumes
+   * once the commit index it learned from a leader reaches `through`, or once a leader of a later
+   * term has committed an entry of its own term that this log holds (every entry committed before
+   * that term precedes it). Not voting is always safe; it only costs availability meanwhile.
+   */
+  suspendVoting(through: number, term: number): void {
+    assert.ok(Number.isSafeInteger(through) && through >= 0 && term >= 0, `suspendVoting(${through}, ${term})`);
+    if (this.repair === undefined || through > this.repair.through || term > this.repair.term) {
+      this.repair = { through: Math.max(through, this.repair?.through ?? 0), term: Math.max(term, this.repair?.term ?? 0) };
+    }
+    if (this.behavior.role !== Role.Follower) this.becomeFollower(this.term, this.behavior.role === Role.Leader ? NO_NODE : this.lead);
+  }
+
+  /** Whether the node still waits to hold again entries its storage lost (see suspendVoting). */
+  votingSuspended(): boolean {
+    const repair = this.repair;
+    if (repair === undefined) return false;
+    const committed = this.log.committed;
+    const caughtUp = committed >= repair.through;
+    const laterLeaderCommitted = this.term > repair.term && this.lead !== NO_NODE && committed > 0 && this.log.term(committed) === this.term;
+    if (caughtUp || laterLeaderCommitted) this.repair = undefined;
+    return this.repair !== undefined;
   }
 
   /** A message from a peer. Stale, duplicated and reordered messages are safe. */
@@ -491,7 +525,7 @@ export class RaftNode {
     const responseType = isPreVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     const canVote = this.vote === m.from || (this.vote === NO_NODE && this.lead === NO_NODE) || (isPreVote && m.term > this.term);
     const upToDate = this.config.testOnlyBugs?.voteWithoutLogCheck === true || this.log.isUpToDate(m.index, m.logTerm);
-    if (canVote && upToDate) {
+    if (canVote && upToDate && !this.votingSuspended()) {
       // A pre-vote answer carries the term it grants, so the pre-candidate can match it up.
       this.send({ type: responseType, to: m.from, term: m.term });
       if (!isPreVote) {
@@ -594,6 +628,13 @@ export class RaftNode {
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
     const response: Partial<Message> & { type: MessageType; to: NodeId } = { type: MessageType.HeartbeatResponse, to: m.from };
+    if (m.commit > this.log.lastIndex()) {
+      // The leader sends min(our match, its commit): it believes we hold entries we no longer do
+      // (our storage lost them). Committed entries are never cut otherwise, so this is no stale
+      // view; tell it where our log really ends.
+      response.reject = true;
+      response.rejectHint = this.log.lastIndex();
+    }
     if (m.context !== undefined) response.context = m.context;
     this.send(response);
   }
@@ -684,6 +725,7 @@ export class RaftNode {
     peer.probeSent = false;
     // Appends may have been lost; free one slot so replication cannot stall on a full window.
     if (peer.state === 'replicate' && peer.inflightFull()) peer.freeOldestInflight();
+    if (m.reject && m.rejectHint < peer.match) peer.lostEntriesAfter(m.rejectHint);
     // Even with nothing new to send, an (empty) Append makes a peer whose Appends were lost
     // reject, which puts it back into probing.
     if (peer.match < this.log.lastIndex()) this.sendAppend(m.from, true);
@@ -969,7 +1011,7 @@ export class RaftNode {
   }
 
   private promotable(): boolean {
-    return this.voters.has(this.id);
+    return this.voters.has(this.id) && !this.votingSuspended();
   }
 
   private quorum(): number {

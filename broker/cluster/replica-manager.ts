@@ -27,6 +27,7 @@ import { LeaderBalancer } from './leader-balancer.js';
 import { RaftTicker } from './raft-ticker.js';
 import { ReassignmentDriver } from './reassignment.js';
 import { ReplicatedPartition } from './replicated-partition.js';
+import { ByteRateLimiter } from '../storage/byte-rate-limiter.js';
 
 /** Replicas opened (or closed) at once by one reconcile: each open recovers a log and reads its state. */
 export const REPLICA_OPEN_PARALLELISM = 16;
@@ -112,8 +113,11 @@ export class ReplicaManager {
   private retentionRunning = false;
   private closed = false;
   private readonly deletions = new Set<Promise<void>>();
+  /** Shared by the background log checks of every replica after an unclean shutdown. */
+  private readonly scrubLimiter: ByteRateLimiter;
 
   constructor(private readonly options: ReplicaManagerOptions) {
+    this.scrubLimiter = new ByteRateLimiter(options.config.scrubBytesPerSecond);
     this.ticker = new RaftTicker({
       groups: options.groups,
       transport: options.transport,
@@ -344,6 +348,7 @@ export class ReplicaManager {
         writer: this.options.writer,
         // A false return (peer away, queue full) makes the replica report the peer unreachable.
         send: (message) => transport.send(message.to, groupId, message),
+        scrubThrottle: (bytes) => this.scrubLimiter.take(bytes),
       });
       if (this.closed) {
         await replica.close();

@@ -42,6 +42,8 @@ export interface BrokerConfig {
   readonly messageTimestampType: 'CreateTime' | 'LogAppendTime';
   readonly indexIntervalBytes: number;
   readonly tailCacheBytes: number;
+  /** After an unclean shutdown, replicas check their whole logs at most this fast (bytes/s, broker-wide). */
+  readonly scrubBytesPerSecond: number;
   readonly openFilesMax: number;
 
   readonly requestMaxBytes: number;
@@ -180,6 +182,7 @@ export const BROKER_SETTINGS: readonly BrokerSetting[] = Object.freeze([
   setting('indexIntervalBytes', 'index.interval.bytes', 'integer', 4 * KIB, 'Default topic index.interval.bytes: offset index density.', { min: 1, max: INT32_MAX }),
   setting('tailCacheBytes', 'tail.cache.bytes', 'integer', 1 * MIB, 'Recently appended bytes each partition keeps in memory for tail reads.', { min: 0, max: 1 * GIB }),
   setting('openFilesMax', 'open.files.max', 'integer', 1024, 'Most segment files held open for reading, across partitions.', { min: 16, max: 1_000_000 }),
+  setting('scrubBytesPerSecond', 'storage.scrub.bytes.per.second', 'integer', 128 * MIB, 'After an unclean shutdown, replicas read their whole logs back and check every CRC in the background, at most this fast across the broker; damage found is fetched again from the other replicas.', { min: 1 * MIB, max: 64 * GIB }),
   setting('requestMaxBytes', 'request.max.bytes', 'integer', 64 * MIB, 'Largest gRPC request accepted; larger ones fail with RESOURCE_EXHAUSTED.', { min: 1 * KIB, max: 1 * GIB }),
   setting('responseMaxBytes', 'response.max.bytes', 'integer', 128 * MIB, 'Largest gRPC response the broker sends.', { min: 1 * KIB, max: 1 * GIB }),
   setting('inFlightRequestsPerConnectionMax', 'in.flight.requests.per.connection.max', 'integer', 256, 'Concurrent calls per client connection (HTTP/2 max concurrent streams); more wait in the client.', { min: 1, max: 100_000 }),

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { BATCH_HEADER_BYTES, MAGIC_V2, OFFSET_MAGIC, baseOffsetNumberAt, batchSizeAt, checkBatchAt, lastOffsetDeltaAt } from '../../record/batch-header.js';
 import { ColdReadError } from './replica-errors.js';
 import { INDEX_SUFFIX, INDEX_WRITE_LAG_BYTES, LOG_SUFFIX, parseSegmentFileName, segmentFileName } from '../storage/log-segment.js';
+import { verifyStoredBatches } from '../storage/stored-batches.js';
 
 /** Bytes of batches one cold read returns at most (one batch always, whatever its size). */
 export const COLD_READ_BYTES_MAX = 4 * 1024 * 1024;
@@ -40,7 +41,8 @@ const WALK_WINDOW_BYTES = 64 * 1024;
  */
 export function readBatchesSync(dir: string, offset: number, maxBytes: number, limitExclusive: number): Buffer {
   const base = floorSegmentBase(dir, offset);
-  const fd = openSync(join(dir, segmentFileName(base, LOG_SUFFIX)), 'r');
+  const path = join(dir, segmentFileName(base, LOG_SUFFIX));
+  const fd = openSync(path, 'r');
   try {
     const fileBytes = fstatSync(fd).size;
     const indexed = indexedPosition(dir, base, offset);
@@ -49,6 +51,8 @@ export function readBatchesSync(dir: string, offset: number, maxBytes: number, l
     if (start === undefined) throw new ColdReadError(dir, `offset ${offset} not found in segment ${base}`);
     const batches = readWholeBatches(fd, fileBytes, start, Math.min(maxBytes, COLD_READ_BYTES_MAX), limitExclusive);
     if (batches === undefined) throw new ColdReadError(dir, `no whole batch at position ${start} of segment ${base}`);
+    // What goes to a follower must be what was written (CorruptLogError: the replica repairs).
+    verifyStoredBatches(batches, path, start);
     return batches;
   } finally {
     closeSync(fd);

@@ -20,6 +20,8 @@
  *   base <index> <voters> <learners>  the configuration in force at <index> (ids comma-separated, - when none)
  *   change <index> <term> <type> <id> a configuration change entry in the log (0..n lines)
  *   epoch <term> <startIndex>         where a term's entries begin (1..n lines, increasing)
+ *   repair <through> <term> <cutFrom> the log lost entries it had made durable (0..1 line; see
+ *                                     RepairState; cutFrom is - once the log was cut)
  */
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
@@ -44,6 +46,18 @@ export interface TermStart {
   readonly start: number;
 }
 
+/**
+ * The log lost entries it had made durable: stored bytes went bad (broker/partition/README.md,
+ * "Damaged storage"). Entries through `through` may have been acknowledged, in terms up to
+ * `term`; until the replica holds them again it neither votes nor campaigns. `cutFrom`: the log
+ * must still be cut at this offset (a batch boundary) before it opens; undefined once done.
+ */
+export interface RepairState {
+  through: number;
+  term: number;
+  cutFrom: number | undefined;
+}
+
 export class ReplicaState {
   term = 0;
   vote: NodeId = 0;
@@ -55,6 +69,7 @@ export class ReplicaState {
   baseConf: ConfState;
   changes: RecordedConfChange[] = [];
   terms: TermStart[];
+  repair: RepairState | undefined = undefined;
 
   private constructor(conf: ConfState) {
     this.baseConf = copyConf(conf);
@@ -149,6 +164,17 @@ export class ReplicaState {
     return changed;
   }
 
+  /** Notes damage found at `cutFrom` (merged with a repair already under way). */
+  markDamaged(cutFrom: number | undefined, through: number, term: number): void {
+    const earlier = this.repair;
+    const cuts = [cutFrom, earlier?.cutFrom].filter((at): at is number => at !== undefined);
+    this.repair = {
+      through: Math.max(through, earlier?.through ?? 0),
+      term: Math.max(term, earlier?.term ?? 0),
+      cutFrom: cuts.length === 0 ? undefined : Math.min(...cuts),
+    };
+  }
+
   /** The log restarts after the snapshot: everything before it is forgotten. */
   installSnapshot(snapshot: Snapshot): void {
     this.snapshotIndex = snapshot.index;
@@ -185,6 +211,7 @@ export class ReplicaState {
     ];
     for (const { index, term, change } of this.changes) lines.push(`change ${index} ${term} ${change.type} ${change.nodeId}`);
     for (const { term, start } of this.terms) lines.push(`epoch ${term} ${start}`);
+    if (this.repair !== undefined) lines.push(`repair ${this.repair.through} ${this.repair.term} ${this.repair.cutFrom ?? '-'}`);
     return lines;
   }
 }
@@ -230,6 +257,12 @@ function parseState(path: string, lines: readonly string[]): ReplicaState {
     return { term: integer(parts[0]), start: integer(parts[1]) };
   });
   if (state.terms.length === 0) fail('no "epoch" line');
+  const repair = fields.get('repair');
+  if (repair !== undefined) {
+    if (repair.length !== 1 || repair[0].length !== 3) fail('expected at most one "repair" line with 3 fields');
+    const [through, term, cutFrom] = (repair as string[][])[0];
+    state.repair = { through: integer(through), term: integer(term), cutFrom: cutFrom === '-' ? undefined : integer(cutFrom) };
+  }
   for (let k = 1; k < state.terms.length; k++) {
     if (state.terms[k].term <= state.terms[k - 1].term || state.terms[k].start < state.terms[k - 1].start) fail('epochs out of order');
   }

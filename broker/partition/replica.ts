@@ -35,7 +35,7 @@ import type { FileHandleCache } from '../storage/file-handle-cache.js';
 import { nodeFileWriter, type FileWriter } from '../storage/file-writer.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { PartitionLog, type Clock } from '../storage/partition-log.js';
-import { BatchTooLargeError } from '../storage/storage-errors.js';
+import { BatchTooLargeError, CorruptLogError } from '../storage/storage-errors.js';
 import { checkBatches, entryProblem, entryToBatches, stampBatches } from './replica-entries.js';
 import { MembershipChangeError, NotLeaderError, ReplicaBusyError, ReplicaClosedError, ReplicaStateError } from './replica-errors.js';
 import { ReplicaLogStorage } from './replica-log-storage.js';
@@ -78,6 +78,12 @@ export interface ReplicaOptions {
    * replica then tells Raft, whose leader stops streaming to that peer and probes instead.
    */
   readonly send: (message: Message) => boolean | void;
+  /**
+   * After an unclean shutdown every batch of the log is read back and CRC-checked in the
+   * background (README.md, "Damaged storage"); this is awaited with the bytes of each chunk before
+   * it is read: the broker's rate limit, shared by all its replicas. Default: no limit.
+   */
+  readonly scrubThrottle?: (bytes: number) => Promise<void>;
 }
 
 interface PendingAppend {
@@ -116,6 +122,8 @@ export class Replica {
   private failure: unknown = undefined;
   /** The Raft term as of the last Ready (appends proposed in an older term have an unknown outcome). */
   private termNow: number;
+  /** The background check of the whole log after an unclean shutdown, while it runs. */
+  private scrubbing: Promise<void> | undefined;
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -128,6 +136,7 @@ export class Replica {
     // Applying a partition's committed entries only moves the high watermark, which open sets from
     // the recorded commit itself: the node starts with them applied and never reads them back.
     this.node = new RaftNode({ ...options.raftConfig, id: options.nodeId, applied: storage.committedIndex() }, storage);
+    if (state.repair !== undefined) this.node.suspendVoting(state.repair.through, state.repair.term);
   }
 
   /**
@@ -144,10 +153,15 @@ export class Replica {
         state = ReplicaState.bootstrap(options.initialConf);
         await state.save(writer, options.dir);
       }
+      // Recovery cut written batches that had gone bad: they may have been acknowledged.
+      if (log.damageOnOpen !== undefined) state.markDamaged(undefined, log.damageOnOpen.throughOffset, state.term);
+      await cutDamaged(state, log);
       await reconcile(state, log, writer, options.dir);
       const replica = new Replica(options, log, state, new ReplicaLogStorage(log, state));
       const commit = replica.node.status().commit;
       if (commit + 1 > log.highWatermark) log.setHighWatermark(commit + 1);
+      // Recovery checked only the end of the log; bytes anywhere may have gone bad meanwhile.
+      if (!log.openedClean) replica.startScrub();
       return replica;
     } catch (error) {
       await log.close().catch(() => undefined);
@@ -202,6 +216,16 @@ export class Replica {
    */
   get failed(): unknown {
     return this.failure;
+  }
+
+  /** Whether the log lost entries it had made durable and the replica neither votes nor campaigns until it holds them again. */
+  get repairing(): boolean {
+    return this.state.repair !== undefined;
+  }
+
+  /** Whether the background check of the log after an unclean shutdown is still running. */
+  get scrubRunning(): boolean {
+    return this.scrubbing !== undefined;
   }
 
   /** Reads of the segment files that the tail cache could not serve (a follower far behind). */
@@ -275,8 +299,15 @@ export class Replica {
    * Committed whole batches from the one holding `offset`, up to about maxBytes (at least one
    * batch when any is committed there). Throws OffsetOutOfRangeError outside the log.
    */
-  read(offset: number, maxBytes: number): Promise<Buffer> {
-    return this.log.read(offset, maxBytes, this.log.highWatermark);
+  async read(offset: number, maxBytes: number): Promise<Buffer> {
+    try {
+      return await this.log.read(offset, maxBytes, this.log.highWatermark);
+    } catch (error) {
+      if (!(error instanceof CorruptLogError)) throw error;
+      // Never serve it; the replica stops, and reopens to fetch the batches again from its group.
+      this.fail(error);
+      throw new ReplicaClosedError(this.groupId, { cause: error });
+    }
   }
 
   /** Leader only (ignored elsewhere): hands leadership to voter `to` once it has caught up. */
@@ -315,9 +346,15 @@ export class Replica {
   private async closeOnce(flushState: boolean): Promise<void> {
     this.stopped = true;
     while (this.loopRunning !== undefined) await this.loopRunning;
+    await this.scrubbing;
     this.rejectAll(new ReplicaClosedError(this.groupId, { cause: this.failure }));
     try {
-      if (flushState && this.failure === undefined) {
+      if (this.failure instanceof CorruptLogError) {
+        // Cut at the damaged batch when the replica opens again, and vote for no one until it holds
+        // again everything it may have acknowledged (up to the log end).
+        this.state.markDamaged(this.failure.offset, Math.max(this.log.logEndOffset - 1, this.failure.offset), this.termNow);
+        await this.state.save(this.writer, this.options.dir);
+      } else if (flushState && this.failure === undefined) {
         this.state.commit = this.node.status().commit;
         this.state.prune(this.log.logStartOffset);
         await this.state.save(this.writer, this.options.dir);
@@ -382,6 +419,11 @@ export class Replica {
     }
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     await this.persist(ready.entries, ready.hardState);
+    if (this.state.repair !== undefined && !this.node.votingSuspended()) {
+      // It holds again everything it may have acknowledged: it may vote from now on.
+      this.state.repair = undefined;
+      await this.state.save(this.writer, this.options.dir);
+    }
     if (ready.entries.length > 0) this.acknowledgeWritten(entryEnd(ready.entries[ready.entries.length - 1]));
     for (const message of ready.messages) if (!sendableBeforePersist(message)) this.send(message);
     if (ready.committedEntries.length > 0) this.publishCommitted(ready.committedEntries, Number.MAX_SAFE_INTEGER);
@@ -532,6 +574,24 @@ export class Replica {
     if (this.stopped) throw new ReplicaClosedError(this.groupId, { cause: this.failure });
   }
 
+  /** Reads the whole log back in the background; damage found stops the replica (it reopens to repair). */
+  private startScrub(): void {
+    const throttle = this.options.scrubThrottle ?? (() => Promise.resolve());
+    this.scrubbing = this.log
+      .scrub(throttle, () => this.stopped)
+      .then(
+        (damage) => {
+          if (damage !== undefined && !this.stopped) this.fail(damage);
+        },
+        (error: unknown) => {
+          if (!this.stopped) this.fail(error);
+        },
+      )
+      .finally(() => {
+        this.scrubbing = undefined;
+      });
+  }
+
   /** An I/O failure while persisting: nothing more may be promised; the replica stops. */
   private fail(error: unknown): void {
     if (this.failure === undefined) this.failure = error;
@@ -550,6 +610,19 @@ export class Replica {
 /** LogAppendTime topics: the leader stamps its clock into every batch (and recomputes the CRC). */
 function stampAppendTime(batches: Buffer, nowMs: number): void {
   for (let position = 0; position < batches.length; position += batchSizeAt(batches, position)) stampLogAppendTime(batches, position, nowMs);
+}
+
+/**
+ * Cuts the log at a damaged batch noted in the state (the replica stopped when it found it), so
+ * that the batches from there on are fetched again from the group. The state is saved by
+ * reconcile; a crash before that cuts again at the same place, harmlessly.
+ */
+async function cutDamaged(state: ReplicaState, log: PartitionLog): Promise<void> {
+  const cutFrom = state.repair?.cutFrom;
+  if (state.repair === undefined || cutFrom === undefined) return;
+  if (cutFrom <= log.logStartOffset) await log.truncateFullyAndStartAt(log.logStartOffset);
+  else if (cutFrom < log.logEndOffset) await log.truncateTo(cutFrom);
+  state.repair.cutFrom = undefined;
 }
 
 /**

@@ -27,7 +27,7 @@ import {
   stampLogAppendTime,
   stampOffsetAndEpoch,
 } from '../../record/batch-header.js';
-import { scanValidatedBatches } from './batch-scanner.js';
+import { scanBatches, scanValidatedBatches, type ScanResult } from './batch-scanner.js';
 import type { FileHandleCache } from './file-handle-cache.js';
 import { nodeFileWriter, type FileWriter } from './file-writer.js';
 import type { LeaderEpochCache } from './leader-epoch-cache.js';
@@ -46,10 +46,11 @@ import {
 import { MAX_BATCH_BYTES_LIMIT, validateLogConfig, type LogConfig } from './log-config.js';
 import type { LogSegment } from './log-segment.js';
 import { OffsetIndex } from './offset-index.js';
-import { loadSealedIndexes, loadTailSegment, openSealedSegment, type SegmentLoadContext, type TailLoadResult } from './segment-loader.js';
+import { loadSealedIndexes, loadTailSegment, openSealedSegment, type LogDamage, type SegmentLoadContext, type TailLoadResult } from './segment-loader.js';
 import {
   BatchTooLargeError,
   CorruptBatchError,
+  CorruptLogError,
   hasErrorCode,
   LogBusyError,
   LogClosedError,
@@ -61,6 +62,7 @@ import {
 } from './storage-errors.js';
 import { TailCache } from './tail-cache.js';
 import { TimeIndex } from './time-index.js';
+import { verifyStoredBatches } from './stored-batches.js';
 
 export interface Clock {
   nowMs(): number;
@@ -89,6 +91,8 @@ export const APPEND_GROUP_BYTES_MAX = 16 * 1024 * 1024;
 export const APPEND_QUEUE_BYTES_MAX = 256 * 1024 * 1024;
 /** A read that finds its segment deleted under it (retention, truncation) looks again this often. */
 const READ_ATTEMPTS_MAX = 3;
+/** Bytes a scrub checks between two throttle calls. */
+const SCRUB_CHUNK_BYTES = 4 * 1024 * 1024;
 /** The largest maxBytes a read accepts; a read allocates up to this much. */
 export const READ_BYTES_MAX = 64 * 1024 * 1024;
 /** Sealed segments whose indexes a log keeps in memory (least recently used are unloaded). */
@@ -153,6 +157,12 @@ export class PartitionLog {
   /** Sealed segments with indexes in memory, least recently used first. */
   private loadedSealed: LogSegment[] = [];
   private readonly indexLoads = new Map<LogSegment, Promise<void>>();
+  /** Whether the last shutdown was clean (no recovery scan ran, nothing can be torn). */
+  openedClean = true;
+  /** Offsets recovery cut because written bytes had gone bad (not a torn tail); see segment-loader. */
+  damageOnOpen: LogDamage | undefined = undefined;
+  /** Truncations so far: a scrub does not trust a scan that one may have raced. */
+  private truncations = 0;
 
   private constructor(
     readonly dir: string,
@@ -226,6 +236,8 @@ export class PartitionLog {
     const epochsCutAtEnd = epochCache.truncateFromEnd(endOffset);
     const epochsCutAtStart = epochCache.truncateFromStart(startOffset);
     const log = new PartitionLog(dir, config, deps, segments, epochCache, startOffset);
+    log.openedClean = clean;
+    log.damageOnOpen = tail.damage;
     if (epochsLoadedChanged || epochsCutAtEnd || epochsCutAtStart) await log.persistEpochs();
     if (startCheckpoint?.fullTruncationPending === true) await writeLogStartCheckpoint(writer, dir, startOffset, false);
     if (clean) {
@@ -354,6 +366,53 @@ export class PartitionLog {
       if (nextOffset < segment.nextOffset) break;
     }
     return parts.length === 1 ? parts[0] : Buffer.concat(parts, totalBytes);
+  }
+
+  /**
+   * Reads every batch of the log below its end as of the call and checks its framing, offsets and
+   * CRC: the whole-log check for data recovery does not scan (sealed segments, the tail before its
+   * last index entry). Returns the first damaged batch as a CorruptLogError, or undefined.
+   * `throttle` is awaited with the bytes of each chunk before it is read (a broker-wide rate
+   * limit); `stopped` ends the scrub early (undefined). Segments that retention or truncation
+   * removes meanwhile are skipped; reads, appends and truncation go on as usual.
+   */
+  async scrub(throttle: (bytes: number) => Promise<void>, stopped: () => boolean): Promise<CorruptLogError | undefined> {
+    const endOffset = this.endOffset;
+    for (const segment of this.segments) {
+      if (segment.baseOffset >= endOffset) break;
+      let position = 0;
+      let nextOffset = segment.baseOffset;
+      const truncationsBefore = this.truncations;
+      for (;;) {
+        if (stopped() || this.closed) return undefined;
+        // Truncated under the scan (and maybe rewritten): what was scanned says nothing now.
+        if (this.truncations !== truncationsBefore) break;
+        const endBytes = segment.sizeBytes;
+        if (position >= endBytes || nextOffset >= endOffset || !this.segments.includes(segment)) break;
+        await throttle(Math.min(SCRUB_CHUNK_BYTES, endBytes - position));
+        let chunkBytes = 0;
+        let result: ScanResult;
+        try {
+          result = await scanBatches(
+            { path: segment.logPath, files: this.deps.files, fromPosition: position, endPosition: endBytes, checkCrc: true, firstOffsetMin: nextOffset, firstOffsetExact: true, batchBytesMax: MAX_BATCH_BYTES_LIMIT },
+            (_buffer, _at, _position, size) => (chunkBytes += size) <= SCRUB_CHUNK_BYTES || chunkBytes === size,
+          );
+        } catch (error) {
+          if (hasErrorCode(error, 'ENOENT')) break;
+          throw error;
+        }
+        if (result.stop !== null && result.stop !== 'visitor') {
+          // A truncation or retention that raced the scan explains a short read; damage does not go away.
+          const stillThere = this.truncations === truncationsBefore && this.segments.includes(segment) && result.endPosition < segment.sizeBytes && result.nextOffset < this.endOffset;
+          if (!stillThere) break;
+          return new CorruptLogError(segment.logPath, result.nextOffset, result.endPosition, result.stop);
+        }
+        if (result.stop === null) break;
+        position = result.endPosition;
+        nextOffset = result.nextOffset;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -897,7 +956,7 @@ export class PartitionLog {
         continue;
       }
       if (size < BATCH_HEADER_BYTES || size > MAX_BATCH_BYTES_LIMIT) return EMPTY;
-      if (at + size <= data.length) return takeWholeBatches(data, at, maxBytes, limit, atLeastOne);
+      if (at + size <= data.length) return verified(takeWholeBatches(data, at, maxBytes, limit, atLeastOne), segment.logPath, position + at);
       if (!atLeastOne) return EMPTY;
       if (at > 0) {
         position += at;
@@ -910,7 +969,7 @@ export class PartitionLog {
 
   private async readWholeBatch(segment: LogSegment, position: number, size: number, limit: number): Promise<Buffer> {
     const data = await this.deps.files.readBytes(segment.logPath, position, size);
-    return data.length === size ? takeWholeBatches(data, 0, size, limit, true) : EMPTY;
+    return data.length === size ? verified(takeWholeBatches(data, 0, size, limit, true), segment.logPath, position) : EMPTY;
   }
 
   private async findTimestampInSegment(segment: LogSegment, timestampMs: number): Promise<number | undefined> {
@@ -936,6 +995,7 @@ export class PartitionLog {
   // ---- truncation, retention, close ----
 
   private async truncateToNow(offset: number): Promise<void> {
+    this.truncations += 1;
     if (offset >= this.endOffset) return;
     if (offset < this.startOffset) throw new OffsetOutOfRangeError(offset, this.startOffset, this.endOffset);
     const segments = this.segments;
@@ -1009,6 +1069,7 @@ export class PartitionLog {
   }
 
   private async truncateFullyNow(offset: number): Promise<void> {
+    this.truncations += 1;
     // The checkpoint goes first: if we crash part-way, open finishes the job.
     await writeLogStartCheckpoint(this.writer, this.dir, offset, true);
     const old = this.segments;
@@ -1125,6 +1186,12 @@ function takeWholeBatches(data: Buffer, at: number, maxBytes: number, limit: num
     end += size;
   }
   return data.subarray(at, end);
+}
+
+/** Batches read back from the disk are CRC-checked before they are served (CorruptLogError). */
+function verified(batches: Buffer, path: string, filePosition: number): Buffer {
+  verifyStoredBatches(batches, path, filePosition);
+  return batches;
 }
 
 function lastOffsetIn(batches: Buffer): number {

@@ -9,7 +9,7 @@
  * the last index entry are walked (headers only) to find the end offset.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { BATCH_HEADER_BYTES, baseOffsetNumberAt, checkBatchAt, maxTimestampAt, partitionLeaderEpochAt } from '../../record/batch-header.js';
+import { BATCH_HEADER_BYTES, baseOffsetNumberAt, batchSizeAt, checkBatchAt, lastOffsetDeltaAt, maxTimestampAt, partitionLeaderEpochAt } from '../../record/batch-header.js';
 import { scanBatches, type ScanResult } from './batch-scanner.js';
 import type { FileHandleCache } from './file-handle-cache.js';
 import type { FileWriter } from './file-writer.js';
@@ -40,6 +40,18 @@ export interface TailLoadResult {
   readonly truncatedBytes: number;
   /** Epoch changes among the batches the scan walked. */
   readonly scannedEpochs: EpochStart[];
+  /**
+   * Set when the cut was not a torn write: the first bad batch is followed by sound batches that
+   * continue its offsets, so bytes that had been written whole went bad on the disk. Offsets
+   * `fromOffset` through `throughOffset` were cut and may have been acknowledged.
+   */
+  readonly damage?: LogDamage;
+}
+
+/** Offsets a log lost to damaged bytes (both ends inclusive; fromOffset is a batch boundary). */
+export interface LogDamage {
+  readonly fromOffset: number;
+  readonly throughOffset: number;
 }
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
@@ -240,6 +252,7 @@ export async function loadTailSegment(context: SegmentLoadContext, baseOffset: n
   if (result === undefined && !timeIndexComplete) result = await scanFromEntry(context, segment, 0, true, epochs);
   if (result === undefined) result = await recoverTail(context, segment, epochs);
   const fileSizeBytes = segment.sizeBytes;
+  const damage = result.stop === null ? undefined : await soundBatchesAfter(context, segment, result, fileSizeBytes);
   await segment.openWriters();
   try {
     await cutTail(segment, result, fileSizeBytes);
@@ -248,7 +261,40 @@ export async function loadTailSegment(context: SegmentLoadContext, baseOffset: n
     await segment.closeWriters();
     throw error;
   }
-  return { segment, truncatedBytes: fileSizeBytes - result.endPosition, scannedEpochs: epochs };
+  return damage === undefined
+    ? { segment, truncatedBytes: fileSizeBytes - result.endPosition, scannedEpochs: epochs }
+    : { segment, truncatedBytes: fileSizeBytes - result.endPosition, scannedEpochs: epochs, damage };
+}
+
+/**
+ * Tells a torn tail from damage inside written data. A torn write (power lost before the bytes
+ * were synced) leaves a bad or partial batch with nothing sound after it. A bad batch followed by
+ * a whole batch with a good CRC whose offsets continue it means bytes went bad after they were
+ * written (bit rot, a stray write): the batches from the bad one on may have been acknowledged.
+ * Returns the offsets the cut drops in that case. A bad last batch looks like a torn write and is
+ * treated as one; that is the one case this cannot tell apart.
+ */
+async function soundBatchesAfter(context: SegmentLoadContext, segment: LogSegment, cut: ScanResult, fileSizeBytes: number): Promise<LogDamage | undefined> {
+  const header = await context.files.readBytes(segment.logPath, cut.endPosition, BATCH_HEADER_BYTES);
+  if (header.length < BATCH_HEADER_BYTES) return undefined;
+  const size = batchSizeAt(header, 0);
+  const next = cut.endPosition + size;
+  if (size < BATCH_HEADER_BYTES || size > MAX_BATCH_BYTES_LIMIT || next + BATCH_HEADER_BYTES > fileSizeBytes) return undefined;
+  const following = await scanBatches(
+    {
+      path: segment.logPath,
+      files: context.files,
+      fromPosition: next,
+      endPosition: fileSizeBytes,
+      checkCrc: true,
+      firstOffsetMin: cut.nextOffset + lastOffsetDeltaAt(header, 0) + 1,
+      firstOffsetExact: true,
+      batchBytesMax: MAX_BATCH_BYTES_LIMIT,
+    },
+    () => true,
+  );
+  if (following.endPosition === next) return undefined;
+  return { fromOffset: cut.nextOffset, throughOffset: following.nextOffset - 1 };
 }
 
 /** Cuts the tail file after its last valid batch and rewrites the indexes to match. */

@@ -34,6 +34,24 @@ export class OffsetOutOfRangeError extends StorageError {
   }
 }
 
+/**
+ * A batch the log had written and made durable reads back damaged (a bad CRC or framing: bit rot,
+ * a bad sector, a stray write). Nothing of it is served. `offset` is the damaged batch's base
+ * offset (a batch boundary): a replicated log cuts there and fetches the rest again from its
+ * group (broker/partition/README.md, "Damaged storage").
+ */
+export class CorruptLogError extends StorageError {
+  override readonly name = 'CorruptLogError';
+  constructor(
+    readonly path: string,
+    readonly offset: number,
+    readonly positionBytes: number,
+    readonly reason: string,
+  ) {
+    super(`stored batch at offset ${offset} (byte ${positionBytes} of ${path}) is damaged: ${reason}`, false);
+  }
+}
+
 /** Bytes handed to append are not a sequence of valid RecordBatch v2 frames. */
 export class CorruptBatchError extends StorageError {
   override readonly name = 'CorruptBatchError';
