@@ -3,7 +3,8 @@
  * off from the other two brokers (through the fault proxies). Writes sent straight to it (raw
  * Produce, no client retries or rerouting) are never acknowledged; the majority side elects a new
  * leader and goes on acknowledging; once the old leader is back it follows, catches up, and the
- * whole run checks clean.
+ * whole run checks clean. The majority's leadership may move on after that election (the
+ * preferred-leader balancer), so its writes follow whoever leads it; the last test makes it move.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +48,51 @@ function newProducer(): Producer {
 }
 
 /**
+ * Raw Produce requests (acks=all) to whichever broker other than `stale` leads `topic`/0 now,
+ * until one is acknowledged (15 s): resolves with that broker. The leader is looked up again for
+ * every attempt, because the broker first seen leading after the fault need not keep it: the
+ * preferred-leader balancer hands the partition to its preferred replica as soon as that one is
+ * caught up (when neither the stale leader nor the new one is the preferred replica). A timeout
+ * names the last answers and every running broker's view of the partition.
+ */
+async function majorityWrite(topic: string, stale: number, kind: string, faultAtMs: number, history?: ClusterHistory): Promise<number> {
+  const majority = cluster.ids().filter((id) => id !== stale);
+  const answers: string[] = [];
+  let attempt = 0;
+  return waitUntil(`a write acknowledged by a leader of the majority (brokers ${majority.join(',')})`, 15_000, async () => {
+    const value = `majority-${kind}-${attempt}`;
+    const process = `majority-${attempt++}`;
+    const sentMs = Date.now();
+    const target = await cluster.leaderOf(topic, 0, majority);
+    if (target === undefined) {
+      answers.push(`+${sentMs - faultAtMs} ms ${process}: no broker of the majority claims the leadership`);
+      return undefined;
+    }
+    history?.events.push({ type: 'send', process, topic, partition: 0, value, timeMs: Date.now() });
+    const answer = await produceDirect(cluster.broker(target).address, topic, 0, [value], 3_000);
+    if ('errorCode' in answer && answer.errorCode === 'NONE') {
+      history?.events.push({ type: 'ack', process, topic, value, partition: 0, offset: answer.baseOffset, timeMs: Date.now() });
+      return target;
+    }
+    answers.push(`+${sentMs - faultAtMs} ms ${process} to broker ${target} (answered in ${Date.now() - sentMs} ms): ${JSON.stringify(answer)}`);
+    history?.events.push({ type: 'indeterminate', process, value, error: JSON.stringify(answer), timeMs: Date.now() });
+    return undefined;
+  }, 200).catch(async (error: unknown) => {
+    if (error instanceof Error) {
+      const views = await Promise.all(
+        cluster.runningIds().map(async (id) => {
+          const metadata = await cluster.metadataOf(id, [topic]).catch((cause: unknown) => String(cause));
+          const partition = typeof metadata === 'string' ? metadata : metadata.topics.find((t) => t.name === topic)?.partitions[0];
+          return `broker ${id}: ${JSON.stringify(partition)}`;
+        }),
+      );
+      error.message += `\nthe last answers (times from the fault):\n  ${answers.slice(-8).join('\n  ')}\neach running broker's view of ${topic}/0 now:\n  ${views.join('\n  ')}`;
+    }
+    throw error;
+  });
+}
+
+/**
  * Runs `fault` (which makes `leader` stale and returns the heal) while a producer writes through
  * the client and raw Produce requests go straight to the stale leader; then heals, checks the run.
  */
@@ -84,22 +130,14 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     }
     const successor = await cluster.waitForLeader(topic, 0, 20_000, leader);
     await sleep(ELECTION_TIMEOUT_MS_MAX);
-    // The majority side goes on: a raw Produce to the new leader is acknowledged while the old
-    // one is still paused or cut off. (Through the Producer this is not asked: it can keep
-    // asking the stale broker for metadata or retry a timed-out request on it; see README.)
-    let attempt = 0;
-    await waitUntil(`a write acknowledged by the new leader ${successor}`, 15_000, async () => {
-      const value = `majority-${kind}-${attempt}`;
-      const process = `majority-${attempt++}`;
-      history.events.push({ type: 'send', process, topic, partition: 0, value, timeMs: Date.now() });
-      const answer = await produceDirect(cluster.broker(successor).address, topic, 0, [value], 3_000);
-      if ('errorCode' in answer && answer.errorCode === 'NONE') {
-        history.events.push({ type: 'ack', process, topic, value, partition: 0, offset: answer.baseOffset, timeMs: Date.now() });
-        return true;
-      }
-      history.events.push({ type: 'indeterminate', process, value, error: JSON.stringify(answer), timeMs: Date.now() });
-      return undefined;
-    }, 200);
+    // The majority side goes on while the old leader is still paused or cut off. (Through the
+    // Producer this is not asked: it can keep asking the stale broker for metadata or retry a
+    // timed-out request on it; see README.)
+    const acknowledgedBy = await majorityWrite(topic, leader, kind, faultAtMs, history);
+    assert.notEqual(acknowledgedBy, leader);
+    const majorityOutcome = acknowledgedBy === successor
+      ? `the new leader ${successor} acknowledged a write`
+      : `leadership moved on to broker ${acknowledgedBy} inside the majority, which acknowledged a write`;
     await heal();
     heal = undefined;
     history.nemesis(kind, `broker-${leader}`, faultAtMs, Date.now());
@@ -126,7 +164,7 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     const result = history.assertClean();
     assert.ok(history.acknowledgedCount >= RECORDS * 0.9, `${history.acknowledgedCount} of ${RECORDS} acknowledged`);
     const answered = answers.map((answer) => ('errorCode' in answer ? answer.errorCode : answer.error.split(':')[0])).join(', ');
-    return `stale leader ${leader}, new leader ${successor}; direct writes to the stale leader answered: ${answered}; ${result.counts.acknowledged} acknowledged, ${result.counts.indeterminate} indeterminate`;
+    return `stale leader ${leader}, new leader ${successor}; ${majorityOutcome}; direct writes to the stale leader answered: ${answered}; ${result.counts.acknowledged} acknowledged, ${result.counts.indeterminate} indeterminate`;
   } catch (error) {
     if (error instanceof Error) error.message += `\n${cluster.logs(8_000)}`;
     throw error;
@@ -153,4 +191,44 @@ test('a leader cut off from the other brokers (minority side) acknowledges no pr
       cluster.heal();
     };
   }));
+});
+
+test('the majority goes on when its leadership moves on after the election (to a new preferred replica)', { timeout: 90_000 }, async (t) => {
+  const topic = 'moved-leader';
+  await createTopic(topic);
+  const leader = await cluster.waitForLeader(topic, 0);
+  const faultAtMs = Date.now();
+  cluster.isolate(leader);
+  try {
+    const successor = await cluster.waitForLeader(topic, 0, 20_000, leader);
+    const third = cluster.ids().find((id) => id !== leader && id !== successor);
+    assert.ok(third !== undefined);
+    // The same replicas with the third broker first: it becomes the preferred leader, and the new
+    // leader's balancer (every leader.balance.interval.ms, 10 s) hands it the leadership.
+    const replicas = (await cluster.metadataOf(successor, [topic])).topics.find((t) => t.name === topic)?.partitions[0]?.replicas ?? [];
+    if (replicas[0] !== third) {
+      const admin = new Admin({ brokers: [cluster.broker(successor).address, cluster.broker(third).address], retry: { ...DEFAULT_RETRY, retries: 30 } });
+      await admin.connect();
+      try {
+        await admin.reassignPartitions({ reassignments: [{ topic, partition: 0, replicas: [third, successor, leader] }] });
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    const electedAtMs = Date.now();
+    await cluster.waitForLeader(topic, 0, 30_000, successor);
+    assert.equal(await cluster.leaderOf(topic, 0, [successor, third]), third);
+    const movedAtMs = Date.now();
+    const acknowledgedBy = await majorityWrite(topic, leader, 'moved', faultAtMs);
+    assert.equal(acknowledgedBy, third);
+    t.diagnostic(
+      `isolated leader ${leader}; broker ${successor} led ${electedAtMs - faultAtMs} ms after the fault, broker ${third} (now preferred) ` +
+        `${movedAtMs - electedAtMs} ms later and acknowledged a write ${Date.now() - movedAtMs} ms after that`,
+    );
+  } catch (error) {
+    if (error instanceof Error) error.message += `\n${cluster.logs(8_000)}`;
+    throw error;
+  } finally {
+    cluster.heal();
+  }
 });
