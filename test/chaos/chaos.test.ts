@@ -2,7 +2,7 @@
  * The chaos run of every test suite: three broker processes, an RF=3 topic, three acks=all
  * producers and two consumers, and about a minute of mixed faults from a fixed seed (kills of
  * random brokers and leaders, pauses past the election timeout, network partitions through the
- * fault proxies, power loss on one node and on all, full disks). The history must check clean and
+ * fault proxies, power loss on one node and on all, bit flips in stored batches, full disks). The history must check clean and
  * no broker may crash. BROOK_CHAOS_SEED and BROOK_CHAOS_DURATION_S override the seed and length;
  * on failure the history, reports and broker logs stay in the printed directory for replay.
  *
@@ -19,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChaosReport } from './report.js';
 
 const SEED = Number(process.env.BROOK_CHAOS_SEED ?? 20261123);
-const DURATION_S = Number(process.env.BROOK_CHAOS_DURATION_S ?? 55);
-const KINDS = 'kill,pause,partition-halves,isolate-leader,bridge,power-loss-one,power-loss-all,disk-full';
+const DURATION_S = Number(process.env.BROOK_CHAOS_DURATION_S ?? 60);
+const KINDS = 'kill,pause,partition-halves,isolate-leader,bridge,power-loss-one,power-loss-all,bitflip,disk-full';
 const CHAOS_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'chaos-main.js');
 
 test(`chaos: 3 brokers, ${DURATION_S} s of mixed faults (seed ${SEED}), nothing lost, no anomaly`, { timeout: (DURATION_S + 300) * 1000 }, async () => {

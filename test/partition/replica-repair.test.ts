@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { ReplicaClosedError } from '../../broker/partition/replica-errors.js';
 import { CorruptLogError } from '../../broker/storage/storage-errors.js';
 import type { NodeId } from '../../raft/types.js';
-import { flipRecordBit } from '../fixtures/flip-bit.js';
+import { dataBatchCount, flipRecordBit } from '../fixtures/flip-bit.js';
 import { ReplicaCluster, makeBatch, valuesOf } from './replica-cluster.js';
 
 const NODES: NodeId[] = [1, 2, 3];
@@ -106,6 +106,26 @@ test('a leader asked to serve a batch that went bad on its disk serves nothing, 
     for (let i = 0; i < BATCHES; i++) await next.append(makeBatch(`b${i}`, 2, 200), 'all');
     await cluster.waitFor('the repair to finish', () => !reopened.repairing, 20_000);
     await assertIdentical(cluster, ['a', 'b']);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a power loss that leaves a bad batch before sound ones: recovery cuts there and the replica repairs before it may vote', async () => {
+  // No index entries: recovery CRC-checks the whole tail segment, so it (not the scrub) finds the flip.
+  const cluster = await ReplicaCluster.start(NODES, { ...LOG, segmentBytes: 1024 * 1024, indexIntervalBytes: 1024 * 1024 });
+  try {
+    await filled(cluster, 'a');
+    const leader = (await cluster.waitForLeader()).nodeId;
+    const victim = NODES.find((id) => id !== leader) as NodeId;
+    await cluster.crash(victim);
+    const dir = cluster.dir(victim);
+    const flipped = flipRecordBit(dir, -1, dataBatchCount(dir, -1) - 3);
+    const reopened = await cluster.open(victim);
+    assert.equal(reopened.logEndOffset, flipped.batchBaseOffset, 'recovery cut the log at the bad batch');
+    assert.equal(reopened.repairing, true, 'cut below what it may have acknowledged: it must not vote yet');
+    await cluster.waitFor('the repair to finish', () => !reopened.repairing, 20_000);
+    await assertIdentical(cluster, ['a']);
   } finally {
     await cluster.close();
   }

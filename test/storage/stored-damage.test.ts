@@ -3,15 +3,14 @@
  * never serve them, recovery tells them from a torn tail, and a scrub finds them anywhere.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { appendFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLEAN_SHUTDOWN_FILE, type PartitionLog } from '../../broker/storage/partition-log.js';
 import { CorruptLogError } from '../../broker/storage/storage-errors.js';
-import { BATCH_HEADER_BYTES, baseOffsetNumberAt, isControlBatch } from '../../record/batch-header.js';
-import { iterateBatches } from '../../record/record-batch.js';
-import { flipRecordBit, segmentFiles } from '../fixtures/flip-bit.js';
+import { baseOffsetNumberAt } from '../../record/batch-header.js';
+import { dataBatchCount, flipRecordBit, segmentFiles } from '../fixtures/flip-bit.js';
 import { buildBatch } from './batch-fixture.js';
 import { testLogContext, withTempDir, type TestLogContext } from './storage-fixtures.js';
 
@@ -85,7 +84,7 @@ describe('damaged stored batches', () => {
       const end = log.logEndOffset;
       assert.equal(log.damageOnOpen, undefined);
       await log.close();
-      const last = flipRecordBit(dir, -1, lastDataBatchIndex(dir));
+      const last = flipRecordBit(dir, -1, dataBatchCount(dir, -1) - 1);
       assert.equal(last.batchLastOffset, end - 1, 'the flipped batch is the last one');
       log = await reopenUnclean(context, dir);
       try {
@@ -107,7 +106,7 @@ describe('damaged stored batches', () => {
         throttled += bytes;
       };
       assert.equal(await log.scrub(throttle, () => false), undefined);
-      const totalBytes = segmentFiles(dir).reduce((sum, file) => sum + statSize(file), 0);
+      const totalBytes = segmentFiles(dir).reduce((sum, file) => sum + statSync(file).size, 0);
       assert.equal(throttled, totalBytes, 'every byte passed the throttle once');
       await log.close();
 
@@ -127,13 +126,3 @@ describe('damaged stored batches', () => {
   });
 });
 
-
-function statSize(file: string): number {
-  return statSync(file).size;
-}
-
-/** The index (among data batches) of the tail segment's last batch. */
-function lastDataBatchIndex(dir: string): number {
-  const bytes = readFileSync(segmentFiles(dir).at(-1) as string);
-  return [...iterateBatches(bytes, { verifyCrc: false })].filter((batch) => !isControlBatch(bytes, batch.pos) && batch.size > BATCH_HEADER_BYTES).length - 1;
-}
