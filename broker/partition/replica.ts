@@ -154,7 +154,9 @@ export class Replica {
         await state.save(writer, options.dir);
       }
       // Recovery cut written batches that had gone bad: they may have been acknowledged.
-      if (log.damageOnOpen !== undefined) state.markDamaged(undefined, log.damageOnOpen.throughOffset, state.term);
+      // A lone voter has nobody to wait for: it goes on with what recovery kept.
+      const others = state.confAt(Math.max(state.baseIndex, log.logEndOffset)).voters.some((id) => id !== options.nodeId);
+      if (log.damageOnOpen !== undefined && others) state.markDamaged(undefined, log.damageOnOpen.throughOffset, state.term);
       await cutDamaged(state, log);
       await reconcile(state, log, writer, options.dir);
       const replica = new Replica(options, log, state, new ReplicaLogStorage(log, state));
@@ -303,8 +305,9 @@ export class Replica {
     try {
       return await this.log.read(offset, maxBytes, this.log.highWatermark);
     } catch (error) {
-      if (!(error instanceof CorruptLogError)) throw error;
-      // Never serve it; the replica stops, and reopens to fetch the batches again from its group.
+      // Never serve it. With other voters the replica stops and reopens to fetch the batches again
+      // from them; a lone voter has no copy to repair from, so the damaged batch stays unreadable.
+      if (!(error instanceof CorruptLogError) || !this.hasOtherVoters()) throw error;
       this.fail(error);
       throw new ReplicaClosedError(this.groupId, { cause: error });
     }
@@ -581,7 +584,7 @@ export class Replica {
       .scrub(throttle, () => this.stopped)
       .then(
         (damage) => {
-          if (damage !== undefined && !this.stopped) this.fail(damage);
+          if (damage !== undefined && !this.stopped && this.hasOtherVoters()) this.fail(damage);
         },
         (error: unknown) => {
           if (!this.stopped) this.fail(error);
@@ -590,6 +593,11 @@ export class Replica {
       .finally(() => {
         this.scrubbing = undefined;
       });
+  }
+
+  /** Whether another voter may hold a sound copy of what this log lost. */
+  private hasOtherVoters(): boolean {
+    return this.node.status().conf.voters.some((id) => id !== this.nodeId);
   }
 
   /** An I/O failure while persisting: nothing more may be promised; the replica stops. */

@@ -130,3 +130,20 @@ test('a power loss that leaves a bad batch before sound ones: recovery cuts ther
     await cluster.close();
   }
 });
+
+test('a lone voter has no copy to repair from: the damaged batch stays unreadable, the replica keeps serving the rest', async () => {
+  const cluster = await ReplicaCluster.start([1], { ...LOG, tailCacheBytes: 0 });
+  try {
+    const leader = await cluster.waitForLeader();
+    for (let i = 0; i < BATCHES; i++) await leader.append(makeBatch(`a${i}`, 2, 200), 'all');
+    const flipped = flipRecordBit(cluster.dir(1), 0, 1);
+    await assert.rejects(leader.read(flipped.batchBaseOffset, 1 << 20), CorruptLogError);
+    assert.equal(leader.failed, undefined);
+    assert.equal(leader.isLeader, true);
+    const after = await leader.read(flipped.batchLastOffset + 1, 1 << 20);
+    assert.ok(after.length > 0);
+    await leader.append(makeBatch('more'), 'all');
+  } finally {
+    await cluster.close();
+  }
+});
