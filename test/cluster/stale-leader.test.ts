@@ -31,6 +31,9 @@ after(async () => {
 });
 
 async function createTopic(topic: string): Promise<void> {
+  // A broker cut off or paused by the test before is fenced until it heartbeats again, and placement
+  // takes only LIVE brokers: three replicas need all three.
+  await cluster.waitForRegistered(cluster.ids());
   const admin = new Admin({ brokers: cluster.bootstrap, retry: { ...DEFAULT_RETRY, retries: 30 } });
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }] });
