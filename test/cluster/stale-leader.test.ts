@@ -95,14 +95,24 @@ async function majorityWrite(topic: string, stale: number, kind: string, faultAt
   });
 }
 
+/** The broker leading `topic`/0 by its own account, with that leadership's epoch. */
+async function leaderAndEpoch(topic: string): Promise<{ leader: number; epoch: number }> {
+  return waitUntil(`a leader of ${topic}/0 and its epoch`, 20_000, async () => {
+    const leader = await cluster.leaderOf(topic, 0);
+    if (leader === undefined) return undefined;
+    const seen = (await cluster.metadataOf(leader, [topic])).topics.find((t) => t.name === topic)?.partitions[0];
+    return seen?.leader === leader ? { leader, epoch: seen.leaderEpoch } : undefined;
+  });
+}
+
 /**
  * Runs `fault` (which makes `leader` stale and returns the heal) while a producer writes through
  * the client and raw Produce requests go straight to the stale leader; then heals, checks the run.
  */
 async function staleLeaderRun(topic: string, kind: string, fault: (leader: number) => Promise<() => Promise<void>>): Promise<string> {
   await createTopic(topic);
-  const leader = await cluster.waitForLeader(topic, 0);
-  const history = new ClusterHistory(leader, `${kind} the leader (broker ${leader}) of ${topic}/0`);
+  const firstLeader = await cluster.waitForLeader(topic, 0);
+  const history = new ClusterHistory(firstLeader, `${kind} the leader of ${topic}/0`);
   const producer = newProducer();
   await producer.connect();
   let heal: (() => Promise<void>) | undefined;
@@ -110,6 +120,9 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     const producing = produceRecords({ history, producer, process: 'producer-1', topic, first: 0, count: RECORDS, inFlightMax: 200 });
     await waitUntil('first acknowledgements', 30_000, () => (history.acknowledgedCount >= RECORDS / 4 ? true : undefined), 20);
 
+    // The leader as of now (the balancer may have handed the partition to its preferred replica
+    // since it was created), and its epoch, which the stale leader stays in until it hears.
+    const { leader, epoch: staleEpoch } = await leaderAndEpoch(topic);
     const faultAtMs = Date.now();
     heal = await fault(leader);
     // Raw writes to the stale leader: each is recorded as a send; only an answer of NONE would be
@@ -154,11 +167,12 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     assert.ok(refusals.length > 0, `the stale leader answered none of the direct writes: ${JSON.stringify(answers)}`);
     await producing;
 
-    // It follows now: its own metadata names another leader, and its log catches up.
-    await waitUntil(`broker ${leader} following`, 20_000, async () => {
-      const metadata = await cluster.metadataOf(leader, [topic]);
-      const seen = metadata.topics.find((t) => t.name === topic)?.partitions[0]?.leader;
-      return seen !== undefined && seen > 0 && seen !== leader ? seen : undefined;
+    // It has heard of the later term: its own metadata names a leader of a later epoch (another
+    // broker, or itself when the balancer handed the partition back to it as its preferred replica
+    // while the producer finished), and its log catches up.
+    await waitUntil(`broker ${leader} in an epoch after ${staleEpoch}`, 20_000, async () => {
+      const seen = (await cluster.metadataOf(leader, [topic])).topics.find((t) => t.name === topic)?.partitions[0];
+      return seen !== undefined && seen.leader > 0 && seen.leaderEpoch > staleEpoch ? seen.leader : undefined;
     });
     assert.ok(successor !== leader);
     const comparison = await history.compareReplicas(cluster, topic, 1);
