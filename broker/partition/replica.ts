@@ -9,7 +9,7 @@
  * advance), and inputs that arrive while a Ready's fsync runs are gathered into the next one, so
  * many appends share one write and one fdatasync (group commit).
  */
-import { AssertionError } from 'node:assert/strict';
+import assert, { AssertionError } from 'node:assert/strict';
 import { RaftNode } from '../../raft/raft-node.js';
 import { entryEnd } from '../../raft/raft-log.js';
 import { sendableBeforePersist } from '../../raft/sendable-before-persist.js';
@@ -154,9 +154,16 @@ export class Replica {
         await state.save(writer, options.dir);
       }
       // Recovery cut written batches that had gone bad: they may have been acknowledged.
+      // An interrupted snapshot install is finished first: the state already names its index.
+      if (state.snapshotIndex > log.logStartOffset - 1) await log.truncateFullyAndStartAt(state.snapshotIndex + 1);
       // A lone voter has nobody to wait for: it goes on with what recovery kept.
       const others = state.confAt(Math.max(state.baseIndex, log.logEndOffset)).voters.some((id) => id !== options.nodeId);
       if (log.damageOnOpen !== undefined && others) state.markDamaged(undefined, log.damageOnOpen.throughOffset, state.term);
+      // Under flushPolicy 'always' the recorded commit was durable in this log when it was written
+      // (see persist); a log that now ends below it lost entries it had synced and may have
+      // acknowledged — damage that looked like a torn tail (a bad last batch).
+      const recordedCommitLost = state.repair === undefined && options.logConfig.flushPolicy === 'always' && state.commit > log.logEndOffset - 1;
+      if (recordedCommitLost && others) state.markDamaged(undefined, state.commit, state.term);
       await cutDamaged(state, log);
       await reconcile(state, log, writer, options.dir);
       const replica = new Replica(options, log, state, new ReplicaLogStorage(log, state));
@@ -358,7 +365,8 @@ export class Replica {
         this.state.markDamaged(this.failure.offset, Math.max(this.log.logEndOffset - 1, this.failure.offset), this.termNow);
         await this.state.save(this.writer, this.options.dir);
       } else if (flushState && this.failure === undefined) {
-        this.state.commit = this.node.status().commit;
+        // Raft may know a commit beyond what the log holds (entries stepped in, not yet written).
+        this.state.commit = Math.min(this.node.status().commit, this.log.logEndOffset - 1);
         this.state.prune(this.log.logStartOffset);
         await this.state.save(this.writer, this.options.dir);
       }
@@ -444,8 +452,11 @@ export class Replica {
       stateDirty = hardState.term !== this.state.term || hardState.vote !== this.state.vote;
       this.state.term = hardState.term;
       this.state.vote = hardState.vote;
-      // The commit index is written lazily, with the next state write: it is re-learned from the leader.
-      this.state.commit = hardState.commit;
+      // The commit index is written lazily, with the next state write: it is re-learned from the
+      // leader. It never names more than the log already holds durably (earlier Readies' entries:
+      // this one's are written after the state), so on open a log ending below it lost durable
+      // entries (see open).
+      this.state.commit = Math.min(hardState.commit, this.log.logEndOffset - 1);
     }
     if (entries.length > 0) {
       const first = entries[0].index;
@@ -634,12 +645,11 @@ async function cutDamaged(state: ReplicaState, log: PartitionLog): Promise<void>
 }
 
 /**
- * Makes the state file and the log agree after a crash: finishes an interrupted snapshot install,
- * forgets terms and configuration changes the log does not hold, and takes the log's own epochs
- * as the truth for the offsets it holds.
+ * Makes the state file and the log agree after a crash: forgets terms and configuration changes
+ * the log does not hold, and takes the log's own epochs as the truth for the offsets it holds.
  */
 async function reconcile(state: ReplicaState, log: PartitionLog, writer: FileWriter, dir: string): Promise<void> {
-  if (state.snapshotIndex > log.logStartOffset - 1) await log.truncateFullyAndStartAt(state.snapshotIndex + 1);
+  assert.ok(state.snapshotIndex <= log.logStartOffset - 1, 'an interrupted snapshot install is finished before reconcile');
   const start = log.logStartOffset;
   const end = log.logEndOffset;
   state.truncateFrom(end);

@@ -4,11 +4,15 @@
  * one until it holds again what it may have acknowledged, and ends byte-identical to the others.
  */
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { truncate, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReplicaClosedError } from '../../broker/partition/replica-errors.js';
+import { CLEAN_SHUTDOWN_FILE } from '../../broker/storage/partition-log.js';
 import { CorruptLogError } from '../../broker/storage/storage-errors.js';
 import type { NodeId } from '../../raft/types.js';
-import { dataBatchCount, flipRecordBit } from '../fixtures/flip-bit.js';
+import { dataBatchCount, flipRecordBit, segmentFiles } from '../fixtures/flip-bit.js';
 import { ReplicaCluster, makeBatch, valuesOf } from './replica-cluster.js';
 
 const NODES: NodeId[] = [1, 2, 3];
@@ -143,6 +147,29 @@ test('a lone voter has no copy to repair from: the damaged batch stays unreadabl
     const after = await leader.read(flipped.batchLastOffset + 1, 1 << 20);
     assert.ok(after.length > 0);
     await leader.append(makeBatch('more'), 'all');
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a log that comes back shorter than the commit its state recorded lost durable entries: the replica repairs before it may vote', async () => {
+  const cluster = await ReplicaCluster.start(NODES, LOG);
+  try {
+    await filled(cluster, 'a');
+    const leader = (await cluster.waitForLeader()).nodeId;
+    const victim = NODES.find((id) => id !== leader) as NodeId;
+    // A clean stop records the commit; then the end of the log goes (a bad last batch is cut as a
+    // torn write, which recovery cannot tell from one).
+    await cluster.stop(victim);
+    const dir = cluster.dir(victim);
+    const tail = segmentFiles(dir).at(-1) as string;
+    await truncate(tail, statSync(tail).size - 600);
+    await unlink(join(dir, CLEAN_SHUTDOWN_FILE));
+    const reopened = await cluster.open(victim);
+    assert.ok(reopened.logEndOffset < cluster.get(leader).logEndOffset);
+    assert.equal(reopened.repairing, true);
+    await cluster.waitFor('the repair to finish', () => !reopened.repairing, 20_000);
+    await assertIdentical(cluster, ['a']);
   } finally {
     await cluster.close();
   }
