@@ -28,6 +28,11 @@ import {
 
 /** Marks a Vote that a leadership transfer asked for, so that voters ignore their leader lease. */
 const TRANSFER_CONTEXT = Uint8Array.of(0x74, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65, 0x72);
+/**
+ * Marks the Heartbeat with which an idle leader quiesces its group (see raft/README.md,
+ * "Quiescence"). Carried in the context, which the transport already forwards unchanged.
+ */
+export const QUIESCE_CONTEXT = Uint8Array.of(0x71, 0x75, 0x69, 0x65, 0x73, 0x63, 0x65);
 /** Bytes of committed entry data handed out in one Ready, so one Ready cannot hold a whole log. */
 export const COMMITTED_BYTES_PER_READY_MAX = 64 * 1024 * 1024;
 /** Read requests a leader queues (waiting for its first commit or for a quorum); more are dropped. */
@@ -105,6 +110,14 @@ export class RaftNode {
    * suspendVoting.
    */
   private repair: { through: number; term: number } | undefined;
+  /**
+   * The group is idle and this node counts no time for it: a leader sends no heartbeats, a
+   * follower's election timer stands still. Any input that may need time to pass ends it (see
+   * raft/README.md, "Quiescence").
+   */
+  private quiesced = false;
+  /** Leader: peers that answered since the last heartbeat went out (only they may be quiesced with). */
+  private readonly answeredSinceHeartbeat = new Set<NodeId>();
 
   private messages: Message[] = [];
   private readStates: ReadState[] = [];
@@ -138,6 +151,7 @@ export class RaftNode {
 
   /** One unit of logical time. Elections and heartbeats are counted in ticks. */
   tick(): void {
+    if (this.quiesced) return;
     this.behavior.tick();
     this.maybeStepDownAfterRemoval();
   }
@@ -170,13 +184,48 @@ export class RaftNode {
     return this.repair !== undefined;
   }
 
+  /**
+   * Whether the group is quiesced on this node: tick() does nothing until an input ends it (a
+   * message that needs an answer, a proposal, wake()).
+   */
+  isQuiesced(): boolean {
+    return this.quiesced;
+  }
+
+  /**
+   * Ends quiescence; the driver calls it when the broker of a peer stopped answering, or came back
+   * (see raft/README.md, "Quiescence"). A follower's election timer resumes as if its leader was
+   * last heard `ticksSinceLeaderHeard` ticks ago, so a dead leader is replaced as soon as it would
+   * have been without quiescence. A leader heartbeats at once and starts a check-quorum window in
+   * which every peer must answer again; the window is counted as begun `ticksSinceHeard` ticks ago
+   * (the silence of the peer that woke it), leaving at least two heartbeat rounds, so a leader cut
+   * off from its quorum steps down about an election timeout after it last heard from it. No-op
+   * when not quiesced.
+   */
+  wake(ticksSinceHeard: number): void {
+    assert.ok(Number.isInteger(ticksSinceHeard) && ticksSinceHeard >= 0, `wake(${ticksSinceHeard})`);
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    if (this.behavior.role !== Role.Leader) {
+      this.electionElapsed = ticksSinceHeard;
+      return;
+    }
+    // Answers heard before the group went quiet say nothing about the peers now.
+    for (const [id, peer] of this.progress) if (id !== this.id) peer.recentActive = false;
+    this.electionElapsed = Math.min(ticksSinceHeard, Math.max(0, this.config.electionTicks - 2 * this.config.heartbeatTicks));
+    this.heartbeatElapsed = 0;
+    this.broadcastHeartbeat(undefined);
+  }
+
   /** A message from a peer. Stale, duplicated and reordered messages are safe. */
   step(m: Message): void {
     assert.equal(m.to, this.id, `message for ${m.to} stepped into ${this.id}`);
     if (m.type === MessageType.Hup) {
+      this.wake(0);
       this.hup(false);
       return;
     }
+    if (this.quiesced && m.term >= this.term && this.wakesOn(m)) this.wake(0);
     if (m.term > this.term) {
       if (!this.acceptHigherTerm(m)) return;
     } else if (m.term < this.term) {
@@ -199,6 +248,7 @@ export class RaftNode {
     assert.ok(Number.isInteger(count) && count >= 1, `entry count ${count}`);
     const refusal = this.refuseProposal(data.length);
     if (refusal !== undefined) return refusal;
+    this.wake(0);
     return this.appendOwn(EntryType.Normal, data, count);
   }
 
@@ -210,6 +260,7 @@ export class RaftNode {
     const data = encodeConfChange(change);
     const refusal = this.refuseProposal(data.length) ?? this.refuseConfChange(change);
     if (refusal !== undefined) return refusal;
+    this.wake(0);
     const result = this.appendOwn(EntryType.ConfChange, data, 1, change);
     assert.ok(result.ok);
     this.pendingConfIndex = result.index;
@@ -220,6 +271,7 @@ export class RaftNode {
   transferLeadership(to: NodeId): void {
     if (this.behavior.role !== Role.Leader || to === this.id || !this.voters.has(to)) return;
     if (this.leadTransferee === to) return;
+    this.wake(0);
     this.leadTransferee = to;
     // The transfer must finish within an election timeout or it is abandoned.
     this.electionElapsed = 0;
@@ -234,6 +286,7 @@ export class RaftNode {
    * retry on their own timeout.
    */
   readIndex(requestContext: Uint8Array): void {
+    this.wake(0);
     if (this.behavior.role === Role.Leader) this.handleReadIndexRequest(this.id, requestContext);
     else if (this.lead !== NO_NODE) this.send({ type: MessageType.ReadIndex, to: this.lead, context: requestContext });
   }
@@ -365,6 +418,7 @@ export class RaftNode {
       this.vote = NO_NODE;
     }
     this.lead = NO_NODE;
+    this.quiesced = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.config.electionTicks + Math.floor(this.config.random() * this.config.electionTicks);
@@ -378,6 +432,7 @@ export class RaftNode {
     this.appendsPending = false;
     this.commitPending = false;
     this.appendOwedTo.clear();
+    this.answeredSinceHeartbeat.clear();
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -442,8 +497,51 @@ export class RaftNode {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(undefined);
+      if (this.config.quiesceWhenIdle === true && this.idle()) this.quiesce();
+      else this.broadcastHeartbeat(undefined);
     }
+  }
+
+  /**
+   * Leader: nothing is left to do until something new happens. Everything is committed, applied
+   * and on every member's disk (each member's match is the last index); every peer answered since
+   * the last heartbeat went out (one that died earlier than that keeps the group awake); no
+   * transfer, read or membership change is under way.
+   */
+  private idle(): boolean {
+    const last = this.log.lastIndex();
+    if (this.log.committed !== last || this.log.applied !== last || this.log.hasUnstableEntries()) return false;
+    if (this.leadTransferee !== NO_NODE || this.readRequests.length > 0 || this.readsAwaitingCommit.length > 0) return false;
+    if (this.appendsPending || this.commitPending || this.readyOutstanding) return false;
+    for (const [id, peer] of this.progress) {
+      if (peer.match !== last) return false;
+      if (id !== this.id && (!this.answeredSinceHeartbeat.has(id) || peer.state !== 'replicate' || peer.inflightCount() > 0)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Leader: stops heartbeating this group and tells every peer, with the commit index, that it may
+   * stop its election timer too. A peer that misses this keeps its timer running and, when it runs
+   * out, campaigns: its pre-vote wakes the group (which costs an election timeout, nothing more).
+   */
+  private quiesce(): void {
+    this.quiesced = true;
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      this.send({ type: MessageType.Heartbeat, to: id, commit: this.log.committed, context: QUIESCE_CONTEXT });
+    }
+  }
+
+  /**
+   * Whether a message of the current term (or a later one) ends quiescence. A leader stays quiet
+   * for the answers to its quiescing heartbeat and for acknowledgements of what peers already
+   * hold; everything else, on a follower anything at all, may need time to pass.
+   */
+  private wakesOn(m: Message): boolean {
+    if (this.behavior.role !== Role.Leader || m.term !== this.term || m.reject) return true;
+    if (m.type === MessageType.HeartbeatResponse) return false;
+    return !(m.type === MessageType.AppendResponse && m.index <= (this.progress.get(m.from)?.match ?? -1));
   }
 
   /** Starts a campaign: a pre-vote first unless a leadership transfer asked for this one. */
@@ -637,6 +735,9 @@ export class RaftNode {
     }
     if (m.context !== undefined) response.context = m.context;
     this.send(response);
+    // The leader went quiet with everything committed that this log holds: stop the election
+    // timer (electionElapsed is 0 now, so the leader lease holds until the group wakes).
+    if (m.context !== undefined && response.reject !== true && sameBytes(m.context, QUIESCE_CONTEXT)) this.quiesced = true;
   }
 
   private handleSnapshot(m: Message): void {
@@ -722,6 +823,7 @@ export class RaftNode {
     const peer = this.progress.get(m.from);
     if (peer === undefined) return;
     peer.recentActive = true;
+    this.answeredSinceHeartbeat.add(m.from);
     peer.probeSent = false;
     // Appends may have been lost; free one slot so replication cannot stall on a full window.
     if (peer.state === 'replicate' && peer.inflightFull()) peer.freeOldestInflight();
@@ -799,6 +901,7 @@ export class RaftNode {
   }
 
   private broadcastHeartbeat(context: Uint8Array | undefined): void {
+    if (context === undefined) this.answeredSinceHeartbeat.clear();
     for (const [id, peer] of this.progress) {
       if (id === this.id) continue;
       const m: Partial<Message> & { type: MessageType; to: NodeId } = {

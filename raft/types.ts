@@ -186,6 +186,12 @@ export interface RaftConfig {
   maxInflightBytes: number;
   /** Bytes of proposed-but-uncommitted entry data the leader accepts before refusing proposals. */
   maxUncommittedBytes: number;
+  /**
+   * Whether a leader quiesces its group once it is idle: it stops heartbeating, and its followers
+   * stop their election timers, until something happens (raft/README.md, "Quiescence"). The
+   * driver must then wake the group when a peer stops answering. Default false.
+   */
+  quiesceWhenIdle?: boolean;
   /** Seeded PRNG: returns a float in [0, 1). Never Math.random. */
   random: () => number;
   /**

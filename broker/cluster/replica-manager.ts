@@ -24,6 +24,7 @@ import type { GroupIdRegistry } from '../transport/group-id-registry.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
 import { Role, type NodeId, type RaftConfig } from '../../raft/types.js';
 import { LeaderBalancer } from './leader-balancer.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { RaftTicker } from './raft-ticker.js';
 import { ReassignmentDriver } from './reassignment.js';
 import { ReplicatedPartition } from './replicated-partition.js';
@@ -33,6 +34,15 @@ import { ByteRateLimiter } from '../storage/byte-rate-limiter.js';
 export const REPLICA_OPEN_PARALLELISM = 16;
 /** After a replica failed to open, the next reconcile attempt comes this much later at the earliest. */
 export const REPLICA_REOPEN_RETRY_MS = 1_000;
+/**
+ * Ticks without a frame from a peer broker after which its quiesced groups wake: half an election
+ * timeout, so that a quiesced leader cut off from its quorum wakes in time to step down (by
+ * check-quorum) about one election timeout after it last heard from it, and the followers of a
+ * dead leader campaign as soon as their election timers, counted from its last frame, run out.
+ */
+export function peerSilentTicksMax(electionTicks: number): number {
+  return Math.max(2, Math.floor(electionTicks / 2));
+}
 /** Reassignment steps run every this many ticks (a step costs a status() per reassigning partition led here). */
 export const REASSIGNMENT_STEP_TICKS = 2;
 
@@ -44,7 +54,7 @@ export interface ReplicaManagerOptions {
   readonly trashDir: string;
   /** Every Raft group of the broker by its transport number (the controller registers its own). */
   readonly groups: GroupIdRegistry<Replica>;
-  readonly transport: Pick<PeerTransport, 'send' | 'flushTick'>;
+  readonly transport: Pick<PeerTransport, 'send' | 'flushTick' | 'keepAlive' | 'framesReceivedFrom'>;
   readonly raftConfig: Omit<RaftConfig, 'id' | 'applied'>;
   readonly tickMs: number;
   readonly leaderBalanceIntervalMs: number;
@@ -65,6 +75,11 @@ export interface ReplicaManagerOptions {
   readonly onLeadershipChange: () => void;
   /** Where the replicas' logs and state files write; tests wrap it to inject disk failures. */
   readonly writer?: FileWriter;
+  /**
+   * Whether idle partition groups quiesce (raft/README.md, "Quiescence"; broker/cluster/README.md):
+   * no heartbeats and no election timers until something happens. Default true.
+   */
+  readonly quiesceIdleGroups?: boolean;
 }
 
 /** A replica open on this broker. */
@@ -100,6 +115,11 @@ export class ReplicaManager {
   /** Hosted replicas whose partition prefers this broker as leader (they campaign first at a cold start). */
   private readonly preferredHere = new Set<Replica>();
   private readonly ticker: RaftTicker;
+  /** Which peer brokers still answer: quiesced groups rely on it instead of their own heartbeats. */
+  private readonly liveness: PeerLiveness;
+  /** ticker.ticks when liveness last ticked (afterTick also runs for ticks deferred for the disk). */
+  private livenessTicks = 0;
+  private readonly partitionRaftConfig: Omit<RaftConfig, 'id' | 'applied'>;
   private readonly reassignments: ReassignmentDriver;
   private readonly balancer: LeaderBalancer;
   private balanceTimer: NodeJS.Timeout | undefined;
@@ -118,6 +138,12 @@ export class ReplicaManager {
 
   constructor(private readonly options: ReplicaManagerOptions) {
     this.scrubLimiter = new ByteRateLimiter(options.config.scrubBytesPerSecond);
+    this.partitionRaftConfig = { ...options.raftConfig, quiesceWhenIdle: options.quiesceIdleGroups ?? true };
+    this.liveness = new PeerLiveness({
+      silentTicksMax: peerSilentTicksMax(options.raftConfig.electionTicks),
+      framesReceivedFrom: (peer) => options.transport.framesReceivedFrom(peer),
+      onSilent: (peer, ticksSinceHeard) => this.wakeGroupsOf(peer, ticksSinceHeard),
+    });
     this.ticker = new RaftTicker({
       groups: options.groups,
       transport: options.transport,
@@ -194,10 +220,27 @@ export class ReplicaManager {
     return { ticks: this.ticker.ticks, ticksDeferred: this.ticker.ticksDeferred, leaderlessWaiting: this.ticker.leaderlessWaiting };
   }
 
-  /** The stream to `peer` came up or went away; the groups led here stop streaming to a lost peer. */
+  /**
+   * The stream to `peer` came up or went away. Lost: the groups led here stop streaming to it, and
+   * the quiesced groups that depend on it wake. Up again (the peer may have restarted, its replicas
+   * knowing no leader): the quiesced groups led here wake and heartbeat, so that it learns of them.
+   */
   onPeerState(peer: number, connected: boolean): void {
-    if (connected) return;
+    if (connected) {
+      this.liveness.connected(peer);
+      this.wakeGroupsOf(peer, 0);
+      return;
+    }
     for (const replica of this.options.groups.handlers()) if (replica.role === Role.Leader) replica.reportUnreachable(peer);
+    this.liveness.disconnected(peer);
+  }
+
+  /** Quiesced groups held here that led with `peer` or follow it (see raft/README.md, "Quiescence"). */
+  private wakeGroupsOf(peer: number, ticksSinceHeard: number): void {
+    for (const replica of this.options.groups.handlers()) {
+      if (!replica.quiesced) continue;
+      if (replica.isLeader || replica.leader === peer) replica.wake(ticksSinceHeard);
+    }
   }
 
   /** Stops the clock and the timers, waits for a reconcile in progress, and closes every replica. */
@@ -214,6 +257,12 @@ export class ReplicaManager {
   // ---------------------------------------------------------------- the clock
 
   private afterTick(): void {
+    // Even while Raft time waits for the disk, peers must hear that this broker is alive.
+    this.options.transport.keepAlive();
+    if (this.ticker.ticks !== this.livenessTicks) {
+      this.livenessTicks = this.ticker.ticks;
+      this.liveness.tick();
+    }
     let changed = false;
     let failed = false;
     for (const hosted of this.hosted.values()) {
@@ -342,7 +391,7 @@ export class ReplicaManager {
         nodeId: this.options.nodeId,
         initialConf: { voters: [...partition.initialReplicas], learners: [] },
         logConfig,
-        raftConfig: this.options.raftConfig,
+        raftConfig: this.partitionRaftConfig,
         clock: this.options.clock,
         files: this.options.files,
         writer: this.options.writer,

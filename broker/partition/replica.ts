@@ -251,7 +251,8 @@ export class Replica {
 
   /** One unit of Raft time; the caller calls it every tick interval (e.g. 100 ms). */
   tick(): void {
-    if (this.stopped) return;
+    // A quiesced group counts no time (raft/README.md, "Quiescence"): nothing to ask.
+    if (this.stopped || this.node.isQuiesced()) return;
     // Most ticks of an idle follower change nothing: asking costs less than a Ready loop turn,
     // which a thousand idle replicas would otherwise pay twenty times a second each.
     if (this.drive(() => this.node.tick()) && this.node.hasReady()) this.kick();
@@ -268,6 +269,21 @@ export class Replica {
       return;
     }
     if (this.drive(() => this.node.step(message))) this.kick();
+  }
+
+  /** Whether the group is quiesced here: idle, no heartbeats, no election timer (raft/README.md, "Quiescence"). */
+  get quiesced(): boolean {
+    return this.node.isQuiesced();
+  }
+
+  /**
+   * Ends quiescence because a peer broker stopped answering (`ticksSinceHeard` ticks ago) or came
+   * back: a follower's election timer resumes as if its leader was last heard then; a leader
+   * heartbeats and must hear from a quorum again (RaftNode.wake). No-op when awake.
+   */
+  wake(ticksSinceHeard: number): void {
+    if (this.stopped || !this.node.isQuiesced()) return;
+    if (this.drive(() => this.node.wake(ticksSinceHeard)) && this.node.hasReady()) this.kick();
   }
 
   /** The transport could not deliver to `peer`: the leader stops streaming to it and probes. */

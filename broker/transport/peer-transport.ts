@@ -33,6 +33,9 @@ export const METADATA_TARGET_BROKER_ID = 'brook-target-broker-id';
 
 export type BrokerId = number;
 
+/** A Frame with no envelopes and no heartbeats encodes to no bytes at all. */
+const EMPTY_FRAME = Buffer.alloc(0);
+
 export interface PeerTransportOptions {
   /** This broker's id (>= 1); also its Raft node id in every group. */
   readonly selfId: BrokerId;
@@ -136,6 +139,8 @@ interface PeerLink {
   bytesInFlight: number;
   /** Pending coalesced heartbeats may leave in a frame of their own (linger elapsed or flushTick). */
   heartbeatsDue: boolean;
+  /** counters.sentFrames at the last keepAlive(): a link that sent nothing since gets an empty frame. */
+  sentFramesAtKeepAlive: number;
   redialTimer?: NodeJS.Timeout;
   handshakeTimer?: NodeJS.Timeout;
 }
@@ -255,6 +260,34 @@ export class PeerTransport {
     this.releaseHeartbeats();
   }
 
+  /**
+   * Writes an empty frame to every connected peer that was sent no frame since the last call, so
+   * that each peer hears from this broker at least once per call even when its Raft groups are
+   * quiesced and send nothing (see broker/cluster/peer-liveness.ts). The broker calls it every tick.
+   */
+  keepAlive(): void {
+    for (const link of this.links.values()) {
+      const stream = link.stream;
+      const idle = link.counters.sentFrames === link.sentFramesAtKeepAlive;
+      if (stream !== undefined && idle && link.framesInFlight < this.limits.framesInFlightMax) {
+        const bytes = EMPTY_FRAME;
+        link.counters.sentFrames += 1;
+        link.framesInFlight += 1;
+        stream.write(bytes, () => {
+          if (link.stream !== stream) return;
+          link.framesInFlight -= 1;
+          this.flush(link);
+        });
+      }
+      link.sentFramesAtKeepAlive = link.counters.sentFrames;
+    }
+  }
+
+  /** Frames received from `peer` since start (keep-alive frames included); undefined for an unknown peer. Cheap. */
+  framesReceivedFrom(peer: BrokerId): number | undefined {
+    return this.links.get(peer)?.counters.receivedFrames;
+  }
+
   /** Replaces the peer set: new peers are added (and dialed), gone ones dropped, moved ones redialed. */
   updatePeers(peers: ReadonlyMap<BrokerId, string>): void {
     assert.ok(!this.closed, 'updatePeers() after close()');
@@ -361,6 +394,7 @@ export class PeerTransport {
       framesInFlight: 0,
       bytesInFlight: 0,
       heartbeatsDue: false,
+      sentFramesAtKeepAlive: 0,
     };
     this.links.set(id, link);
     return link;

@@ -1,0 +1,81 @@
+/**
+ * Whether this broker still hears from each peer broker, counted in Raft ticks. Quiesced groups
+ * send nothing (raft/README.md, "Quiescence"), so their followers cannot notice a dead leader, nor
+ * a quiesced leader a lost quorum, through the group itself; this one check per peer broker stands
+ * in for the heartbeats of all of them. Every broker writes at least one frame per tick to each
+ * connected peer (PeerTransport.keepAlive), so a peer from which no frame arrived for
+ * `silentTicksMax` ticks, or whose stream was lost, is declared silent at once and `onSilent` wakes
+ * the groups that depend on it.
+ *
+ * Ticks, not milliseconds: the broker's Raft clock waits for the disk (raft-ticker.ts), and a
+ * peer's silence must be judged on the same clock as the election timeouts it stands in for.
+ */
+import assert from 'node:assert/strict';
+
+export interface PeerLivenessOptions {
+  /** Ticks without a frame from a peer after which it counts as silent. */
+  readonly silentTicksMax: number;
+  /** Frames received from a peer so far (any number that grows with every frame). */
+  readonly framesReceivedFrom: (peer: number) => number | undefined;
+  /** A peer fell silent (or its stream was lost); `ticksSinceHeard` is how long ago its last frame came. */
+  readonly onSilent: (peer: number, ticksSinceHeard: number) => void;
+}
+
+interface PeerState {
+  frames: number;
+  heardTick: number;
+  live: boolean;
+}
+
+export class PeerLiveness {
+  private readonly peers = new Map<number, PeerState>();
+  private nowTick = 0;
+
+  constructor(private readonly options: PeerLivenessOptions) {
+    assert.ok(Number.isInteger(options.silentTicksMax) && options.silentTicksMax >= 1, `silentTicksMax must be a positive integer, got ${options.silentTicksMax}`);
+  }
+
+  /** The stream to `peer` is up: it is live from now on (and watched from now on). */
+  connected(peer: number): void {
+    this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick, live: true });
+  }
+
+  /** The stream to `peer` was lost: it is silent at once. */
+  disconnected(peer: number): void {
+    const state = this.peers.get(peer);
+    if (state === undefined || !state.live) return;
+    state.live = false;
+    this.options.onSilent(peer, this.nowTick - state.heardTick);
+  }
+
+  /** Ticks since a frame from `peer` arrived; 0 for a peer never watched. */
+  ticksSinceHeard(peer: number): number {
+    const state = this.peers.get(peer);
+    return state === undefined ? 0 : this.nowTick - state.heardTick;
+  }
+
+  /** Whether `peer` is watched and was heard from within silentTicksMax ticks. */
+  isLive(peer: number): boolean {
+    return this.peers.get(peer)?.live === true;
+  }
+
+  /** One Raft tick: notes the peers heard from since the last one, and declares the silent ones. */
+  tick(): void {
+    this.nowTick += 1;
+    for (const [peer, state] of this.peers) {
+      const frames = this.options.framesReceivedFrom(peer);
+      if (frames === undefined) {
+        this.peers.delete(peer);
+        continue;
+      }
+      if (frames !== state.frames) {
+        state.frames = frames;
+        state.heardTick = this.nowTick;
+        state.live = true;
+      } else if (state.live && this.nowTick - state.heardTick >= this.options.silentTicksMax) {
+        state.live = false;
+        this.options.onSilent(peer, this.nowTick - state.heardTick);
+      }
+    }
+  }
+}
