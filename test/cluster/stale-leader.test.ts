@@ -156,7 +156,8 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
       : `leadership moved on to broker ${acknowledgedBy} inside the majority, which acknowledged a write`;
     await heal();
     heal = undefined;
-    history.nemesis(kind, `broker-${leader}`, faultAtMs, Date.now());
+    const healedAtMs = Date.now();
+    history.nemesis(kind, `broker-${leader}`, faultAtMs, healedAtMs);
 
     const answers = await Promise.all(direct);
     for (const answer of answers) {
@@ -166,6 +167,7 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
     const refusals = answers.flatMap((answer) => ('errorCode' in answer ? [answer.errorCode] : []));
     assert.ok(refusals.length > 0, `the stale leader answered none of the direct writes: ${JSON.stringify(answers)}`);
     await producing;
+    const producedAtMs = Date.now();
 
     // It has heard of the later term: its own metadata names a leader of a later epoch (another
     // broker, or itself when the balancer handed the partition back to it as its preferred replica
@@ -175,13 +177,15 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
       return seen !== undefined && seen.leader > 0 && seen.leaderEpoch > staleEpoch ? seen.leader : undefined;
     });
     assert.ok(successor !== leader);
+    const caughtUpAtMs = Date.now();
     const comparison = await history.compareReplicas(cluster, topic, 1);
     assert.deepEqual(comparison.replicas[0], [1, 2, 3]);
     await history.readAll(cluster.bootstrap, topic, comparison);
     const result = history.assertClean();
     assert.ok(history.acknowledgedCount >= RECORDS * 0.9, `${history.acknowledgedCount} of ${RECORDS} acknowledged`);
     const answered = answers.map((answer) => ('errorCode' in answer ? answer.errorCode : answer.error.split(':')[0])).join(', ');
-    return `stale leader ${leader}, new leader ${successor}; ${majorityOutcome}; direct writes to the stale leader answered: ${answered}; ${result.counts.acknowledged} acknowledged, ${result.counts.indeterminate} indeterminate`;
+    return `stale leader ${leader}, new leader ${successor}; ${majorityOutcome}; direct writes to the stale leader answered: ${answered}; ${result.counts.acknowledged} acknowledged, ${result.counts.indeterminate} indeterminate; ` +
+      `healed ${healedAtMs - faultAtMs} ms after the fault, the producer done ${producedAtMs - healedAtMs} ms and the old leader in a later epoch ${caughtUpAtMs - producedAtMs} ms after that`;
   } catch (error) {
     if (error instanceof Error) error.message += `\n${cluster.logs(8_000)}`;
     throw error;
