@@ -2,7 +2,8 @@
  * A leader that stops being one without knowing it: SIGSTOPped past the election timeout, or cut
  * off from the other two brokers (through the fault proxies). Writes sent straight to it (raw
  * Produce, no client retries or rerouting) are never acknowledged; the majority side elects a new
- * leader and goes on acknowledging; once the old leader is back it follows, catches up, and the
+ * leader and goes on acknowledging; once the old leader is back it learns the later term (it
+ * follows, or leads again if the balancer hands the partition back to it), catches up, and the
  * whole run checks clean. The majority's leadership may move on after that election (the
  * preferred-leader balancer), so its writes follow whoever leads it; the last test makes it move.
  */
