@@ -20,6 +20,12 @@ import { produceDirect, produceRecords } from './cluster-workload.js';
 /** raft.election.ticks (12) x raft.tick.ms (50) x 2: the longest randomized election timeout. */
 const ELECTION_TIMEOUT_MS_MAX = 1_200;
 const RECORDS = Number(process.env.BROOK_CLUSTER_STALE_RECORDS ?? 6_000);
+/**
+ * Deadline of each raw write to the stale leader: longer than the fault can last (a new leader
+ * within 20 s, then up to 15 s for the majority's write), so a paused broker answers them itself
+ * once it is continued instead of the client giving up first (the test wants its answers).
+ */
+const DIRECT_TIMEOUT_MS = 40_000;
 
 let cluster: ClusterHarness;
 
@@ -133,7 +139,7 @@ async function staleLeaderRun(topic: string, kind: string, fault: (leader: numbe
       const value = `direct-${kind}-${i}`;
       history.events.push({ type: 'send', process: `direct-${i}`, topic, partition: 0, value, timeMs: Date.now() });
       direct.push(
-        produceDirect(cluster.broker(leader).address, topic, 0, [value], 8_000).then((answer) => {
+        produceDirect(cluster.broker(leader).address, topic, 0, [value], DIRECT_TIMEOUT_MS).then((answer) => {
           if ('errorCode' in answer && answer.errorCode === 'NONE') {
             history.events.push({ type: 'ack', process: `direct-${i}`, topic, value, partition: 0, offset: answer.baseOffset, timeMs: Date.now() });
           } else {
