@@ -3,6 +3,10 @@
  * partition replicas and the controller's replica alike), then lets the peer transport send that
  * tick's coalesced heartbeats together (one frame per peer instead of one per group).
  *
+ * A quiesced group (raft/README.md, "Quiescence") has a leader and is ticked every time, but its
+ * tick returns at once: an idle broker's tick is one walk over its groups and one keep-alive frame
+ * per peer (the replica manager's afterTick).
+ *
  * Leaderless groups share a budget. A group with a leader (or that leads) is ticked every time;
  * so is the controller's group. Groups that know no leader (waiting to campaign, or campaigning)
  * get at most LEADERLESS_TICKS_PER_TICK_MAX ticks per tick between them, round-robin. When a

@@ -26,11 +26,12 @@ interface Arguments {
   bug: BugName | undefined;
   traceLines: number;
   stepDuringSync: boolean | undefined;
+  quiesce: boolean;
   keepGoing: boolean;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES, stepDuringSync: undefined, keepGoing: false };
+  const args: Arguments = { seeds: DEFAULT_SEEDS, firstSeed: 1, seed: undefined, nodes: undefined, steps: DEFAULT_STEPS, bug: undefined, traceLines: DEFAULT_TRACE_LINES, stepDuringSync: undefined, quiesce: false, keepGoing: false };
   if (process.env.SEED !== undefined && process.env.SEED !== '') args.seed = integer('SEED', process.env.SEED);
   for (let k = 0; k < argv.length; k++) {
     const flag = argv[k];
@@ -73,6 +74,9 @@ function parseArguments(argv: string[]): Arguments {
       case '--step-during-sync':
         args.stepDuringSync = true;
         break;
+      case '--quiesce':
+        args.quiesce = true;
+        break;
       case '--trace':
         args.traceLines = integer(flag, value());
         break;
@@ -95,12 +99,12 @@ function integer(name: string, text: string): number {
 
 function usage(problem?: string): never {
   if (problem !== undefined) console.error(problem);
-  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--hold-during-sync | --step-during-sync] [--keep-going] [--trace LINES]');
+  console.error('usage: npm run sim -- [--seeds N] [--first-seed N] [--seed N] [--nodes 3|5] [--steps N] [--bug NAME] [--hold-during-sync | --step-during-sync] [--quiesce] [--keep-going] [--trace LINES]');
   process.exit(2);
 }
 
 function optionsFor(args: Arguments, seed: number): SimOptions {
-  return { seed, nodes: args.nodes ?? nodesForSeed(seed), steps: args.steps, ...(args.bug === undefined ? {} : bugOptions(args.bug)), traceCapacity: Math.max(args.traceLines, 1), ...(args.stepDuringSync === undefined ? {} : { stepDuringSync: args.stepDuringSync }) };
+  return { seed, nodes: args.nodes ?? nodesForSeed(seed), steps: args.steps, ...(args.bug === undefined ? {} : bugOptions(args.bug)), traceCapacity: Math.max(args.traceLines, 1), ...(args.stepDuringSync === undefined ? {} : { stepDuringSync: args.stepDuringSync }), ...(args.quiesce === true ? { quiesce: true } : {}) };
 }
 
 function printFailure(result: SimResult, traceLines: number): void {

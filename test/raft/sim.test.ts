@@ -62,3 +62,23 @@ test('a seed replays exactly', () => {
   assert.ok(first.ok, first.failure?.message);
   assert.deepEqual(second.stats, first.stats);
 });
+
+/** Seeds run with quiescence on (SimOptions.quiesce): fewer, as the plain runs cover the rest. */
+const QUIESCE_SEEDS = 200;
+
+test(`${QUIESCE_SEEDS} seeded runs with quiescence (idle groups quiesce, the driver wakes them at random) keep every safety property and recover`, () => {
+  let quiescedTicks = 0;
+  let wakes = 0;
+  let committed = 0;
+  for (let seed = 1; seed <= QUIESCE_SEEDS; seed++) {
+    const result = runSimulation({ seed, nodes: nodesForSeed(seed), steps: CI_STEPS, traceCapacity: 60, quiesce: true });
+    if (!result.ok) assert.fail(describeFailure(result));
+    quiescedTicks += result.stats.quiescedTicks;
+    wakes += result.stats.quiesceWakes;
+    committed += result.stats.committed;
+  }
+  // Groups must really have gone quiet and been woken, or this proves nothing about quiescence.
+  assert.ok(quiescedTicks > QUIESCE_SEEDS * 10, `only ${quiescedTicks} quiesced ticks`);
+  assert.ok(wakes > QUIESCE_SEEDS, `only ${wakes} wakes`);
+  assert.ok(committed > QUIESCE_SEEDS * 20, `only ${committed} proposals committed`);
+});

@@ -1,6 +1,7 @@
 import { decodeConfChange } from '../../../raft/conf-change-codec.js';
 import { ConfChangeType, Role, type ConfChange, type ConfState, type RaftConfig, type ReadState, type Snapshot } from '../../../raft/types.js';
 import { createRaftCore } from './create-raft-core.js';
+import type { RaftCore } from './raft-core.js';
 import { EventKind, EventQueue, type SimEvent } from './event-queue.js';
 import { drawFaultMix, type FaultMix } from './fault-mix.js';
 import { InvariantChecker, InvariantViolation } from './invariant-checker.js';
@@ -27,7 +28,17 @@ export interface SimOptions {
   /** Check that nothing is applied before some node reported it committed (on by default). */
   checkAppliedIsCommitted?: boolean;
   traceCapacity?: number;
+  /**
+   * Leaders quiesce idle groups (RaftConfig.quiesceWhenIdle), and before each tick the driver wakes
+   * a quiesced node with probability QUIESCE_WAKE_CHANCE, with a random ticksSinceHeard: a broker's
+   * peer liveness check may wake any group at any moment. Its draws come from a PRNG of their own,
+   * so the seed's other choices stay those of a run without it. Off by default.
+   */
+  quiesce?: boolean;
 }
+
+/** Per tick of a quiesced node, the chance that the simulated driver wakes it (SimOptions.quiesce). */
+export const QUIESCE_WAKE_CHANCE = 0.05;
 
 export interface SimStats {
   steps: number;
@@ -40,6 +51,9 @@ export interface SimStats {
   crashes: number;
   pauses: number;
   partitions: number;
+  /** With SimOptions.quiesce: ticks a node spent quiesced, and wakes by the driver. */
+  quiescedTicks: number;
+  quiesceWakes: number;
   leaderChanges: number;
   maxTerm: number;
   snapshotsInstalled: number;
@@ -128,6 +142,8 @@ enum Phase {
 export class ClusterSim implements SimContext {
   readonly queue = new EventQueue();
   readonly prng: Prng;
+  /** The simulated driver's wakes of quiesced nodes draw from here (SimOptions.quiesce). */
+  private readonly quiescePrng: Prng;
   readonly network: SimNetwork;
   readonly checker: InvariantChecker;
   readonly trace: TraceRing;
@@ -172,12 +188,13 @@ export class ClusterSim implements SimContext {
   private readonly maxEntriesPerMessage: number;
   private readonly maxMessageBytes: number;
   readonly stats: SimStats = {
-    steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, pauses: 0, partitions: 0,
+    steps: 0, virtualMs: 0, proposed: 0, rejected: 0, committed: 0, failed: 0, unknown: 0, crashes: 0, pauses: 0, partitions: 0, quiescedTicks: 0, quiesceWakes: 0,
     leaderChanges: 0, maxTerm: 0, snapshotsInstalled: 0, confChanges: 0, learnersAdded: 0, promotions: 0, removals: 0, leaderRemovals: 0, transfers: 0, reads: 0, readsAnswered: 0, messages: 0, healLeaderMs: -1, healAnsweredMs: -1, healConvergeMs: -1,
   };
 
   constructor(readonly options: SimOptions) {
     this.prng = new Prng(options.seed);
+    this.quiescePrng = new Prng(options.seed ^ 0x51e5ce);
     this.checker = new InvariantChecker(options.checkAppliedIsCommitted ?? true);
     this.network = new SimNetwork(this.queue, this.prng.fork());
     this.trace = new TraceRing(options.traceCapacity ?? 400);
@@ -310,6 +327,7 @@ export class ClusterSim implements SimContext {
       maxUncommittedBytes: 64 * 1024,
       random: () => random.float(),
       testOnlyBugs: this.options.raftBugs,
+      quiesceWhenIdle: this.options.quiesce === true,
     };
     node.start(createRaftCore(config, node.disk));
     const hs = node.disk.durableHardState;
@@ -323,6 +341,14 @@ export class ClusterSim implements SimContext {
     this.stats.crashes++;
     this.trace.add(this.nowMs, TraceKind.Crash, node.id, 0, 0, 0, 0, `unsynced writes kept: ${survivedWrites}${torn ? ' + a torn one' : ''}`);
     if (restartAfterMs >= 0) this.queue.push(this.nowMs + restartAfterMs, EventKind.Restart, node.id, 0);
+  }
+
+  beforeTick(raft: RaftCore): void {
+    if (!raft.isQuiesced()) return;
+    this.stats.quiescedTicks++;
+    if (!this.quiescePrng.chance(QUIESCE_WAKE_CHANCE)) return;
+    this.stats.quiesceWakes++;
+    raft.wake(this.quiescePrng.int(ELECTION_TICKS * 2));
   }
 
   private runningNodes(): SimNode[] {
@@ -738,6 +764,7 @@ export function replayCommand(options: SimOptions, defaults: { steps: number }):
   const bug = bugNameOf(options);
   if (bug !== undefined) flags.push(`--bug ${bug}`);
   if (options.stepDuringSync !== undefined) flags.push(options.stepDuringSync ? '--step-during-sync' : '--hold-during-sync');
+  if (options.quiesce === true) flags.push('--quiesce');
   return `SEED=${options.seed} npm run sim${flags.length > 0 ? ` -- ${flags.join(' ')}` : ''}`;
 }
 

@@ -18,4 +18,6 @@ export interface RaftCore {
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, ok: boolean): void;
   status(): RaftStatus;
+  isQuiesced(): boolean;
+  wake(ticksSinceHeard: number): void;
 }

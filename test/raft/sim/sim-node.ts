@@ -56,6 +56,8 @@ export interface SimContext {
   readAnswered(node: SimNode, state: ReadState): void;
   /** The node just did something whose durability matters (granted a vote, replicated entries). */
   criticalMoment(node: SimNode): void;
+  /** Before each tick the node takes: the driver's chance to wake a quiesced group (SimOptions.quiesce). */
+  beforeTick(raft: RaftCore): void;
 }
 
 /** A client proposal that a leader accepted at (index, term) and whose fate is not yet known. */
@@ -177,6 +179,7 @@ export class SimNode {
       this.deferredTicks++;
       return;
     }
+    this.context.beforeTick(this.raft!);
     this.raft!.tick();
     this.pump();
   }
