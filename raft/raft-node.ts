@@ -159,11 +159,14 @@ export class RaftNode {
   /**
    * The log lost entries it had made durable (storage found them damaged and cut them): entries
    * up to `through` may have been acknowledged, and this node may have helped commit some of them
-   * in terms up to `term`. Until it holds them again it must not vote — a vote granted on the
-   * shorter log could elect a leader that lacks a committed entry — nor campaign. Voting resumes
-   * once the commit index it learned from a leader reaches `through`, or once a leader of a later
-   * term has committed an entry of its own term that this log holds (every entry committed before
-   * that term precedes it). Not voting is always safe; it only costs availability meanwhile.
+   * in terms up to `term`. Until it holds them again it must not campaign, and it votes only for
+   * a candidate whose last entry has a term >= `term` at an index >= `through`: such a log holds
+   * every entry committed at or below `through` in a term <= `term` (the leader of its last term
+   * held them all, by leader completeness, and its log matches that leader's up to its last
+   * index). A vote for a shorter log could elect a leader that lacks a committed entry. Normal
+   * voting resumes once the commit index it learned from a leader reaches `through`, or once a
+   * leader of a later term has committed an entry of its own term that this log holds (every
+   * entry committed before that term precedes it).
    */
   suspendVoting(through: number, term: number): void {
     assert.ok(Number.isSafeInteger(through) && through >= 0 && term >= 0, `suspendVoting(${through}, ${term})`);
@@ -215,6 +218,13 @@ export class RaftNode {
     this.electionElapsed = Math.min(ticksSinceHeard, Math.max(0, this.config.electionTicks - 2 * this.config.heartbeatTicks));
     this.heartbeatElapsed = 0;
     this.broadcastHeartbeat(undefined);
+  }
+
+  /** Whether a candidate (m: its last index and term) holds what this node's storage lost (see suspendVoting). */
+  private repairAllowsVoteFor(m: Message): boolean {
+    if (!this.votingSuspended()) return true;
+    const repair = this.repair as { through: number; term: number };
+    return m.logTerm >= repair.term && m.index >= repair.through;
   }
 
   /** A message from a peer. Stale, duplicated and reordered messages are safe. */
@@ -623,7 +633,7 @@ export class RaftNode {
     const responseType = isPreVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     const canVote = this.vote === m.from || (this.vote === NO_NODE && this.lead === NO_NODE) || (isPreVote && m.term > this.term);
     const upToDate = this.config.testOnlyBugs?.voteWithoutLogCheck === true || this.log.isUpToDate(m.index, m.logTerm);
-    if (canVote && upToDate && !this.votingSuspended()) {
+    if (canVote && upToDate && this.repairAllowsVoteFor(m)) {
       // A pre-vote answer carries the term it grants, so the pre-candidate can match it up.
       this.send({ type: responseType, to: m.from, term: m.term });
       if (!isPreVote) {

@@ -66,17 +66,20 @@ test('a follower whose stored batch went bad finds it after an unclean restart, 
   }
 });
 
-test('a repairing replica votes for no one: the other survivor cannot be elected until the leader is back', async () => {
+test('a repairing replica grants no vote to a log without what it lost: the survivor missing it is not elected', async () => {
   const cluster = await ReplicaCluster.start(NODES, LOG);
   try {
     await filled(cluster, 'a');
-    const leader = (await cluster.waitForLeader()).nodeId;
-    const [victim, other] = NODES.filter((id) => id !== leader);
-    cluster.cut(leader, victim);
+    const leader = await cluster.waitForLeader();
+    const [victim, other] = NODES.filter((id) => id !== leader.nodeId);
+    // Phase b is committed by the leader and the victim only.
+    cluster.cut(leader.nodeId, other);
+    for (let i = 0; i < BATCHES; i++) await leader.append(makeBatch(`b${i}`, 2, 200), 'all');
+    cluster.cut(leader.nodeId, victim);
     await damageAndRepair(cluster, victim);
-    // Only the victim (repairing) and `other` can talk. Granting `other` its vote would be safe
-    // here, but in general the shorter log could elect a leader without a committed entry.
-    cluster.isolate(leader);
+    // Only the victim (its log now cut inside phase a) and `other` (without phase b) can talk.
+    // A vote for `other` would elect a leader without committed entries.
+    cluster.isolate(leader.nodeId);
     const deadline = Date.now() + 2_500;
     while (Date.now() < deadline) {
       for (const id of [victim, other]) assert.equal(cluster.get(id).isLeader, false, `node ${id} was elected with the repairing node's vote`);
@@ -85,8 +88,28 @@ test('a repairing replica votes for no one: the other survivor cannot be elected
     assert.equal(cluster.get(victim).repairing, true);
     cluster.heal();
     const next = await cluster.waitForLeader(20_000);
+    for (let i = 0; i < BATCHES; i++) await next.append(makeBatch(`c${i}`, 2, 200), 'all');
+    await cluster.waitFor('the repair to finish', () => !cluster.get(victim).repairing, 20_000);
+    await assertIdentical(cluster, ['a', 'b', 'c']);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a repairing replica votes for a log that holds what it lost: the sound survivor is elected', async () => {
+  const cluster = await ReplicaCluster.start(NODES, LOG);
+  try {
+    await filled(cluster, 'a');
+    const leader = (await cluster.waitForLeader()).nodeId;
+    const [victim, other] = NODES.filter((id) => id !== leader);
+    cluster.cut(leader, victim);
+    await damageAndRepair(cluster, victim);
+    await cluster.stop(leader);
+    const next = await cluster.waitForLeader(20_000);
+    assert.equal(next.nodeId, other);
     for (let i = 0; i < BATCHES; i++) await next.append(makeBatch(`b${i}`, 2, 200), 'all');
     await cluster.waitFor('the repair to finish', () => !cluster.get(victim).repairing, 20_000);
+    await cluster.open(leader);
     await assertIdentical(cluster, ['a', 'b']);
   } finally {
     await cluster.close();

@@ -64,6 +64,17 @@ test('a node with suspended voting grants no vote or pre-vote and never campaign
   assert.equal(node.status().role, Role.PreCandidate);
 });
 
+test('a repairing node votes for a candidate whose last entry is at or past what it lost, in a term at least as late', () => {
+  for (const [index, logTerm, granted] of [[9, 2, true], [12, 3, true], [8, 2, false], [9, 1, false], [20, 1, false]] as const) {
+    const { node, storage } = follower(5, 5);
+    node.suspendVoting(9, 2);
+    node.step(message({ type: MessageType.Vote, from: 2, to: 1, term: 3, index, logTerm }));
+    const [answer] = drain(node, storage).filter((m) => m.type === MessageType.VoteResponse);
+    assert.equal(answer.reject, !granted, `candidate last entry ${index} of term ${logTerm}`);
+    assert.equal(node.status().role, Role.Follower);
+  }
+});
+
 test('voting resumes once a leader of a later term committed an entry of its own term in this log', () => {
   const { node, storage } = follower(5, 5);
   node.suspendVoting(20, 2);
