@@ -4,10 +4,11 @@
  * drop rather than block, heartbeats of all groups coalesced into one frame per tick, identity
  * checked when a stream opens, and redialing with exponential backoff and jitter.
  *
- * When messages leave: Raft messages at the end of the event-loop turn that queued them (so what
- * one turn produces shares a frame); coalesced heartbeats with the next frame that leaves anyway,
- * at flushTick(), or `heartbeatLingerMs` after the first of them was queued, whichever is first.
- * The linger gathers heartbeat answers that replicas produce over several turns into one frame.
+ * When messages leave: Raft messages once the code that queued them returns to the event loop (a
+ * microtask), so what one Ready sends shares a frame and nothing waits for the loop's next turn;
+ * coalesced heartbeats with the next frame that leaves anyway, at flushTick(), or
+ * `heartbeatLingerMs` after the first of them was queued, whichever is first. The linger gathers
+ * heartbeat answers that replicas produce over several turns into one frame.
  *
  * Threading: everything runs on the event loop of the broker; onMessage is called from gRPC's
  * data events, one message at a time, envelopes of a frame in order and then its heartbeats.
@@ -162,7 +163,8 @@ export class PeerTransport {
   private readonly method = connectMethodDefinition<WireFrame>();
   private server?: grpc.Server;
   private boundAddress?: string;
-  private flushHandle?: NodeJS.Immediate;
+  /** A flush of every link is queued as a microtask (cleared when flushTick or close flushed first). */
+  private flushQueued = false;
   private heartbeatLingerTimer?: NodeJS.Timeout;
   private started = false;
   private closed = false;
@@ -226,7 +228,7 @@ export class PeerTransport {
   /**
    * Queues a Raft message of group `groupId` for broker `to`. Returns false when it was dropped
    * (unknown peer, queue full, message too large, transport closed); Raft copes with the loss.
-   * Raft messages leave at the end of the current event-loop turn; coalesced heartbeats as the
+   * Raft messages leave once the calling code returns (a microtask); coalesced heartbeats as the
    * file comment says. Call reportUnreachable on the replica when this returns false.
    */
   send(to: BrokerId, groupId: GroupId, message: Message): boolean {
@@ -253,10 +255,7 @@ export class PeerTransport {
    * it right after ticking all its groups, so that tick's heartbeats leave as one frame per peer.
    */
   flushTick(): void {
-    if (this.flushHandle !== undefined) {
-      clearImmediate(this.flushHandle);
-      this.flushHandle = undefined;
-    }
+    this.flushQueued = false;
     this.releaseHeartbeats();
   }
 
@@ -345,8 +344,7 @@ export class PeerTransport {
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
-    this.flushHandle = undefined;
+    this.flushQueued = false;
     this.releaseHeartbeats();
     this.closed = true;
     const deadlineMs = performance.now() + this.limits.closeGraceMs;
@@ -411,9 +409,15 @@ export class PeerTransport {
   }
 
   private scheduleFlush(): void {
-    if (this.flushHandle !== undefined) return;
-    this.flushHandle = setImmediate(() => {
-      this.flushHandle = undefined;
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // A microtask, not setImmediate: an Append or an append answer is on the path of a produce
+    // request's acknowledgement, and on a busy broker the next turn of the event loop can be
+    // tens of milliseconds away. Messages queued by the same synchronous code (one Ready's) still
+    // share a frame.
+    queueMicrotask(() => {
+      if (!this.flushQueued) return;
+      this.flushQueued = false;
       for (const link of this.links.values()) this.flush(link);
     });
   }
