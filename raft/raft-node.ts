@@ -3,6 +3,7 @@ import { decodeConfChange, encodeConfChange } from './conf-change-codec.js';
 import { Membership } from './membership.js';
 import { Progress } from './progress.js';
 import { RaftLog, entryEnd } from './raft-log.js';
+import { sendableBeforePersist } from './sendable-before-persist.js';
 import {
   ConfChangeType,
   EntryType,
@@ -378,6 +379,33 @@ export class RaftNode {
       if (this.maybeCommit()) this.commitPending = true;
       this.maybeStepDownAfterRemoval();
     }
+  }
+
+  /**
+   * Leader: builds the Appends that the next ready() would build and hands over, in order, the
+   * queued messages that may leave before anything is persisted (sendableBeforePersist: Appends,
+   * Heartbeats, Snapshots, TimeoutNow); the others stay for the next Ready. A driver calls it while
+   * a Ready is still being written, so that entries proposed meanwhile, and the commit index that
+   * answers moved meanwhile, reach the followers without waiting for that write. Allowed with a
+   * Ready outstanding; returns nothing on other roles.
+   */
+  takeSendableMessages(): Message[] {
+    if (this.behavior.role !== Role.Leader) return [];
+    this.flushAppends();
+    const sendable: Message[] = [];
+    const rest: Message[] = [];
+    for (const message of this.messages) (sendableBeforePersist(message) ? sendable : rest).push(message);
+    this.messages = rest;
+    return sendable;
+  }
+
+  /**
+   * Leader: the commit index, which may have moved (answers stepped in) since the last ready().
+   * Undefined on other roles: a follower's commit may name entries its storage is still about to
+   * overwrite, so only the Ready path publishes it there.
+   */
+  leaderCommitIndex(): number | undefined {
+    return this.behavior.role === Role.Leader ? this.log.committed : undefined;
   }
 
   status(): RaftStatus {

@@ -7,7 +7,10 @@
  * Threading model: everything runs on the event loop. Inputs (tick, receive, append, ...) step the
  * Raft node at once; one Ready at a time is processed asynchronously (persist, send, apply,
  * advance), and inputs that arrive while a Ready's fsync runs are gathered into the next one, so
- * many appends share one write and one fdatasync (group commit).
+ * many appends share one write and one fdatasync (group commit). A leader does not hold its
+ * replication traffic or its commits back for that fsync, though: what it may send before its
+ * own write is durable leaves meanwhile, and what a majority holds is acknowledged as soon as its
+ * log has written it (README.md, "The Ready loop and what is durable when").
  */
 import assert, { AssertionError } from 'node:assert/strict';
 import { RaftNode } from '../../raft/raft-node.js';
@@ -117,6 +120,8 @@ export class Replica {
   readyMsMax = 0;
   private loopScheduled = false;
   private loopRunning: Promise<void> | undefined;
+  /** A leader's replication messages are to be sent while the Ready loop is writing (see kick). */
+  private earlySendScheduled = false;
   private stopped = false;
   private closing: Promise<void> | undefined;
   private failure: unknown = undefined;
@@ -137,6 +142,9 @@ export class Replica {
     // the recorded commit itself: the node starts with them applied and never reads them back.
     this.node = new RaftNode({ ...options.raftConfig, id: options.nodeId, applied: storage.committedIndex() }, storage);
     if (state.repair !== undefined) this.node.suspendVoting(state.repair.through, state.repair.term);
+    // A leader's commit can run ahead of its own log (the followers answered before its Ready
+    // reached the disk): what the log writes then is acknowledged once written, not a sync later.
+    log.onChange(() => this.publishLeaderCommit());
   }
 
   /**
@@ -268,7 +276,10 @@ export class Replica {
       this.droppedMessages += 1;
       return;
     }
-    if (this.drive(() => this.node.step(message))) this.kick();
+    if (!this.drive(() => this.node.step(message))) return;
+    // An answer may have moved the commit: acknowledge it now rather than in the next Ready.
+    if (message.type === MessageType.AppendResponse) this.publishLeaderCommit();
+    this.kick();
   }
 
   /** Whether the group is quiesced here: idle, no heartbeats, no election timer (raft/README.md, "Quiescence"). */
@@ -394,7 +405,12 @@ export class Replica {
   // ---------------------------------------------------------------- the Ready loop
 
   private kick(): void {
-    if (this.loopScheduled || this.loopRunning !== undefined || this.stopped) return;
+    if (this.stopped) return;
+    if (this.loopRunning !== undefined) {
+      this.scheduleEarlySend();
+      return;
+    }
+    if (this.loopScheduled) return;
     this.loopScheduled = true;
     // setImmediate rather than a microtask: appends arriving in the same I/O phase join this Ready.
     setImmediate(() => {
@@ -406,6 +422,29 @@ export class Replica {
         if (!this.stopped && this.node.hasReady()) this.kick();
       });
       this.loopRunning = running;
+    });
+  }
+
+  /**
+   * While a Ready is being written (a leader's fdatasync), the Appends for entries proposed
+   * meanwhile, the commit index that answers moved, and heartbeats leave at once instead of
+   * waiting for the write and the next Ready: the followers' writes then overlap the leader's,
+   * and an append's acknowledgement waits for one disk write fewer. Safe for the reason all of a
+   * leader's replication traffic may leave before its Ready is durable (sendableBeforePersist): the
+   * leader counts itself toward a commit only after advance(). Runs on setImmediate, so the
+   * appends of one I/O phase still share one Append per follower.
+   */
+  private scheduleEarlySend(): void {
+    if (this.earlySendScheduled || this.roleNow !== Role.Leader) return;
+    this.earlySendScheduled = true;
+    setImmediate(() => {
+      this.earlySendScheduled = false;
+      // With the loop idle, its next Ready sends them (and already has, or is scheduled).
+      if (this.stopped || this.loopRunning === undefined) return;
+      // Building Appends may read old entries from disk (a follower far behind): guarded as any input.
+      let messages: Message[] = [];
+      if (!this.drive(() => (messages = this.node.takeSendableMessages()))) return;
+      for (const message of messages) this.send(message);
     });
   }
 
@@ -508,19 +547,36 @@ export class Replica {
    */
   private publishCommitted(entries: readonly Entry[], rewrittenFrom: number): void {
     const committed = entryEnd(entries[entries.length - 1]);
-    const visible = Math.min(committed + 1, this.log.logEndOffset, rewrittenFrom);
-    if (visible > this.log.highWatermark) this.log.setHighWatermark(visible);
-    const highWatermark = this.log.highWatermark;
-    while (this.waitingForCommit.length > 0 && this.waitingForCommit[0].lastOffset < highWatermark) {
-      const pending = this.waitingForCommit.shift() as PendingAppend;
-      pending.resolve({ baseOffset: pending.baseOffset, lastOffset: pending.lastOffset });
-    }
+    this.raiseHighWatermark(Math.min(committed + 1, this.log.logEndOffset, rewrittenFrom));
     if (this.waitingChanges.length > 0 && entries.some((entry) => entry.type === EntryType.ConfChange)) {
       this.waitingChanges = this.waitingChanges.filter((pending) => {
         if (pending.index > committed) return true;
         pending.resolve();
         return false;
       });
+    }
+  }
+
+  /**
+   * Leader: publishes the commit index as soon as an answer moved it or the log wrote more, as far
+   * as the log holds the entries (written; a majority has them durably), without waiting for the
+   * next Ready, which may be behind this leader's own fdatasync. Only when the Ready being written
+   * was taken as leader too: a leader's Readies never cut its log, so nothing below its log end is
+   * about to change. Configuration changes are still acknowledged by the Ready path.
+   */
+  private publishLeaderCommit(): void {
+    if (this.stopped || this.roleNow !== Role.Leader) return;
+    const commit = this.node.leaderCommitIndex();
+    if (commit !== undefined) this.raiseHighWatermark(Math.min(commit + 1, this.log.logEndOffset));
+  }
+
+  /** Moves the high watermark up to `visible` and acknowledges the appends it now covers. */
+  private raiseHighWatermark(visible: number): void {
+    if (visible > this.log.highWatermark) this.log.setHighWatermark(visible);
+    const highWatermark = this.log.highWatermark;
+    while (this.waitingForCommit.length > 0 && this.waitingForCommit[0].lastOffset < highWatermark) {
+      const pending = this.waitingForCommit.shift() as PendingAppend;
+      pending.resolve({ baseOffset: pending.baseOffset, lastOffset: pending.lastOffset });
     }
   }
 

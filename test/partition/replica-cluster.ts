@@ -75,6 +75,8 @@ export class ReplicaCluster {
   readonly committedSamples: Array<{ id: NodeId; offset: number; term: number }> = [];
   /** fdatasyncs of segment files (.log), per node, counted below the storage API. */
   readonly logSyncs = new Map<NodeId, number>();
+  /** While a node has an entry here, each of its segment fdatasyncs first waits for what it returns (a slow disk). */
+  readonly syncHolds = new Map<NodeId, () => Promise<void>>();
 
   /** Every node ever opened (isolate cuts them all off). */
   private readonly known = new Set<NodeId>();
@@ -259,6 +261,7 @@ export class ReplicaCluster {
     const count = (): void => {
       this.logSyncs.set(id, (this.logSyncs.get(id) ?? 0) + 1);
     };
+    const holds = this.syncHolds;
     return {
       async open(path: string): Promise<WritableFile> {
         const file = await nodeFileWriter.open(path);
@@ -267,6 +270,7 @@ export class ReplicaCluster {
           path: file.path,
           writeAll: (buffers, positionBytes) => file.writeAll(buffers, positionBytes),
           datasync: async () => {
+            await holds.get(id)?.();
             count();
             await file.datasync();
           },

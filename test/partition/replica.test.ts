@@ -200,3 +200,48 @@ test('group commit: many concurrent appends share few fdatasyncs on every replic
     await cluster.close();
   }
 });
+
+test('a leader whose fdatasync stalls acknowledges what both followers hold durably once its log has written it, and replicates what is proposed meanwhile', async () => {
+  const cluster = await ReplicaCluster.start(NODES);
+  const gates = [gate(), gate()];
+  try {
+    const leader = await cluster.waitForLeader();
+    await leader.append(makeBatch('warm-up'), 'all');
+    await cluster.waitForConvergence();
+    const followers = NODES.filter((id) => id !== leader.nodeId);
+    let gateOfSyncs = gates[0];
+    cluster.syncHolds.set(leader.nodeId, () => gateOfSyncs.opened);
+    const within = <T>(what: string, promise: Promise<T>): Promise<T> =>
+      Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} not acknowledged in time`)), 5_000))]);
+    // The first append's Ready waits in the leader's fdatasync: written there, durable on both followers.
+    const first = await within('the append whose leader sync stalls', leader.append(makeBatch('s1'), 'all'));
+    assert.ok(leader.highWatermark > first.lastOffset);
+    // Proposed while that Ready is still being written: its Appends leave at once all the same.
+    let secondAcknowledged = false;
+    const second = leader.append(makeBatch('s2'), 'all').then((outcome) => {
+      secondAcknowledged = true;
+      return outcome;
+    });
+    await cluster.waitFor('both followers holding the second append', () => followers.every((id) => cluster.get(id).logEndOffset > first.lastOffset + 3));
+    assert.equal(secondAcknowledged, false, 'not acknowledged before the leader has written it');
+    // The first sync completes; the next Ready writes the second append and stalls in its sync.
+    gateOfSyncs = gates[1];
+    gates[0].open();
+    const outcome = await within('the append written by the leader but not yet synced there', second);
+    assert.equal(outcome.baseOffset, first.lastOffset + 1);
+    gates[1].open();
+    await cluster.waitForConvergence();
+    assert.equal(cluster.leader(), leader);
+    const bytes = await assertIdenticalLogs(cluster);
+    assert.deepEqual(valuesOf(bytes).slice(-6), ['s1-0', 's1-1', 's1-2', 's2-0', 's2-1', 's2-2']);
+  } finally {
+    for (const g of gates) g.open();
+    await cluster.close();
+  }
+});
+
+function gate(): { readonly opened: Promise<void>; open(): void } {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}

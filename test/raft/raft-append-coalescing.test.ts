@@ -60,3 +60,40 @@ test('a batch larger than one message still fills the in-flight window at ready(
     assert.deepEqual(sizes, [4, 4, 2]);
   }
 });
+
+test('while a Ready is being written, takeSendableMessages hands over the Appends of later proposals, and answers commit them before the leader wrote them', () => {
+  const c = new TranscriptCluster();
+  for (const line of ['nodes 3', 'campaign 1', 'stabilize']) c.run(line);
+  const leader = c.raftNode(1);
+  const first = leader.lastIndex() + 1;
+  assert.equal(leader.propose(new Uint8Array([1]), 1).ok, true);
+  const writing = leader.ready();
+  // Proposed while `writing` is outstanding: its Appends need not wait for that write.
+  assert.equal(leader.propose(new Uint8Array([2]), 1).ok, true);
+  const early = leader.takeSendableMessages();
+  for (const to of [2, 3]) {
+    const appends = early.filter((m) => m.type === MessageType.Append && m.to === to);
+    assert.equal(appends.length, 1, `one early Append to ${to}`);
+    assert.deepEqual(appends[0].entries.map((e) => e.index), [first + 1]);
+  }
+  assert.ok(early.every((m) => m.type === MessageType.Append));
+  for (const to of [2, 3]) {
+    const follower = c.raftNode(to);
+    assert.deepEqual(follower.takeSendableMessages(), []);
+    assert.equal(follower.leaderCommitIndex(), undefined);
+    for (const m of [...writing.messages, ...early]) if (m.to === to) follower.step(m);
+    const answer = follower.ready();
+    persist(c, to, answer);
+    follower.advance(answer);
+    for (const m of answer.messages) leader.step(m);
+  }
+  // Both followers hold both entries durably: committed while the leader's own write is pending.
+  assert.equal(leader.leaderCommitIndex(), first + 1);
+  persist(c, 1, writing);
+  leader.advance(writing);
+  const next = leader.ready();
+  assert.deepEqual(next.entries.map((e) => e.index), [first + 1]);
+  assert.equal(next.hardState?.commit, first + 1);
+  // Nothing is sent twice: the next Ready's Appends only carry the commit.
+  for (const m of next.messages) if (m.type === MessageType.Append) assert.deepEqual(m.entries, []);
+});
