@@ -161,10 +161,11 @@ export class RaftNode {
    * The log lost entries it had made durable (storage found them damaged and cut them): entries
    * up to `through` may have been acknowledged, and this node may have helped commit some of them
    * in terms up to `term`. Until it holds them again it must not campaign, and it votes only for
-   * a candidate whose last entry has a term >= `term` at an index >= `through`: such a log holds
-   * every entry committed at or below `through` in a term <= `term` (the leader of its last term
-   * held them all, by leader completeness, and its log matches that leader's up to its last
-   * index). A vote for a shorter log could elect a leader that lacks a committed entry. Normal
+   * a candidate at least as up to date as its log was before the loss: a last entry of a term
+   * above `term`, or of `term` at an index >= `through`. Such a log holds every entry committed at
+   * or below `through` in a term <= `term` (the leader of its last term held them all, by leader
+   * completeness, and its log matches that leader's up to its last index, which lies past them).
+   * A vote for a shorter log could elect a leader that lacks a committed entry. Normal
    * voting resumes once the commit index it learned from a leader reaches `through`, or once a
    * leader of a later term has committed an entry of its own term that this log holds (every
    * entry committed before that term precedes it).
@@ -225,7 +226,7 @@ export class RaftNode {
   private repairAllowsVoteFor(m: Message): boolean {
     if (!this.votingSuspended()) return true;
     const repair = this.repair as { through: number; term: number };
-    return m.logTerm >= repair.term && m.index >= repair.through;
+    return m.logTerm > repair.term || (m.logTerm === repair.term && m.index >= repair.through);
   }
 
   /** A message from a peer. Stale, duplicated and reordered messages are safe. */

@@ -64,8 +64,8 @@ test('a node with suspended voting grants no vote or pre-vote and never campaign
   assert.equal(node.status().role, Role.PreCandidate);
 });
 
-test('a repairing node votes for a candidate whose last entry is at or past what it lost, in a term at least as late', () => {
-  for (const [index, logTerm, granted] of [[9, 2, true], [12, 3, true], [8, 2, false], [9, 1, false], [20, 1, false]] as const) {
+test('a repairing node votes only for a candidate at least as up to date as its log was before the loss', () => {
+  for (const [index, logTerm, granted] of [[9, 2, true], [12, 3, true], [6, 3, true], [8, 2, false], [9, 1, false], [20, 1, false]] as const) {
     const { node, storage } = follower(5, 5);
     node.suspendVoting(9, 2);
     node.step(message({ type: MessageType.Vote, from: 2, to: 1, term: 3, index, logTerm }));
