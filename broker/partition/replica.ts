@@ -507,11 +507,6 @@ export class Replica {
       stateDirty = hardState.term !== this.state.term || hardState.vote !== this.state.vote;
       this.state.term = hardState.term;
       this.state.vote = hardState.vote;
-      // The commit index is written lazily, with the next state write: it is re-learned from the
-      // leader. It never names more than the log already holds durably (earlier Readies' entries:
-      // this one's are written after the state), so on open a log ending below it lost durable
-      // entries (see open).
-      this.state.commit = Math.min(hardState.commit, this.log.logEndOffset - 1);
     }
     if (entries.length > 0) {
       const first = entries[0].index;
@@ -520,6 +515,14 @@ export class Replica {
         stateDirty = this.state.truncateFrom(first) || stateDirty;
       }
       stateDirty = this.state.recordEntries(entries) || stateDirty;
+    }
+    if (hardState !== undefined) {
+      // The commit index is written lazily, with the next state write: it is re-learned from the
+      // leader. It never names more than the log already holds durably (earlier Readies' entries,
+      // after this one's truncation: this one's are written after the state), so on open a log
+      // ending below it lost durable entries (see open). Clamped before the truncation, it could
+      // name the end of a stale suffix, which is no entry boundary once rewritten.
+      this.state.commit = Math.min(hardState.commit, this.log.logEndOffset - 1);
     }
     if (stateDirty) {
       this.state.prune(this.log.logStartOffset);

@@ -197,3 +197,31 @@ test('a log that comes back shorter than the commit its state recorded lost dura
     await cluster.close();
   }
 });
+
+test('a follower that rewrote a stale suffix with other batch boundaries restarts from a recorded commit that is an entry boundary', async () => {
+  const cluster = await ReplicaCluster.start(NODES, LOG);
+  try {
+    await filled(cluster, 'a');
+    const old = await cluster.waitForLeader();
+    // The cut-off leader appends a stale suffix of 3-record batches that never commits...
+    cluster.isolate(old.nodeId);
+    const stale = Array.from({ length: 3 }, (_, i) => old.append(makeBatch(`stale${i}`, 3), 'all').catch(() => undefined));
+    // ...while the others commit 5-record batches at the same offsets, well past its end.
+    const next = await cluster.waitFor('a leader among the others', () => [...cluster.replicas.values()].find((replica) => replica.isLeader && replica.nodeId !== old.nodeId), 20_000);
+    for (let i = 0; i < 6; i++) await next.append(makeBatch(`b${i}`, 5), 'all');
+    cluster.heal();
+    await Promise.all(stale);
+    await cluster.waitForConvergence(20_000);
+    // Power loss: the state file holds the commit recorded while the suffix was rewritten.
+    await cluster.crash(old.nodeId);
+    await cluster.open(old.nodeId);
+    const leader = await cluster.waitForLeader(20_000);
+    for (let i = 0; i < 3; i++) await leader.append(makeBatch(`c${i}`, 5), 'all');
+    await cluster.waitForConvergence(20_000);
+    const reference = await cluster.committedBytes(NODES[0]);
+    for (const id of NODES.slice(1)) assert.ok((await cluster.committedBytes(id)).equals(reference), `node ${id} differs`);
+    assert.ok(!valuesOf(reference).some((value) => value.startsWith('stale')), 'the stale suffix never committed');
+  } finally {
+    await cluster.close();
+  }
+});
