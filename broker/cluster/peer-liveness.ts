@@ -40,12 +40,13 @@ export class PeerLiveness {
     this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick, live: true });
   }
 
-  /** The stream to `peer` was lost: it is silent at once. */
+  /** The stream to `peer` was lost: it is silent at once (also a peer whose stream came up before it was watched). */
   disconnected(peer: number): void {
     const state = this.peers.get(peer);
-    if (state === undefined || !state.live) return;
-    state.live = false;
-    this.options.onSilent(peer, this.nowTick - state.heardTick);
+    if (state !== undefined && !state.live) return;
+    const ticksSinceHeard = state === undefined ? 0 : this.nowTick - state.heardTick;
+    this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick - ticksSinceHeard, live: false });
+    this.options.onSilent(peer, ticksSinceHeard);
   }
 
   /** Ticks since a frame from `peer` arrived; 0 for a peer never watched. */
