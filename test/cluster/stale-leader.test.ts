@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '../../client/admin.js';
+import { BrokerError } from '../../client/errors.js';
 import { DEFAULT_RETRY } from '../../client/retry.js';
 import { Producer } from '../../producer/producer.js';
 import { ClusterHarness, waitUntil } from '../fixtures/cluster-harness.js';
@@ -37,14 +38,32 @@ after(async () => {
   await cluster?.close();
 });
 
+/** How long a topic's creation may wait for all three brokers to be LIVE. */
+const CREATE_TOPIC_TIMEOUT_MS = 30_000;
+
 async function createTopic(topic: string): Promise<void> {
-  // A broker cut off or paused by the test before is fenced until it heartbeats again, and placement
-  // takes only LIVE brokers: three replicas need all three.
-  await cluster.waitForRegistered(cluster.ids());
+  // Placement takes only LIVE brokers, and three replicas need all three. A broker that the test
+  // before paused or cut off can still be fenced after the wait below saw it LIVE (seen once beside
+  // a CPU burner): its lease (9 s) runs from its last heartbeat before the fault, and its links
+  // come back only when the peers' reconnect backoff (up to 5 s) tries again. It is unfenced at
+  // its next heartbeat, so a refusal for that reason is tried again.
   const admin = new Admin({ brokers: cluster.bootstrap, retry: { ...DEFAULT_RETRY, retries: 30 } });
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }] });
-  await admin.disconnect();
+  try {
+    const deadlineMs = Date.now() + CREATE_TOPIC_TIMEOUT_MS;
+    for (;;) {
+      await cluster.waitForRegistered(cluster.ids(), CREATE_TOPIC_TIMEOUT_MS);
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }] });
+        return;
+      } catch (error) {
+        if (!(error instanceof BrokerError && error.code === 'INVALID_REPLICATION_FACTOR') || Date.now() >= deadlineMs) throw error;
+        await sleep(200);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function newProducer(): Producer {
