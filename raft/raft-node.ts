@@ -34,6 +34,12 @@ const TRANSFER_CONTEXT = Uint8Array.of(0x74, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65,
  * "Quiescence"). Carried in the context, which the transport already forwards unchanged.
  */
 export const QUIESCE_CONTEXT = Uint8Array.of(0x71, 0x75, 0x69, 0x65, 0x73, 0x63, 0x65);
+/**
+ * A quiesced leader repeats its quiescing heartbeat every this many election timeouts, so that a
+ * follower that missed it, or a replica that reopened knowing no leader (one repairing lost entries
+ * does not campaign, so it would not wake the group itself), hears from the leader after a while.
+ */
+export const QUIESCED_HEARTBEAT_ELECTION_TIMEOUTS = 10;
 /** Bytes of committed entry data handed out in one Ready, so one Ready cannot hold a whole log. */
 export const COMMITTED_BYTES_PER_READY_MAX = 64 * 1024 * 1024;
 /** Read requests a leader queues (waiting for its first commit or for a quorum); more are dropped. */
@@ -117,6 +123,8 @@ export class RaftNode {
    * raft/README.md, "Quiescence").
    */
   private quiesced = false;
+  /** Quiesced leader: ticks since its quiescing heartbeat last went out. */
+  private quiescedElapsed = 0;
   /** Leader: peers that answered since the last heartbeat went out (only they may be quiesced with). */
   private readonly answeredSinceHeartbeat = new Set<NodeId>();
 
@@ -152,9 +160,27 @@ export class RaftNode {
 
   /** One unit of logical time. Elections and heartbeats are counted in ticks. */
   tick(): void {
-    if (this.quiesced) return;
+    if (this.quiesced) {
+      this.tickQuiesced();
+      return;
+    }
     this.behavior.tick();
     this.maybeStepDownAfterRemoval();
+  }
+
+  /**
+   * tick() of a quiesced node, for drivers that tick many groups and want to skip the rest: a
+   * quiesced follower counts nothing; a quiesced leader repeats its quiescing heartbeat every
+   * QUIESCED_HEARTBEAT_ELECTION_TIMEOUTS election timeouts. Returns whether messages are waiting
+   * (hasReady). Only while isQuiesced().
+   */
+  tickQuiesced(): boolean {
+    assert.ok(this.quiesced, 'tickQuiesced() on a node that is not quiesced');
+    if (this.behavior.role !== Role.Leader) return false;
+    this.quiescedElapsed += 1;
+    if (this.quiescedElapsed < QUIESCED_HEARTBEAT_ELECTION_TIMEOUTS * this.config.electionTicks) return false;
+    this.quiesce();
+    return this.hasReady();
   }
 
   /**
@@ -190,8 +216,8 @@ export class RaftNode {
   }
 
   /**
-   * Whether the group is quiesced on this node: tick() does nothing until an input ends it (a
-   * message that needs an answer, a proposal, wake()).
+   * Whether the group is quiesced on this node: tick() does next to nothing (tickQuiesced) until an
+   * input ends it (a message that needs an answer, a proposal, wake()).
    */
   isQuiesced(): boolean {
     return this.quiesced;
@@ -566,6 +592,7 @@ export class RaftNode {
    */
   private quiesce(): void {
     this.quiesced = true;
+    this.quiescedElapsed = 0;
     for (const id of this.progress.keys()) {
       if (id === this.id) continue;
       this.send({ type: MessageType.Heartbeat, to: id, commit: this.log.committed, context: QUIESCE_CONTEXT });

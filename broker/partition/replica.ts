@@ -259,8 +259,13 @@ export class Replica {
 
   /** One unit of Raft time; the caller calls it every tick interval (e.g. 100 ms). */
   tick(): void {
-    // A quiesced group counts no time (raft/README.md, "Quiescence"): nothing to ask.
-    if (this.stopped || this.node.isQuiesced()) return;
+    if (this.stopped) return;
+    // A quiesced group (raft/README.md, "Quiescence") has next to nothing to count: no closure, no
+    // hasReady() for it on every tick.
+    if (this.node.isQuiesced()) {
+      if (this.node.tickQuiesced()) this.kick();
+      return;
+    }
     // Most ticks of an idle follower change nothing: asking costs less than a Ready loop turn,
     // which a thousand idle replicas would otherwise pay twenty times a second each.
     if (this.drive(() => this.node.tick()) && this.node.hasReady()) this.kick();

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RaftNode } from '../../raft/raft-node.js';
+import { QUIESCED_HEARTBEAT_ELECTION_TIMEOUTS, RaftNode } from '../../raft/raft-node.js';
 import { MessageType, Role, type Message, type NodeId } from '../../raft/types.js';
 import { MemoryStorage } from './memory-storage.js';
 import { testRaftConfig } from './test-raft-config.js';
@@ -20,14 +20,21 @@ class Group {
   /** Every message delivered or dropped, in order. */
   readonly sent: Message[] = [];
 
-  constructor(quiesce = true) {
+  constructor(private readonly quiesce = true) {
     for (const id of [1, 2, 3]) {
-      const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
-      this.storages.set(id, storage);
-      // Node 1 times out first (its draw is 0), then node 2, then node 3 (fixed draws, no split votes).
-      const random = () => [0, 0.5, 0.9][id - 1];
-      this.nodes.set(id, new RaftNode(testRaftConfig(id, { electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS, random, quiesceWhenIdle: quiesce }), storage));
+      this.storages.set(id, new MemoryStorage({ voters: [1, 2, 3], learners: [] }));
+      this.start(id);
     }
+  }
+
+  /** A new RaftNode for `id` over its storage (a restart: it knows no leader). */
+  start(id: NodeId): RaftNode {
+    // Node 1 times out first (its draw is 0), then node 2, then node 3 (fixed draws, no split votes).
+    const random = () => [0, 0.5, 0.9][id - 1];
+    const config = testRaftConfig(id, { electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS, random, quiesceWhenIdle: this.quiesce });
+    const node = new RaftNode(config, this.storages.get(id) as MemoryStorage);
+    this.nodes.set(id, node);
+    return node;
   }
 
   node(id: NodeId): RaftNode {
@@ -80,13 +87,25 @@ class Group {
   }
 }
 
-test('an idle group quiesces: the leader sends nothing more and no follower campaigns', () => {
+test('an idle group quiesces: the leader sends only its quiescing heartbeat, every few election timeouts, and no follower campaigns', () => {
   const group = Group.idle();
   for (const id of [1, 2, 3]) assert.equal(group.node(id).isQuiesced(), true, `node ${id} quiesced`);
-  const sentBefore = group.sent.length;
   const term = group.node(1).status().term;
-  group.tick(ELECTION_TICKS * 20);
-  assert.equal(group.sent.length, sentBefore, 'not one message in twenty election timeouts');
+  const period = ELECTION_TICKS * QUIESCED_HEARTBEAT_ELECTION_TIMEOUTS;
+  // Wait for the first repetition of the quiescing heartbeat, then watch one period.
+  const quietSince = group.sent.length;
+  for (let ticks = 0; group.sent.length === quietSince; ticks++) {
+    assert.ok(ticks <= period, 'the quiescing heartbeat is repeated within a period');
+    group.tick(1);
+  }
+  const sentBefore = group.sent.length;
+  group.tick(period - 1);
+  assert.equal(group.sent.length, sentBefore, 'not one message until the quiescing heartbeat is due again');
+  group.tick(1);
+  const sent = group.sent.slice(sentBefore);
+  assert.equal(sent.length, 2 * 2, 'a quiescing heartbeat to each follower and its answer');
+  assert.ok(sent.every((m) => m.type === MessageType.Heartbeat || m.type === MessageType.HeartbeatResponse));
+  for (const id of [1, 2, 3]) assert.equal(group.node(id).isQuiesced(), true, `node ${id} still quiesced`);
   assert.deepEqual(group.leaders(), [1]);
   for (const id of [1, 2, 3]) assert.equal(group.node(id).status().term, term);
 });
@@ -199,4 +218,15 @@ test('a follower whose election timer runs while its leader is quiesced (it miss
   for (let i = 0; i < ELECTION_TICKS * 4; i++) group.tick(1);
   assert.deepEqual(group.leaders(), [1], 'the leader stayed');
   assert.equal(group.node(1).status().term, term, 'no term was spent');
+});
+
+test('a replica that restarts knowing no leader and may not campaign (repairing) learns of the quiesced leader from its repeated quiescing heartbeat', () => {
+  const group = Group.idle();
+  const restarted = group.start(3);
+  restarted.suspendVoting(restarted.lastIndex(), restarted.status().term);
+  assert.equal(restarted.status().leader, 0);
+  group.tick(ELECTION_TICKS * QUIESCED_HEARTBEAT_ELECTION_TIMEOUTS + 1);
+  assert.equal(restarted.status().leader, 1, 'it follows the leader');
+  assert.equal(restarted.isQuiesced(), true);
+  assert.equal(group.node(1).isQuiesced(), true, 'the leader stayed quiesced');
 });
