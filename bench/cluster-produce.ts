@@ -12,7 +12,10 @@
  *      against every record that waited, not just the first)
  *
  * Options: --records N (200000), --record-bytes N (1024), --partitions N (3), --rate N (5000),
- * --latency-seconds N (10), --phases throughput,latency, --flush-policy always|interval|never.
+ * --latency-seconds N (10), --phases throughput,latency, --flush-policy always|interval|never,
+ * --in-flight-per-partition N (1, the producer's default: the latency phase's records queue behind
+ * their partition's request in flight and travel in its next one; more pipelines a partition's
+ * appends, so that they overlap on the leader, at the cost of order on retries).
  */
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     'latency-seconds': { type: 'string', default: '10' },
     phases: { type: 'string', default: 'throughput,latency' },
     'flush-policy': { type: 'string', default: 'always' },
+    'in-flight-per-partition': { type: 'string', default: '1' },
   },
 });
 const records = Number(args.records);
@@ -39,6 +43,7 @@ const partitions = Number(args.partitions);
 const ratePerSecond = Number(args.rate);
 const latencySeconds = Number(args['latency-seconds']);
 const phases = new Set(args.phases!.split(','));
+const inFlightPerPartition = Number(args['in-flight-per-partition']);
 
 /** Messages per send() call and send() calls outstanding in the throughput phase. */
 const MESSAGES_PER_SEND = 1_000;
@@ -96,7 +101,7 @@ async function latency(producer: Producer, topic: string): Promise<void> {
   await Promise.all(outstanding);
   const achieved = total / ((performance.now() - startMs) / 1000);
   const ms = (microseconds: number): string => (microseconds / 1000).toFixed(2);
-  console.log(`latency: ${total} records of ${recordBytes} B at ${ratePerSecond} records/s (achieved ${Math.round(achieved)}), acks=all, one send() each`);
+  console.log(`latency: ${total} records of ${recordBytes} B at ${ratePerSecond} records/s (achieved ${Math.round(achieved)}), acks=all, one send() each, ${inFlightPerPartition} request(s) in flight per partition`);
   console.log(`  p50 ${ms(histogram.getValueAtPercentile(50))} ms, p99 ${ms(histogram.getValueAtPercentile(99))} ms, p99.9 ${ms(histogram.getValueAtPercentile(99.9))} ms, max ${ms(histogram.maxValue)} ms${failed > 0 ? `, ${failed} failed` : ''}`);
 }
 
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
       await producer.disconnect();
     }
     if (phases.has('latency')) {
-      const producer = new Producer({ brokers: cluster.bootstrap, acks: 'all', lingerMs: 0 });
+      const producer = new Producer({ brokers: cluster.bootstrap, acks: 'all', lingerMs: 0, maxInFlightRequestsPerPartition: inFlightPerPartition });
       await producer.connect();
       await latency(producer, 'latency');
       await producer.disconnect();
