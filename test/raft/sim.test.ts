@@ -64,7 +64,7 @@ test('a seed replays exactly', () => {
 });
 
 /** Seeds run with quiescence on (SimOptions.quiesce): fewer, as the plain runs cover the rest. */
-const QUIESCE_SEEDS = 200;
+const QUIESCE_SEEDS = 100;
 
 test(`${QUIESCE_SEEDS} seeded runs with quiescence (idle groups quiesce, the driver wakes them at random) keep every safety property and recover`, () => {
   let quiescedTicks = 0;
