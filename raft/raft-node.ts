@@ -255,6 +255,11 @@ export class RaftNode {
     return m.logTerm > repair.term || (m.logTerm === repair.term && m.index >= repair.through);
   }
 
+  /** Whether `id` is a voter or learner of the configuration in force (cheap; no allocation). */
+  isMember(id: NodeId): boolean {
+    return this.voters.has(id) || this.learners.has(id);
+  }
+
   /** A message from a peer. Stale, duplicated and reordered messages are safe. */
   step(m: Message): void {
     assert.equal(m.to, this.id, `message for ${m.to} stepped into ${this.id}`);

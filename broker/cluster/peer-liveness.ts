@@ -3,9 +3,11 @@
  * send nothing (raft/README.md, "Quiescence"), so their followers cannot notice a dead leader, nor
  * a quiesced leader a lost quorum, through the group itself; this one check per peer broker stands
  * in for the heartbeats of all of them. Every broker writes at least one frame per tick to each
- * connected peer (PeerTransport.keepAlive), so a peer from which no frame arrived for
- * `silentTicksMax` ticks, or whose stream was lost, is declared silent at once and `onSilent` wakes
- * the groups that depend on it.
+ * connected peer (PeerTransport.keepAlive). A peer from which no frame arrived for
+ * `silentTicksMax` ticks, or whose stream was lost, is silent: `onSilent` is called at once and
+ * then on every tick until a frame arrives again, with how long the peer has been silent, so that
+ * the caller can wake different groups at different lengths of silence, and also groups that went
+ * quiet after the silence began.
  *
  * Ticks, not milliseconds: the broker's Raft clock waits for the disk (raft-ticker.ts), and a
  * peer's silence must be judged on the same clock as the election timeouts it stands in for.
@@ -17,14 +19,18 @@ export interface PeerLivenessOptions {
   readonly silentTicksMax: number;
   /** Frames received from a peer so far (any number that grows with every frame). */
   readonly framesReceivedFrom: (peer: number) => number | undefined;
-  /** A peer fell silent (or its stream was lost); `ticksSinceHeard` is how long ago its last frame came. */
-  readonly onSilent: (peer: number, ticksSinceHeard: number) => void;
+  /**
+   * A peer is silent: called when it falls silent and on every tick after, until a frame comes.
+   * `ticksSinceHeard`: since its last frame; `streamLost`: its stream went away (not just quiet).
+   */
+  readonly onSilent: (peer: number, ticksSinceHeard: number, streamLost: boolean) => void;
 }
 
 interface PeerState {
   frames: number;
   heardTick: number;
   live: boolean;
+  streamLost: boolean;
 }
 
 export class PeerLiveness {
@@ -37,16 +43,16 @@ export class PeerLiveness {
 
   /** The stream to `peer` is up: it is live from now on (and watched from now on). */
   connected(peer: number): void {
-    this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick, live: true });
+    this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick, live: true, streamLost: false });
   }
 
   /** The stream to `peer` was lost: it is silent at once (also a peer whose stream came up before it was watched). */
   disconnected(peer: number): void {
     const state = this.peers.get(peer);
-    if (state !== undefined && !state.live) return;
+    if (state?.streamLost === true) return;
     const ticksSinceHeard = state === undefined ? 0 : this.nowTick - state.heardTick;
-    this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick - ticksSinceHeard, live: false });
-    this.options.onSilent(peer, ticksSinceHeard);
+    this.peers.set(peer, { frames: this.options.framesReceivedFrom(peer) ?? 0, heardTick: this.nowTick - ticksSinceHeard, live: false, streamLost: true });
+    this.options.onSilent(peer, ticksSinceHeard, true);
   }
 
   /** Ticks since a frame from `peer` arrived; 0 for a peer never watched. */
@@ -60,7 +66,7 @@ export class PeerLiveness {
     return this.peers.get(peer)?.live === true;
   }
 
-  /** One Raft tick: notes the peers heard from since the last one, and declares the silent ones. */
+  /** One Raft tick: notes the peers heard from since the last one, and reports the silent ones. */
   tick(): void {
     this.nowTick += 1;
     for (const [peer, state] of this.peers) {
@@ -73,10 +79,13 @@ export class PeerLiveness {
         state.frames = frames;
         state.heardTick = this.nowTick;
         state.live = true;
-      } else if (state.live && this.nowTick - state.heardTick >= this.options.silentTicksMax) {
-        state.live = false;
-        this.options.onSilent(peer, this.nowTick - state.heardTick);
+        state.streamLost = false;
+        continue;
       }
+      const silentTicks = this.nowTick - state.heardTick;
+      if (state.live && silentTicks < this.options.silentTicksMax) continue;
+      state.live = false;
+      this.options.onSilent(peer, silentTicks, state.streamLost);
     }
   }
 }

@@ -35,10 +35,11 @@ export const REPLICA_OPEN_PARALLELISM = 16;
 /** After a replica failed to open, the next reconcile attempt comes this much later at the earliest. */
 export const REPLICA_REOPEN_RETRY_MS = 1_000;
 /**
- * Ticks without a frame from a peer broker after which its quiesced groups wake: half an election
- * timeout, so that a quiesced leader cut off from its quorum wakes in time to step down (by
- * check-quorum) about one election timeout after it last heard from it, and the followers of a
- * dead leader campaign as soon as their election timers, counted from its last frame, run out.
+ * Ticks without a frame from a peer broker after which it counts as silent and the quiesced groups
+ * led here wake: half an election timeout, so that a quiesced leader cut off from its quorum wakes
+ * in time to step down (by check-quorum) about one election timeout after it last heard from it.
+ * The followers of a silent leader wake after a whole election timeout, with their election timers
+ * counted from its last frame, so they campaign when they would have without quiescence.
  */
 export function peerSilentTicksMax(electionTicks: number): number {
   return Math.max(2, Math.floor(electionTicks / 2));
@@ -142,7 +143,7 @@ export class ReplicaManager {
     this.liveness = new PeerLiveness({
       silentTicksMax: peerSilentTicksMax(options.raftConfig.electionTicks),
       framesReceivedFrom: (peer) => options.transport.framesReceivedFrom(peer),
-      onSilent: (peer, ticksSinceHeard) => this.wakeGroupsOf(peer, ticksSinceHeard),
+      onSilent: (peer, ticksSinceHeard, streamLost) => this.wakeGroupsOf(peer, ticksSinceHeard, streamLost),
     });
     this.ticker = new RaftTicker({
       groups: options.groups,
@@ -228,18 +229,26 @@ export class ReplicaManager {
   onPeerState(peer: number, connected: boolean): void {
     if (connected) {
       this.liveness.connected(peer);
-      this.wakeGroupsOf(peer, 0);
+      this.wakeGroupsOf(peer, 0, false);
       return;
     }
     for (const replica of this.options.groups.handlers()) if (replica.role === Role.Leader) replica.reportUnreachable(peer);
     this.liveness.disconnected(peer);
   }
 
-  /** Quiesced groups held here that led with `peer` or follow it (see raft/README.md, "Quiescence"). */
-  private wakeGroupsOf(peer: number, ticksSinceHeard: number): void {
+  /**
+   * Wakes the quiesced groups held here that depend on `peer` (see README.md, "Quiescence"): the
+   * groups led here that it is a member of at once (check-quorum must run again), and those that
+   * follow it once its stream was lost or it was silent for an election timeout. A follower waits
+   * that long because its leader lease lasts that long: a leader's broker that stalls for less must
+   * not find its followers counting toward an election that its quiesced groups will not interrupt.
+   * Called on every tick while the peer is silent, so a group that quiesced meanwhile wakes too.
+   */
+  private wakeGroupsOf(peer: number, ticksSinceHeard: number, streamLost: boolean): void {
+    const followersToo = streamLost || ticksSinceHeard >= this.options.raftConfig.electionTicks;
     for (const replica of this.options.groups.handlers()) {
       if (!replica.quiesced) continue;
-      if (replica.isLeader || replica.leader === peer) replica.wake(ticksSinceHeard);
+      if (replica.isLeader ? replica.isMember(peer) : followersToo && replica.leader === peer) replica.wake(ticksSinceHeard);
     }
   }
 

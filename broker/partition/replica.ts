@@ -287,6 +287,11 @@ export class Replica {
     this.kick();
   }
 
+  /** Whether broker `id` holds a voter or learner of this group in the configuration in force. */
+  isMember(id: NodeId): boolean {
+    return this.node.isMember(id);
+  }
+
   /** Whether the group is quiesced here: idle, no heartbeats, no election timer (raft/README.md, "Quiescence"). */
   get quiesced(): boolean {
     return this.node.isQuiesced();
