@@ -48,12 +48,9 @@ export class LeaderBalancer {
       if (candidate.replica.role !== Role.Leader || !this.options.brokerLive(preferred)) continue;
       const status = candidate.replica.status();
       if (status.transferee !== undefined || !status.conf.voters.includes(preferred)) continue;
-      // Only to a caught-up follower that the leader is streaming to: the transfer then completes
-      // within a round trip, and the partition's appends are not refused for an election timeout
-      // waiting for it. A quiet partition's match stays caught up while the peer is cut off (not
-      // yet fenced), but the leader has stopped streaming to it (probe state) once sends failed.
-      const peer = status.progress?.get(preferred);
-      if (peer === undefined || peer.match < status.commit || peer.state !== 'replicate') continue;
+      // Only to a caught-up follower: the transfer then completes within a round trip, and the
+      // partition's appends are not refused for an election timeout waiting for it.
+      if ((status.progress?.get(preferred)?.match ?? 0) < status.commit) continue;
       candidate.replica.transferLeadership(preferred);
       started.push({ group: candidate.replica.groupId, to: preferred });
     }
