@@ -38,12 +38,13 @@ test('a process that exits before it is ready, or is not ready in time, fails th
       group.start({ name: 'broken', command: node, args: ['-e', 'console.error("error: unknown option \'--peers\'"); process.exit(2)'], readyPattern: /ready/, startTimeoutMs: 10_000 }),
       (error: unknown) => error instanceof ProcessStartError && error.exitCode === 2 && /unknown option '--peers'/.test(error.output),
     );
+    // Long enough for node to start and print its pid on a loaded machine before it times out.
     let slowPid = 0;
     await assert.rejects(
-      group.start({ name: 'slow', command: node, args: ['-e', 'console.log(process.pid); setInterval(() => {}, 1000)'], readyPattern: /never/, startTimeoutMs: 500 }),
+      group.start({ name: 'slow', command: node, args: ['-e', 'console.log(process.pid); setInterval(() => {}, 1000)'], readyPattern: /never/, startTimeoutMs: 3_000 }),
       (error: unknown) => {
         slowPid = Number(/^(\d+)/m.exec((error as ProcessStartError).output)?.[1]);
-        return error instanceof ProcessStartError && /not ready within 500 ms/.test(error.message);
+        return error instanceof ProcessStartError && /not ready within 3000 ms/.test(error.message);
       },
     );
     // Killed at once, but on a loaded machine it may take a while to exit and be reaped.
